@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric kernels run without overflow and bounds checks in release builds;
+// the code that calls them validates shapes first.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))
+]
+
+let package = Package(
+    name: "Driftless",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "worker", targets: ["WorkerCLI"]),
+        .library(name: "Embedding", targets: ["Embedding"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // C shims: a module map and a one-line header each. Only the wrapper
+        // module named beside each one imports it.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CLibZMQ", path: "Sources/CLibZMQ"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
+
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        .target(name: "ZeroMQ", dependencies: ["CLibZMQ"]),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
+
+        .target(
+            name: "Embedding",
+            dependencies: [
+                "LinearAlgebra",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: numericSettings
+        ),
+        .target(name: "Corpus"),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Embedding", "Corpus", "LinearAlgebra", "ZeroMQ", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "WorkerCLI",
+            dependencies: [
+                "Worker", "Embedding",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,77 @@
+import LinearAlgebra
+
+/// One transformer encoder layer (post-norm, as BERT and MPNet):
+/// `h = LN(h + Attention(h))`, then `h = LN(h + W₂ GELU(W₁ h))`.
+struct EncoderLayer: Sendable {
+    /// Query, key and value stacked: one product gives all three.
+    let queryKeyValue: Linear
+    let attentionOutput: Linear
+    let attentionNorm: LayerNormalization
+    let intermediate: Linear
+    let output: Linear
+    let outputNorm: LayerNormalization
+    let heads: Int
+
+    var hiddenSize: Int { attentionOutput.outputs }
+    var headSize: Int { hiddenSize / heads }
+
+    /// Runs the layer in place on `workspace.hidden` (`batch.tokenCount × hiddenSize`).
+    func forward(
+        _ batch: PackedBatch, workspace: EncoderWorkspace, pool: ComputePool, bias: RelativePositionBias?
+    ) {
+        let rows = batch.tokenCount
+        let width = hiddenSize
+        let hidden = workspace.hidden.reserve(rows * width)
+        let qkv = workspace.qkv.reserve(rows * 3 * width)
+        let context = workspace.context.reserve(rows * width)
+        let projected = workspace.projected.reserve(rows * width)
+
+        queryKeyValue.forward(hidden, rows: rows, into: qkv, pool: pool)
+        attention(batch, qkv: qkv, into: context, workspace: workspace, pool: pool, bias: bias)
+        attentionOutput.forward(context, rows: rows, into: projected, pool: pool)
+        attentionNorm.addForward(projected, into: hidden, rows: rows, pool: pool)
+
+        let inner = workspace.intermediate.reserve(rows * intermediate.outputs)
+        intermediate.forward(hidden, rows: rows, into: inner, pool: pool)
+        let innerWidth = intermediate.outputs
+        pool.forEachChunk(rows, minimumChunk: 16) { chunk in
+            Kernels.gelu(inner + chunk.lowerBound * innerWidth, count: chunk.count * innerWidth)
+        }
+        output.forward(inner, rows: rows, into: projected, pool: pool)
+        outputNorm.addForward(projected, into: hidden, rows: rows, pool: pool)
+    }
+
+    /// Scaled dot-product attention per (sequence, head), reading Q, K and V
+    /// in place from the stacked `qkv` rows and writing each head's output into
+    /// its columns of `context`.
+    private func attention(
+        _ batch: PackedBatch, qkv: UnsafeMutablePointer<Float>, into context: UnsafeMutablePointer<Float>,
+        workspace: EncoderWorkspace, pool: ComputePool, bias: RelativePositionBias?
+    ) {
+        let width = hiddenSize
+        let stride = 3 * width
+        let d = headSize
+        let scale = 1 / Float(d).squareRoot()
+        let scratch = workspace.reserveScores(threads: pool.threads, longest: batch.longest)
+        let heads = self.heads
+        // Longest sequences first, so the last items handed out are the cheap ones.
+        let order = batch.lengths.indices.sorted { batch.lengths[$0] > batch.lengths[$1] }
+        pool.forEach(batch.count * heads) { item, worker in
+            let sequence = order[item / heads]
+            let head = item % heads
+            let length = batch.lengths[sequence]
+            let start = batch.starts[sequence]
+            let q = qkv + start * stride + head * d
+            let scores = scratch[worker]
+            BLAS.sgemm(
+                .none, .transpose, m: length, n: length, k: d, alpha: scale,
+                a: q, lda: stride, b: q + width, ldb: stride, c: scores, ldc: length)
+            bias?.add(head: head, to: scores, length: length)
+            for i in 0..<length { Kernels.softmax(scores + i * length, count: length) }
+            BLAS.sgemm(
+                .none, .none, m: length, n: d, k: length,
+                a: scores, lda: length, b: q + 2 * width, ldb: stride,
+                c: context + start * width + head * d, ldc: width)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import LinearAlgebra
+
+/// A dense layer `y = x Wᵀ + b` with PyTorch's weight layout (`out × in`, row-major).
+struct Linear: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+    let inputs: Int
+    let outputs: Int
+
+    init(weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
+        precondition(weight.count == inputs * outputs && bias.count == outputs, "linear layer shape")
+        self.weight = weight
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// Loads `NAME.weight` and `NAME.bias`.
+    init(_ tensors: SafeTensors, _ name: String, inputs: Int, outputs: Int) throws {
+        self.init(
+            weight: try tensors.floats(name + ".weight", shape: [outputs, inputs]),
+            bias: try tensors.floats(name + ".bias", shape: [outputs]),
+            inputs: inputs, outputs: outputs)
+    }
+
+    /// Stacks layers with the same input along the output axis (Q, K and V in one product).
+    init(stacking layers: [Linear]) {
+        self.init(
+            weight: layers.flatMap(\.weight), bias: layers.flatMap(\.bias),
+            inputs: layers[0].inputs, outputs: layers.reduce(0) { $0 + $1.outputs })
+    }
+
+    /// `y[rows × outputs] = x[rows × inputs] Wᵀ + b`, rows split across the pool.
+    func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                pool.forEachChunk(rows, minimumChunk: 16) { chunk in
+                    let out = y + chunk.lowerBound * outputs
+                    for r in 0..<chunk.count {
+                        (out + r * outputs).update(from: b.baseAddress!, count: outputs)
+                    }
+                    BLAS.sgemm(
+                        .none, .transpose, m: chunk.count, n: outputs, k: inputs,
+                        a: x + chunk.lowerBound * inputs, lda: inputs,
+                        b: w.baseAddress!, ldb: inputs, beta: 1, c: out, ldc: outputs)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+
+/// A WordPiece tokenizer equal to the reference (Hugging Face `tokenizers`) for
+/// BERT-style models: added-token splitting, ``BertNormalizer``,
+/// ``BertPreTokenizer``, greedy longest-match-first WordPiece, truncation, and
+/// the model's special-token template (`[CLS] … [SEP]`, `<s> … </s>`).
+public struct WordPieceTokenizer: Sendable {
+    /// A token the vocabulary adds outside WordPiece (`[CLS]`, `<mask>`, …),
+    /// matched in the text before WordPiece sees it.
+    struct AddedToken: Sendable {
+        let content: [Unicode.Scalar]
+        let id: Int32
+        /// Matched in the normalised text rather than the raw text.
+        let normalized: Bool
+    }
+
+    public let vocabulary: [String: Int32]
+    public let normalizer: BertNormalizer
+    /// Ids placed before and after a single sequence.
+    public let prefix: [Int32]
+    public let suffix: [Int32]
+    let unknownId: Int32
+    let continuingPrefix: String
+    let maxInputCharactersPerWord: Int
+    let addedTokens: [AddedToken]
+
+    /// Loads `tokenizer.json` from `folder`, or `vocab.txt` (with
+    /// `tokenizer_config.json`'s `do_lower_case`) when there is none.
+    public init(folder: URL) throws {
+        let json = folder.appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json.path) {
+            try self.init(tokenizerJSON: json)
+        } else {
+            try self.init(vocabText: folder.appendingPathComponent("vocab.txt"), config: folder.appendingPathComponent("tokenizer_config.json"))
+        }
+    }
+
+    init(tokenizerJSON url: URL) throws {
+        let path = url.path
+        func fail(_ reason: String) -> EmbeddingError { .unreadableTokenizer(path: path, reason: reason) }
+        let root: [String: Any]
+        do {
+            guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
+                throw fail("not a JSON object")
+            }
+            root = object
+        } catch let error as EmbeddingError {
+            throw error
+        } catch {
+            throw fail("not valid JSON")
+        }
+        guard let model = root["model"] as? [String: Any] else { throw fail("no 'model' section") }
+        let type = (model["type"] as? String) ?? "WordPiece"
+        guard type == "WordPiece" else { throw fail("model type '\(type)' is not supported (WordPiece is)") }
+        guard let vocab = model["vocab"] as? [String: Int], !vocab.isEmpty else { throw fail("no WordPiece vocabulary") }
+        let vocabulary = vocab.mapValues { Int32($0) }
+        let unknown = (model["unk_token"] as? String) ?? "[UNK]"
+        guard let unknownId = vocabulary[unknown] else { throw fail("unknown token '\(unknown)' is not in the vocabulary") }
+
+        var normalizer = BertNormalizer()
+        if let n = root["normalizer"] as? [String: Any] {
+            guard (n["type"] as? String) == "BertNormalizer" else {
+                throw fail("normalizer '\(n["type"] as? String ?? "?")' is not supported (BertNormalizer is)")
+            }
+            normalizer.cleanText = (n["clean_text"] as? Bool) ?? true
+            normalizer.handleChineseCharacters = (n["handle_chinese_chars"] as? Bool) ?? true
+            normalizer.lowercase = (n["lowercase"] as? Bool) ?? true
+            normalizer.stripAccents = (n["strip_accents"] as? Bool) ?? normalizer.lowercase
+        }
+        if let p = root["pre_tokenizer"] as? [String: Any], (p["type"] as? String) != "BertPreTokenizer" {
+            throw fail("pre-tokenizer '\(p["type"] as? String ?? "?")' is not supported (BertPreTokenizer is)")
+        }
+        let added = ((root["added_tokens"] as? [[String: Any]]) ?? []).compactMap { entry -> AddedToken? in
+            guard let content = entry["content"] as? String, let id = entry["id"] as? Int, !content.isEmpty else { return nil }
+            let normalized = (entry["normalized"] as? Bool) ?? false
+            let form = normalized ? normalizer.normalize(content) : content
+            return AddedToken(content: Array(form.unicodeScalars), id: Int32(id), normalized: normalized)
+        }
+        let (prefix, suffix) = try Self.template(root["post_processor"] as? [String: Any], vocabulary: vocabulary, fail: fail)
+        self.init(
+            vocabulary: vocabulary, normalizer: normalizer, prefix: prefix, suffix: suffix, unknownId: unknownId,
+            continuingPrefix: (model["continuing_subword_prefix"] as? String) ?? "##",
+            maxInputCharactersPerWord: (model["max_input_chars_per_word"] as? Int) ?? 100, addedTokens: added)
+    }
+
+    init(vocabText url: URL, config: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "neither tokenizer.json nor vocab.txt exists")
+        }
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "not UTF-8 text")
+        }
+        var vocabulary: [String: Int32] = [:]
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            vocabulary[String(line.trimmingCharacters(in: .whitespaces))] = Int32(i)
+        }
+        let lower = ((try? JSONFile.optionalObject(at: config))??["do_lower_case"] as? Bool) ?? true
+        let normalizer = BertNormalizer(lowercase: lower).with(stripAccents: lower)
+        let specials: (String, String, String) =
+            vocabulary["[CLS]"] != nil ? ("[CLS]", "[SEP]", "[UNK]") : ("<s>", "</s>", "<unk>")
+        guard let cls = vocabulary[specials.0], let sep = vocabulary[specials.1], let unk = vocabulary[specials.2] ?? vocabulary["[UNK]"] else {
+            throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "vocabulary lacks \(specials.0), \(specials.1) or \(specials.2)")
+        }
+        let added = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<s>", "</s>", "<pad>", "<mask>", "<unk>"].compactMap { token in
+            vocabulary[token].map { AddedToken(content: Array(token.unicodeScalars), id: $0, normalized: false) }
+        }
+        self.init(
+            vocabulary: vocabulary, normalizer: normalizer, prefix: [cls], suffix: [sep], unknownId: unk,
+            continuingPrefix: "##", maxInputCharactersPerWord: 100, addedTokens: added)
+    }
+
+    init(
+        vocabulary: [String: Int32], normalizer: BertNormalizer, prefix: [Int32], suffix: [Int32], unknownId: Int32,
+        continuingPrefix: String, maxInputCharactersPerWord: Int, addedTokens: [AddedToken]
+    ) {
+        self.vocabulary = vocabulary
+        self.normalizer = normalizer
+        self.prefix = prefix
+        self.suffix = suffix
+        self.unknownId = unknownId
+        self.continuingPrefix = continuingPrefix
+        self.maxInputCharactersPerWord = maxInputCharactersPerWord
+        // Longest first, so that matching is leftmost-longest.
+        self.addedTokens = addedTokens.sorted { $0.content.count > $1.content.count }
+    }
+
+    /// The ids of `text` with the special tokens, its content truncated so that
+    /// the whole is at most `maxLength` ids (as `truncation=True, max_length=…`).
+    public func encode(_ text: String, maxLength: Int) -> [Int32] {
+        var ids = tokenize(text)
+        let room = max(0, maxLength - prefix.count - suffix.count)
+        if ids.count > room { ids.removeSubrange(room...) }
+        return prefix + ids + suffix
+    }
+
+    /// The ids of `text` without special tokens or truncation.
+    public func tokenize(_ text: String) -> [Int32] {
+        var ids: [Int32] = []
+        for segment in split(Array(text.unicodeScalars), normalized: false) {
+            switch segment {
+            case .added(let id):
+                ids.append(id)
+            case .text(let raw):
+                let normalized = normalizer.normalize(String(String.UnicodeScalarView(raw)))
+                for inner in split(Array(normalized.unicodeScalars), normalized: true) {
+                    switch inner {
+                    case .added(let id):
+                        ids.append(id)
+                    case .text(let scalars):
+                        for word in BertPreTokenizer.words(String(String.UnicodeScalarView(scalars))) {
+                            wordPiece(word, into: &ids)
+                        }
+                    }
+                }
+            }
+        }
+        return ids
+    }
+
+    enum Segment {
+        case text(ArraySlice<Unicode.Scalar>)
+        case added(Int32)
+    }
+
+    /// Cuts `scalars` around the added tokens of the given kind.
+    func split(_ scalars: [Unicode.Scalar], normalized: Bool) -> [Segment] {
+        let candidates = addedTokens.filter { $0.normalized == normalized }
+        guard !candidates.isEmpty else { return [.text(scalars[...])] }
+        var segments: [Segment] = []
+        var start = 0
+        var i = 0
+        while i < scalars.count {
+            let match = candidates.first { token in
+                token.content.count <= scalars.count - i && token.content.elementsEqual(scalars[i..<(i + token.content.count)])
+            }
+            if let match {
+                if start < i { segments.append(.text(scalars[start..<i])) }
+                segments.append(.added(match.id))
+                i += match.content.count
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        if start < scalars.count { segments.append(.text(scalars[start...])) }
+        return segments
+    }
+
+    /// Greedy longest-match-first; a word with any unmatched piece, or longer
+    /// than `maxInputCharactersPerWord` characters, becomes the unknown token.
+    func wordPiece(_ word: Substring.UnicodeScalarView, into ids: inout [Int32]) {
+        let scalars = Array(word)
+        guard scalars.count <= maxInputCharactersPerWord else {
+            ids.append(unknownId)
+            return
+        }
+        let mark = ids.count
+        var start = 0
+        while start < scalars.count {
+            var end = scalars.count
+            var found: Int32?
+            while start < end {
+                var piece = start > 0 ? continuingPrefix : ""
+                piece.unicodeScalars.append(contentsOf: scalars[start..<end])
+                if let id = vocabulary[piece] {
+                    found = id
+                    break
+                }
+                end -= 1
+            }
+            guard let id = found else {
+                ids.removeSubrange(mark...)
+                ids.append(unknownId)
+                return
+            }
+            ids.append(id)
+            start = end
+        }
+    }
+
+    /// The special tokens around a single sequence, from the post-processor.
+    static func template(
+        _ processor: [String: Any]?, vocabulary: [String: Int32], fail: (String) -> EmbeddingError
+    ) throws -> ([Int32], [Int32]) {
+        guard let processor else {
+            guard let cls = vocabulary["[CLS]"], let sep = vocabulary["[SEP]"] else { throw fail("no post-processor and no [CLS]/[SEP]") }
+            return ([cls], [sep])
+        }
+        switch processor["type"] as? String {
+        case "TemplateProcessing":
+            guard let single = processor["single"] as? [[String: Any]],
+                let specials = processor["special_tokens"] as? [String: [String: Any]]
+            else { throw fail("TemplateProcessing without a 'single' template") }
+            var prefix: [Int32] = []
+            var suffix: [Int32] = []
+            var seenSequence = false
+            for piece in single {
+                if piece["Sequence"] != nil {
+                    seenSequence = true
+                } else if let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String {
+                    guard let ids = specials[name]?["ids"] as? [Int] else { throw fail("template names unknown special token '\(name)'") }
+                    if seenSequence { suffix += ids.map(Int32.init) } else { prefix += ids.map(Int32.init) }
+                }
+            }
+            return (prefix, suffix)
+        case "RobertaProcessing", "BertProcessing":
+            guard let cls = processor["cls"] as? [Any], let sep = processor["sep"] as? [Any],
+                cls.count == 2, sep.count == 2, let clsId = cls[1] as? Int, let sepId = sep[1] as? Int
+            else { throw fail("post-processor without cls/sep tokens") }
+            return ([Int32(clsId)], [Int32(sepId)])
+        case let other:
+            throw fail("post-processor '\(other ?? "?")' is not supported")
+        }
+    }
+}
+
+extension BertNormalizer {
+    fileprivate func with(stripAccents: Bool) -> BertNormalizer {
+        var copy = self
+        copy.stripAccents = stripAccents
+        return copy
+    }
+}
