@@ -105,7 +105,7 @@ public struct EmbeddingModel: Sendable {
 
     /// How many leading tokens belong to the prompt (left out of pooling when
     /// the pooling configuration says `include_prompt: false`).
-    func promptTokenCount(_ prompt: PromptTemplate?, task: String?) -> Int {
+    public func promptTokenCount(_ prompt: PromptTemplate?, task: String?) -> Int {
         guard let prompt, !pooling.includePrompt, !prompt.isEmpty else { return 0 }
         return tokenizer.prefix.count + tokenizer.tokenize(prompt.prefix(task: task)).count
     }

@@ -1,56 +1,21 @@
-import Foundation
-
 /// The encoder's element-wise kernels over rows of row-major `Float` matrices.
-/// Synchronous; callers parallelise over rows.
+/// Synchronous; callers parallelise over rows. Loops are kept simple so that
+/// LLVM vectorises them; reductions keep eight partial results for the same reason.
 enum Kernels {
-    typealias Vector = VectorMath.Vector
-
     /// In place: `x = x · Φ(x)`, the exact (erf) GELU.
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let v = VectorMath.load(x + i)
-            VectorMath.store(v * 0.5 * (1 + VectorMath.erf(v * 0.707_106_78)), x + i)
-            i += 8
-        }
-        while i < count {
-            x[i] = x[i] * 0.5 * (1 + Foundation.erf(x[i] * 0.707_106_78))
-            i += 1
+        for i in 0..<count {
+            let v = x[i]
+            x[i] = v * 0.5 * (1 + VectorMath.erf(v * 0.707_106_78))
         }
     }
 
     /// In place: one row of softmax.
     static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum: Float = 0
-        var sums = Vector()
-        var i = 0
-        let shift = Vector(repeating: maximum)
-        while i + 8 <= count {
-            let e = VectorMath.exp(VectorMath.load(x + i) - shift)
-            sums += e
-            VectorMath.store(e, x + i)
-            i += 8
-        }
-        sum = sums.sum()
-        while i < count {
-            let e = Foundation.exp(x[i] - maximum)
-            x[i] = e
-            sum += e
-            i += 1
-        }
-        let scale = 1 / sum
-        i = 0
-        let s = Vector(repeating: scale)
-        while i + 8 <= count {
-            VectorMath.store(VectorMath.load(x + i) * s, x + i)
-            i += 8
-        }
-        while i < count {
-            x[i] *= scale
-            i += 1
-        }
+        let maximum = max(x, count: count)
+        for i in 0..<count { x[i] = VectorMath.exp(x[i] - maximum) }
+        let scale = 1 / sum(x, count: count)
+        for i in 0..<count { x[i] *= scale }
     }
 
     /// `y = LayerNorm(x + y)` for one row of `count` features.
@@ -58,64 +23,75 @@ enum Kernels {
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
     ) {
-        var sums = Vector()
-        var i = 0
-        while i + 8 <= count {
-            let v = VectorMath.load(x + i) + VectorMath.load(y + i)
-            VectorMath.store(v, y + i)
-            sums += v
-            i += 8
-        }
-        var sum = sums.sum()
-        while i < count {
-            y[i] += x[i]
-            sum += y[i]
-            i += 1
-        }
-        layerNormInPlace(y, count: count, sum: sum, gamma: gamma, beta: beta, epsilon: epsilon)
+        for i in 0..<count { y[i] += x[i] }
+        layerNorm(y, count: count, gamma: gamma, beta: beta, epsilon: epsilon)
     }
 
-    /// `y = LayerNorm(y)` for one row.
+    /// `y = LayerNorm(y)` for one row: biased variance, as PyTorch.
     static func layerNorm(
         _ y: UnsafeMutablePointer<Float>, count: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
     ) {
-        var sum: Float = 0
-        for i in 0..<count { sum += y[i] }
-        layerNormInPlace(y, count: count, sum: sum, gamma: gamma, beta: beta, epsilon: epsilon)
+        let mean = sum(y, count: count) / Float(count)
+        for i in 0..<count { y[i] -= mean }
+        let variance = sumOfSquares(y, count: count) / Float(count)
+        let inverse = 1 / (variance + epsilon).squareRoot()
+        for i in 0..<count { y[i] = y[i] * inverse * gamma[i] + beta[i] }
     }
 
-    private static func layerNormInPlace(
-        _ y: UnsafeMutablePointer<Float>, count: Int, sum: Float,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
-    ) {
-        let mean = sum / Float(count)
-        var squares = Vector()
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var s = SIMD8<Float>()
         var i = 0
-        let m = Vector(repeating: mean)
         while i + 8 <= count {
-            let d = VectorMath.load(y + i) - m
-            squares += d * d
+            s += SIMD8(x[i], x[i + 1], x[i + 2], x[i + 3], x[i + 4], x[i + 5], x[i + 6], x[i + 7])
             i += 8
         }
-        var variance = squares.sum()
+        var total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
         while i < count {
-            let d = y[i] - mean
-            variance += d * d
+            total += x[i]
             i += 1
         }
-        variance /= Float(count)
-        let inverse = 1 / (variance + epsilon).squareRoot()
-        i = 0
-        let s = Vector(repeating: inverse)
+        return total
+    }
+
+    @inline(__always)
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var s = SIMD8<Float>()
+        var i = 0
         while i + 8 <= count {
-            let v = (VectorMath.load(y + i) - m) * s
-            VectorMath.store(v * VectorMath.load(gamma + i) + VectorMath.load(beta + i), y + i)
+            let v = SIMD8(x[i], x[i + 1], x[i + 2], x[i + 3], x[i + 4], x[i + 5], x[i + 6], x[i + 7])
+            s += v * v
             i += 8
         }
+        var total = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
         while i < count {
-            y[i] = (y[i] - mean) * inverse * gamma[i] + beta[i]
+            total += x[i] * x[i]
             i += 1
         }
+        return total
+    }
+
+    @inline(__always)
+    static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
+        var i = 0
+        while i + 8 <= count {
+            m0 = Swift.max(m0, x[i])
+            m1 = Swift.max(m1, x[i + 1])
+            m2 = Swift.max(m2, x[i + 2])
+            m3 = Swift.max(m3, x[i + 3])
+            m4 = Swift.max(m4, x[i + 4])
+            m5 = Swift.max(m5, x[i + 5])
+            m6 = Swift.max(m6, x[i + 6])
+            m7 = Swift.max(m7, x[i + 7])
+            i += 8
+        }
+        var m = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
+        while i < count {
+            m = Swift.max(m, x[i])
+            i += 1
+        }
+        return m
     }
 }

@@ -14,10 +14,15 @@ public final class SentenceEmbedder {
     public let batcher: TokenBudgetBatcher
     private let workspace = EncoderWorkspace()
 
+    /// Tokens per batch when the caller does not say: small enough that a
+    /// batch's activations stay in the last-level cache (measured fastest on
+    /// SciFact with all-MiniLM-L6-v2; see BENCHMARKS.md).
+    public static let defaultTokenBudget = 2048
+
     /// - Parameters:
     ///   - threads: compute threads for this embedder (OpenBLAS runs single-threaded inside them).
     ///   - tokenBudget: most tokens encoded in one batch; bounds memory.
-    public init(model: EmbeddingModel, threads: Int, tokenBudget: Int = 4096) {
+    public init(model: EmbeddingModel, threads: Int, tokenBudget: Int = SentenceEmbedder.defaultTokenBudget) {
         self.model = model
         pool = ComputePool(threads: max(1, threads))
         batcher = TokenBudgetBatcher(tokenBudget: max(tokenBudget, model.maxSequenceLength))

@@ -1,0 +1,33 @@
+/// What is wrong with one line of a JSONL corpus; each case names the file and line.
+public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
+    case fileMissing(path: String)
+    case unreadable(path: String, reason: String)
+    case invalidUTF8(path: String, line: Int)
+    case invalidJSON(path: String, line: Int)
+    case notAnObject(path: String, line: Int)
+    case missingId(path: String, line: Int)
+    case missingText(path: String, line: Int, id: String)
+    case duplicateId(path: String, line: Int, id: String, firstLine: Int)
+
+    public var line: Int? {
+        switch self {
+        case .fileMissing, .unreadable: nil
+        case .invalidUTF8(_, let line), .invalidJSON(_, let line), .notAnObject(_, let line), .missingId(_, let line),
+            .missingText(_, let line, _), .duplicateId(_, let line, _, _):
+            line
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .fileMissing(let path): "\(path): no such file"
+        case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+        case .invalidUTF8(let path, let line): "\(path):\(line): invalid UTF-8"
+        case .invalidJSON(let path, let line): "\(path):\(line): invalid JSON"
+        case .notAnObject(let path, let line): "\(path):\(line): not a JSON object"
+        case .missingId(let path, let line): "\(path):\(line): no \"_id\" or \"id\" (a string or an integer)"
+        case .missingText(let path, let line, let id): "\(path):\(line): document \(id) has no \"text\" string"
+        case .duplicateId(let path, let line, let id, let first): "\(path):\(line): duplicate id \(id) (first on line \(first))"
+        }
+    }
+}

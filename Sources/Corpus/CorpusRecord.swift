@@ -1,0 +1,51 @@
+import Foundation
+
+/// One document or query of a JSONL corpus (BEIR format: `_id` or `id`,
+/// `text`, optional `title`; any other fields are metadata).
+public struct CorpusRecord: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var text: String
+    /// The other fields of the line, as a JSON object (`{}` when none).
+    public var metadata: Data
+    /// 1-based line number in the source file.
+    public var line: Int
+
+    public init(id: String, title: String = "", text: String, metadata: Data = Data("{}".utf8), line: Int = 0) {
+        self.id = id
+        self.title = title
+        self.text = text
+        self.metadata = metadata
+        self.line = line
+    }
+
+    /// What the model embeds: `title + " " + text`, or the text alone when there
+    /// is no title (the sentence-transformers / BEIR convention).
+    public var embeddingText: String { title.isEmpty ? text : title + " " + text }
+
+    /// Parses one line. `path` and `line` only label errors.
+    public static func parse(_ bytes: Data, path: String, line: Int) throws(CorpusError) -> CorpusRecord {
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw .invalidUTF8(path: path, line: line) }
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: bytes, options: [.fragmentsAllowed])
+        } catch {
+            throw .invalidJSON(path: path, line: line)
+        }
+        guard var object = value as? [String: Any] else { throw .notAnObject(path: path, line: line) }
+        guard let id = identifier(object["_id"] ?? object["id"]) else { throw .missingId(path: path, line: line) }
+        guard let text = object["text"] as? String else { throw .missingText(path: path, line: line, id: id) }
+        let title = (object["title"] as? String) ?? ""
+        for key in ["_id", "id", "text", "title"] { object.removeValue(forKey: key) }
+        let metadata = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return CorpusRecord(id: id, title: title, text: text, metadata: metadata, line: line)
+    }
+
+    private static func identifier(_ value: Any?) -> String? {
+        switch value {
+        case let string as String where !string.isEmpty: string
+        case let number as Int: String(number)
+        default: nil
+        }
+    }
+}

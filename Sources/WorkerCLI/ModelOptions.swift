@@ -1,0 +1,59 @@
+import ArgumentParser
+import Embedding
+import Foundation
+import Logging
+
+/// Options every command that runs a model shares.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A sentence-transformers model folder (e.g. models/all-MiniLM-L6-v2).")
+    var model: String
+
+    @Option(name: .long, help: "Compute threads (default: the number of cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "Most tokens encoded in one batch; bounds memory (about 60 KiB per token for a 768-d model).")
+    var tokenBudget: Int = SentenceEmbedder.defaultTokenBudget
+
+    @Flag(name: .long, help: "Log more detail.")
+    var verbose = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive (got \(tokenBudget))") }
+    }
+
+    func makeLogger(_ label: String) -> Logger {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label)
+        logger.logLevel = verbose ? .debug : .info
+        return logger
+    }
+
+    func loadModel(logger: Logger) throws -> EmbeddingModel {
+        let clock = ContinuousClock()
+        var model: EmbeddingModel?
+        let elapsed = try clock.measure { model = try EmbeddingModel(folder: self.model) }
+        let loaded = model!
+        logger.info(
+            "model loaded",
+            metadata: [
+                "model": "\(loaded.name)", "architecture": "\(loaded.architecture)", "dimension": "\(loaded.dimension)",
+                "max_seq_length": "\(loaded.maxSequenceLength)", "pooling": "\(loaded.pooling.strategy)",
+                "normalize": "\(loaded.normalize)", "weights_sha256": "\(loaded.weightsHash.prefix(16))…",
+                "seconds": "\(elapsed)",
+            ])
+        return loaded
+    }
+}
+
+/// Turns a failure into a message on standard error and a script-friendly exit code.
+func exitOnError<T>(_ logger: Logger, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        logger.error("\(error)")
+        throw ExitCode(exitCode(for: error))
+    }
+}
