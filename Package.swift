@@ -53,23 +53,25 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Embedding", "Corpus", "LinearAlgebra", "ZeroMQ", "PostgresClient",
+                "Embedding", "Corpus", "LinearAlgebra",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "WorkerCLI",
             dependencies: [
-                "Worker", "Embedding",
+                "Worker", "Embedding", "LinearAlgebra", "ZeroMQ", "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
+        // Paths, temporary files and the `worker` process, shared by the test targets.
+        .target(name: "DriftlessTestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra"]),
+        .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra", "DriftlessTestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,8 @@ cd "$DRIFTLESS_ROOT"
 [ -d "$DRIFTLESS_SHARED/fixtures" ] || die "shared material not found at $DRIFTLESS_SHARED (set DRIFTLESS_SHARED)"
 export DRIFTLESS_SHARED DRIFTLESS_MODELS
 
+# Release mode, in a build folder of its own: `swift test` compiles with
+# testability enabled, which would otherwise make the next plain release build
+# (Ops/demo.sh, Ops/bench.sh) start over.
 log "building (release) and running the tests"
-swift build -c release --build-tests
-swift test -c release --skip-build "$@"
+swift test -c release --scratch-path "$DRIFTLESS_ROOT/.build-test" "$@"

@@ -27,7 +27,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
         case .notAnObject(let path, let line): "\(path):\(line): not a JSON object"
         case .missingId(let path, let line): "\(path):\(line): no \"_id\" or \"id\" (a string or an integer)"
         case .missingText(let path, let line, let id): "\(path):\(line): document \(id) has no \"text\" string"
-        case .duplicateId(let path, let line, let id, let first): "\(path):\(line): duplicate id \(id) (first on line \(first))"
+        case .duplicateId(let path, let line, let id, let first):
+            "\(path):\(line): duplicate id \(id) (first on line \(first))"
         }
     }
 }

@@ -48,7 +48,10 @@ public struct CorpusReader: Sendable {
     /// Calls `body` with batches of up to `batchSize` valid records, in file
     /// order; lines in `skipping` and lines that do not parse are left out.
     public func forEachBatch(
-        of batchSize: Int, limit: Int? = nil, skipping: Set<Int> = [], _ body: ([CorpusRecord]) throws -> Void
+        of batchSize: Int,
+        limit: Int? = nil,
+        skipping: Set<Int> = [],
+        _ body: ([CorpusRecord]) throws -> Void
     ) throws {
         var batch: [CorpusRecord] = []
         var taken = 0

@@ -11,12 +11,16 @@ public struct JSONLinesReader: Sequence {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw .fileMissing(path: path)
         }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw .unreadable(path: path, reason: "permission denied")
+        }
         self.path = path
         self.chunkSize = chunkSize
     }
 
-    public func makeIterator() -> Iterator { Iterator(handle: FileHandle(forReadingAtPath: path), chunkSize: chunkSize) }
+    public func makeIterator() -> Iterator {
+        Iterator(handle: FileHandle(forReadingAtPath: path), chunkSize: chunkSize)
+    }
 
     public struct Iterator: IteratorProtocol {
         let handle: FileHandle?

@@ -10,7 +10,12 @@ public struct BertNormalizer: Sendable, Equatable {
     public var stripAccents = true
     public var lowercase = true
 
-    public init(cleanText: Bool = true, handleChineseCharacters: Bool = true, stripAccents: Bool = true, lowercase: Bool = true) {
+    public init(
+        cleanText: Bool = true,
+        handleChineseCharacters: Bool = true,
+        stripAccents: Bool = true,
+        lowercase: Bool = true
+    ) {
         self.cleanText = cleanText
         self.handleChineseCharacters = handleChineseCharacters
         self.stripAccents = stripAccents

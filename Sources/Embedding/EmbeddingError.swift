@@ -41,7 +41,8 @@ public enum EmbeddingError: Error, CustomStringConvertible, Equatable {
         case .unreadableTokenizer(let path, let reason):
             return "cannot read tokenizer \(path): \(reason)"
         case .unknownPrompt(let name, let available):
-            let list = available.isEmpty ? "the model defines none" : "the model defines \(available.joined(separator: ", "))"
+            let list =
+                available.isEmpty ? "the model defines none" : "the model defines \(available.joined(separator: ", "))"
             return "unknown prompt '\(name)': \(list)"
         }
     }

@@ -28,7 +28,8 @@ public struct EmbeddingModel: Sendable {
     public init(folder path: String) throws {
         let folder = URL(fileURLWithPath: path, isDirectory: true)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw EmbeddingError.modelFolderMissing(path: path)
         }
         self.folder = folder
@@ -37,25 +38,35 @@ public struct EmbeddingModel: Sendable {
 
         let modules = try Self.modules(in: folder)
         pooling =
-            try modules.pooling.map { try Pooling(contentsOf: folder.appendingPathComponent($0).appendingPathComponent("config.json")) }
+            try modules.pooling.map {
+                try Pooling(contentsOf: folder.appendingPathComponent($0).appendingPathComponent("config.json"))
+            }
             ?? Pooling(strategy: .mean)
         normalize = modules.normalize
 
         let bertConfig = folder.appendingPathComponent("sentence_bert_config.json")
         let requested = try JSONFile.optionalObject(at: bertConfig)?["max_seq_length"] as? Int
         if let requested, requested < 1 {
-            throw EmbeddingError.invalidConfiguration(path: bertConfig.path, setting: "max_seq_length", reason: "must be positive")
+            throw EmbeddingError.invalidConfiguration(
+                path: bertConfig.path,
+                setting: "max_seq_length",
+                reason: "must be positive"
+            )
         }
         maxSequenceLength = min(requested ?? configuration.maxSequenceLength, configuration.maxSequenceLength)
 
-        let stConfig = try JSONFile.optionalObject(at: folder.appendingPathComponent("config_sentence_transformers.json"))
+        let stConfig = try JSONFile.optionalObject(
+            at: folder.appendingPathComponent("config_sentence_transformers.json")
+        )
         prompts = ((stConfig?["prompts"] as? [String: String]) ?? [:]).mapValues(PromptTemplate.init)
         defaultPromptName = stConfig?["default_prompt_name"] as? String
 
         tokenizer = try WordPieceTokenizer(folder: folder)
         if let largest = tokenizer.vocabulary.values.max(), Int(largest) >= configuration.vocabularySize {
             throw EmbeddingError.unreadableTokenizer(
-                path: folder.path, reason: "token id \(largest) is outside the model's vocabulary of \(configuration.vocabularySize)")
+                path: folder.path,
+                reason: "token id \(largest) is outside the model's vocabulary of \(configuration.vocabularySize)"
+            )
         }
         let weights = try SafeTensors(path: folder.appendingPathComponent("model.safetensors").path)
         weightsHash = weights.sha256()
@@ -69,7 +80,11 @@ public struct EmbeddingModel: Sendable {
         guard let data = try? Data(contentsOf: url),
             let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
         else {
-            throw EmbeddingError.invalidConfiguration(path: url.path, setting: "(file)", reason: "is not a JSON list of modules")
+            throw EmbeddingError.invalidConfiguration(
+                path: url.path,
+                setting: "(file)",
+                reason: "is not a JSON list of modules"
+            )
         }
         var pooling: String?
         var normalize = false
@@ -80,7 +95,11 @@ public struct EmbeddingModel: Sendable {
             } else if type.hasSuffix(".Normalize") {
                 normalize = true
             } else if !type.hasSuffix(".Transformer") {
-                throw EmbeddingError.invalidConfiguration(path: url.path, setting: "type", reason: "names an unsupported module '\(type)'")
+                throw EmbeddingError.invalidConfiguration(
+                    path: url.path,
+                    setting: "type",
+                    reason: "names an unsupported module '\(type)'"
+                )
             }
         }
         return (pooling, normalize)

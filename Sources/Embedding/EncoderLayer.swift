@@ -17,7 +17,10 @@ struct EncoderLayer: Sendable {
 
     /// Runs the layer in place on `workspace.hidden` (`batch.tokenCount × hiddenSize`).
     func forward(
-        _ batch: PackedBatch, workspace: EncoderWorkspace, pool: ComputePool, bias: RelativePositionBias?
+        _ batch: PackedBatch,
+        workspace: EncoderWorkspace,
+        pool: ComputePool,
+        bias: RelativePositionBias?
     ) {
         let rows = batch.tokenCount
         let width = hiddenSize
@@ -29,7 +32,7 @@ struct EncoderLayer: Sendable {
         queryKeyValue.forward(hidden, rows: rows, into: qkv, pool: pool)
         attention(batch, qkv: qkv, into: context, workspace: workspace, pool: pool, bias: bias)
         attentionOutput.forward(context, rows: rows, into: projected, pool: pool)
-        attentionNorm.addForward(projected, into: hidden, rows: rows, pool: pool)
+        attentionNorm.forward(hidden, adding: projected, rows: rows, pool: pool)
 
         let inner = workspace.intermediate.reserve(rows * intermediate.outputs)
         intermediate.forward(hidden, rows: rows, into: inner, pool: pool)
@@ -38,15 +41,19 @@ struct EncoderLayer: Sendable {
             Kernels.gelu(inner + chunk.lowerBound * innerWidth, count: chunk.count * innerWidth)
         }
         output.forward(inner, rows: rows, into: projected, pool: pool)
-        outputNorm.addForward(projected, into: hidden, rows: rows, pool: pool)
+        outputNorm.forward(hidden, adding: projected, rows: rows, pool: pool)
     }
 
     /// Scaled dot-product attention per (sequence, head), reading Q, K and V
     /// in place from the stacked `qkv` rows and writing each head's output into
     /// its columns of `context`.
     private func attention(
-        _ batch: PackedBatch, qkv: UnsafeMutablePointer<Float>, into context: UnsafeMutablePointer<Float>,
-        workspace: EncoderWorkspace, pool: ComputePool, bias: RelativePositionBias?
+        _ batch: PackedBatch,
+        qkv: UnsafeMutablePointer<Float>,
+        into context: UnsafeMutablePointer<Float>,
+        workspace: EncoderWorkspace,
+        pool: ComputePool,
+        bias: RelativePositionBias?
     ) {
         let width = hiddenSize
         let stride = 3 * width
@@ -64,14 +71,34 @@ struct EncoderLayer: Sendable {
             let q = qkv + start * stride + head * d
             let scores = scratch[worker]
             BLAS.sgemm(
-                .none, .transpose, m: length, n: length, k: d, alpha: scale,
-                a: q, lda: stride, b: q + width, ldb: stride, c: scores, ldc: length)
+                .none,
+                .transpose,
+                m: length,
+                n: length,
+                k: d,
+                alpha: scale,
+                a: q,
+                lda: stride,
+                b: q + width,
+                ldb: stride,
+                c: scores,
+                ldc: length
+            )
             bias?.add(head: head, to: scores, length: length)
             for i in 0..<length { Kernels.softmax(scores + i * length, count: length) }
             BLAS.sgemm(
-                .none, .none, m: length, n: d, k: length,
-                a: scores, lda: length, b: q + 2 * width, ldb: stride,
-                c: context + start * width + head * d, ldc: width)
+                .none,
+                .none,
+                m: length,
+                n: d,
+                k: length,
+                a: scores,
+                lda: length,
+                b: q + 2 * width,
+                ldb: stride,
+                c: context + start * width + head * d,
+                ldc: width
+            )
         }
     }
 }

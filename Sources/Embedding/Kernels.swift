@@ -18,19 +18,18 @@ enum Kernels {
         for i in 0..<count { x[i] *= scale }
     }
 
-    /// `y = LayerNorm(x + y)` for one row of `count` features.
-    static func addLayerNorm(
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
-    ) {
+    /// `y += x` over one row.
+    static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
-        layerNorm(y, count: count, gamma: gamma, beta: beta, epsilon: epsilon)
     }
 
     /// `y = LayerNorm(y)` for one row: biased variance, as PyTorch.
     static func layerNorm(
-        _ y: UnsafeMutablePointer<Float>, count: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float
+        _ y: UnsafeMutablePointer<Float>,
+        count: Int,
+        gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>,
+        epsilon: Float
     ) {
         let mean = sum(y, count: count) / Float(count)
         for i in 0..<count { y[i] -= mean }
@@ -74,7 +73,14 @@ enum Kernels {
 
     @inline(__always)
     static func max(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0, m4 = m0, m5 = m0, m6 = m0, m7 = m0
+        var m0 = -Float.infinity
+        var m1 = m0
+        var m2 = m0
+        var m3 = m0
+        var m4 = m0
+        var m5 = m0
+        var m6 = m0
+        var m7 = m0
         var i = 0
         while i + 8 <= count {
             m0 = Swift.max(m0, x[i])
@@ -87,7 +93,10 @@ enum Kernels {
             m7 = Swift.max(m7, x[i + 7])
             i += 8
         }
-        var m = Swift.max(Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)), Swift.max(Swift.max(m4, m5), Swift.max(m6, m7)))
+        var m = Swift.max(
+            Swift.max(Swift.max(m0, m1), Swift.max(m2, m3)),
+            Swift.max(Swift.max(m4, m5), Swift.max(m6, m7))
+        )
         while i < count {
             m = Swift.max(m, x[i])
             i += 1

@@ -12,30 +12,30 @@ struct LayerNormalization: Sendable {
         self.epsilon = epsilon
     }
 
-    /// `y = LayerNorm(x + y)` row by row, rows split across the pool.
-    func addForward(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, pool: ComputePool) {
+    /// `y = LayerNorm(residual + y)` row by row (`LayerNorm(y)` without a
+    /// residual), rows split across the pool.
+    func forward(
+        _ y: UnsafeMutablePointer<Float>,
+        adding residual: UnsafePointer<Float>? = nil,
+        rows: Int,
+        pool: ComputePool
+    ) {
         let width = gamma.count
         gamma.withUnsafeBufferPointer { g in
             beta.withUnsafeBufferPointer { b in
                 pool.forEachChunk(rows, minimumChunk: 16) { chunk in
                     for r in chunk {
-                        Kernels.addLayerNorm(
-                            x + r * width, y + r * width, count: width,
-                            gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: epsilon)
-                    }
-                }
-            }
-        }
-    }
-
-    /// `y = LayerNorm(y)` row by row.
-    func forward(_ y: UnsafeMutablePointer<Float>, rows: Int, pool: ComputePool) {
-        let width = gamma.count
-        gamma.withUnsafeBufferPointer { g in
-            beta.withUnsafeBufferPointer { b in
-                pool.forEachChunk(rows, minimumChunk: 16) { chunk in
-                    for r in chunk {
-                        Kernels.layerNorm(y + r * width, count: width, gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: epsilon)
+                        let row = y + r * width
+                        if let residual {
+                            Kernels.add(residual + r * width, into: row, count: width)
+                        }
+                        Kernels.layerNorm(
+                            row,
+                            count: width,
+                            gamma: g.baseAddress!,
+                            beta: b.baseAddress!,
+                            epsilon: epsilon
+                        )
                     }
                 }
             }

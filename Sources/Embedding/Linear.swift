@@ -20,14 +20,19 @@ struct Linear: Sendable {
         self.init(
             weight: try tensors.floats(name + ".weight", shape: [outputs, inputs]),
             bias: try tensors.floats(name + ".bias", shape: [outputs]),
-            inputs: inputs, outputs: outputs)
+            inputs: inputs,
+            outputs: outputs
+        )
     }
 
     /// Stacks layers with the same input along the output axis (Q, K and V in one product).
     init(stacking layers: [Linear]) {
         self.init(
-            weight: layers.flatMap(\.weight), bias: layers.flatMap(\.bias),
-            inputs: layers[0].inputs, outputs: layers.reduce(0) { $0 + $1.outputs })
+            weight: layers.flatMap(\.weight),
+            bias: layers.flatMap(\.bias),
+            inputs: layers[0].inputs,
+            outputs: layers.reduce(0) { $0 + $1.outputs }
+        )
     }
 
     /// `y[rows × outputs] = x[rows × inputs] Wᵀ + b`, rows split across the pool.
@@ -40,9 +45,19 @@ struct Linear: Sendable {
                         (out + r * outputs).update(from: b.baseAddress!, count: outputs)
                     }
                     BLAS.sgemm(
-                        .none, .transpose, m: chunk.count, n: outputs, k: inputs,
-                        a: x + chunk.lowerBound * inputs, lda: inputs,
-                        b: w.baseAddress!, ldb: inputs, beta: 1, c: out, ldc: outputs)
+                        .none,
+                        .transpose,
+                        m: chunk.count,
+                        n: outputs,
+                        k: inputs,
+                        a: x + chunk.lowerBound * inputs,
+                        lda: inputs,
+                        b: w.baseAddress!,
+                        ldb: inputs,
+                        beta: 1,
+                        c: out,
+                        ldc: outputs
+                    )
                 }
             }
         }

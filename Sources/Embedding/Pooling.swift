@@ -34,7 +34,11 @@ public struct Pooling: Sendable, Equatable {
         includePrompt = (object["include_prompt"] as? Bool) ?? true
         if let mode = object["pooling_mode"] as? String {
             guard let strategy = PoolingStrategy(rawValue: mode.lowercased()) else {
-                throw EmbeddingError.invalidConfiguration(path: url.path, setting: "pooling_mode", reason: "is unknown: '\(mode)'")
+                throw EmbeddingError.invalidConfiguration(
+                    path: url.path,
+                    setting: "pooling_mode",
+                    reason: "is unknown: '\(mode)'"
+                )
             }
             self.strategy = strategy
             return
@@ -47,15 +51,21 @@ public struct Pooling: Sendable, Equatable {
         let enabled = flags.filter { (object[$0.0] as? Bool) == true }
         guard enabled.count == 1 else {
             throw EmbeddingError.invalidConfiguration(
-                path: url.path, setting: "pooling_mode_*",
-                reason: enabled.isEmpty ? "selects no pooling mode" : "selects several pooling modes; Driftless supports one")
+                path: url.path,
+                setting: "pooling_mode_*",
+                reason: enabled.isEmpty
+                    ? "selects no pooling mode" : "selects several pooling modes; Driftless supports one"
+            )
         }
         strategy = enabled[0].1
     }
 
     /// Pools rows `rows` of the row-major `hidden` matrix (`width` columns) into `out`.
     func pool(
-        _ hidden: UnsafePointer<Float>, width: Int, rows: Range<Int>, into out: UnsafeMutablePointer<Float>
+        _ hidden: UnsafePointer<Float>,
+        width: Int,
+        rows: Range<Int>,
+        into out: UnsafeMutablePointer<Float>
     ) {
         let count = rows.count
         precondition(count > 0, "pooling needs at least one token")

@@ -33,7 +33,8 @@ struct RelativePositionBias: Sendable {
         n = abs(n)
         let maxExact = half / 2
         if n < maxExact { return bucket + n }
-        let scaled = logf(Float(n) / Float(maxExact)) / Float(log(Double(maxDistance) / Double(maxExact)))
+        let scaled =
+            logf(Float(n) / Float(maxExact)) / Float(log(Double(maxDistance) / Double(maxExact)))
             * Float(half - maxExact)
         bucket += min(maxExact + Int(scaled), half - 1)
         return bucket

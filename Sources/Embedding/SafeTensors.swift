@@ -7,7 +7,10 @@ import Foundation
 /// from the first byte after the header.
 public struct SafeTensors: Sendable {
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64"
+        case f32 = "F32"
+        case f16 = "F16"
+        case bf16 = "BF16"
+        case i64 = "I64"
 
         var byteWidth: Int {
             switch self {
@@ -45,9 +48,14 @@ public struct SafeTensors: Sendable {
         guard data.count >= 8 else {
             throw EmbeddingError.truncatedSafeTensors(path: path, expectedBytes: 8, actualBytes: data.count)
         }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+        }
         guard headerLength <= 100_000_000 else {
-            throw EmbeddingError.malformedSafeTensors(path: path, reason: "header length \(headerLength) is implausible")
+            throw EmbeddingError.malformedSafeTensors(
+                path: path,
+                reason: "header length \(headerLength) is implausible"
+            )
         }
         let dataStart = 8 + Int(headerLength)
         guard data.count >= dataStart else {
@@ -55,7 +63,8 @@ public struct SafeTensors: Sendable {
         }
         let header: [String: Any]
         do {
-            guard let object = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) as? [String: Any] else {
+            guard let object = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) as? [String: Any]
+            else {
                 throw EmbeddingError.malformedSafeTensors(path: path, reason: "header is not a JSON object")
             }
             header = object
@@ -73,7 +82,10 @@ public struct SafeTensors: Sendable {
                 let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
                 offsets[0] >= 0, offsets[0] <= offsets[1]
             else {
-                throw EmbeddingError.malformedSafeTensors(path: path, reason: "tensor '\(name)' has an invalid header entry")
+                throw EmbeddingError.malformedSafeTensors(
+                    path: path,
+                    reason: "tensor '\(name)' has an invalid header entry"
+                )
             }
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw EmbeddingError.unsupportedDType(path: path, tensor: name, dtype: dtypeName)
@@ -81,13 +93,19 @@ public struct SafeTensors: Sendable {
             let count = shape.reduce(1, *)
             guard shape.allSatisfy({ $0 >= 0 }), offsets[1] - offsets[0] == count * dtype.byteWidth else {
                 throw EmbeddingError.malformedSafeTensors(
-                    path: path, reason: "tensor '\(name)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)")
+                    path: path,
+                    reason: "tensor '\(name)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)"
+                )
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
             end = max(end, offsets[1])
         }
         guard data.count >= dataStart + end else {
-            throw EmbeddingError.truncatedSafeTensors(path: path, expectedBytes: dataStart + end, actualBytes: data.count)
+            throw EmbeddingError.truncatedSafeTensors(
+                path: path,
+                expectedBytes: dataStart + end,
+                actualBytes: data.count
+            )
         }
         self.entries = entries
         self.data = data
@@ -110,11 +128,17 @@ public struct SafeTensors: Sendable {
                 switch entry.dtype {
                 case .f32:
                     for i in 0..<count {
-                        out[i] = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+                        out[i] = Float(
+                            bitPattern: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian
+                        )
                     }
                 case .f16:
                     for i in 0..<count {
-                        out[i] = Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian))
+                        out[i] = Float(
+                            Float16(
+                                bitPattern: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian
+                            )
+                        )
                     }
                 case .bf16:
                     for i in 0..<count {

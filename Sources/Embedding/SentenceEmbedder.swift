@@ -5,6 +5,11 @@ import LinearAlgebra
 /// budget, encodes on a fixed number of threads, pools and normalises, and
 /// returns vectors in input order.
 ///
+/// With several batches to do, each thread encodes whole batches on its own
+/// (no synchronisation between layers, activations local to the thread); a
+/// single batch (a few queries) is split across the threads instead, row by
+/// row and head by head, so that it finishes sooner.
+///
 /// Holds the activation buffers, so it is not thread-safe: use one per thread
 /// of control (the model itself is shared freely). Calls block; keep them off
 /// Swift's cooperative thread pool.
@@ -12,7 +17,8 @@ public final class SentenceEmbedder {
     public let model: EmbeddingModel
     public let pool: ComputePool
     public let batcher: TokenBudgetBatcher
-    private let workspace = EncoderWorkspace()
+    /// One per thread.
+    private let workspaces: [EncoderWorkspace]
 
     /// Tokens per batch when the caller does not say: small enough that a
     /// batch's activations stay in the last-level cache (measured fastest on
@@ -21,11 +27,12 @@ public final class SentenceEmbedder {
 
     /// - Parameters:
     ///   - threads: compute threads for this embedder (OpenBLAS runs single-threaded inside them).
-    ///   - tokenBudget: most tokens encoded in one batch; bounds memory.
+    ///   - tokenBudget: most tokens encoded in one batch; bounds memory (per thread).
     public init(model: EmbeddingModel, threads: Int, tokenBudget: Int = SentenceEmbedder.defaultTokenBudget) {
         self.model = model
         pool = ComputePool(threads: max(1, threads))
         batcher = TokenBudgetBatcher(tokenBudget: max(tokenBudget, model.maxSequenceLength))
+        workspaces = (0..<pool.threads).map { _ in EncoderWorkspace() }
         BLAS.setThreads(1)
     }
 
@@ -38,24 +45,65 @@ public final class SentenceEmbedder {
     /// Embeds token id sequences made by ``EmbeddingModel/tokenize(_:prompt:task:)``.
     /// `promptTokens` leading tokens of each are left out of pooling.
     public func embed(tokens: [[Int32]], promptTokens: Int = 0) -> [[Float]] {
-        let width = model.dimension
         var results = [[Float]](repeating: [], count: tokens.count)
-        for batchIndices in batcher.batches(lengths: tokens.map(\.count)) {
-            let batch = PackedBatch(batchIndices.map { tokens[$0] })
-            let hidden = model.encoder.forward(batch, workspace: workspace, pool: pool)
-            for (position, index) in batchIndices.enumerated() {
-                let start = batch.starts[position]
-                let length = batch.lengths[position]
-                // Like the reference, pooling keeps at least one token.
-                let skip = min(promptTokens, length - 1)
-                results[index] = [Float](unsafeUninitializedCapacity: width) { out, initialized in
-                    model.pooling.pool(hidden, width: width, rows: (start + skip)..<(start + length), into: out.baseAddress!)
-                    if model.normalize { L2Normalizer.normalize(out.baseAddress!, count: width) }
-                    initialized = width
+        let batches = batcher.batches(lengths: tokens.map(\.count))
+        let single = ComputePool(threads: 1)
+        results.withUnsafeMutableBufferPointer { results in
+            if batches.count >= pool.threads && pool.threads > 1 {
+                // Each batch writes only its own indices of `results`.
+                pool.forEach(batches.count) { b, worker in
+                    encode(
+                        batches[b],
+                        tokens: tokens,
+                        promptTokens: promptTokens,
+                        workspace: workspaces[worker],
+                        pool: single,
+                        into: results
+                    )
+                }
+            } else {
+                for batch in batches {
+                    encode(
+                        batch,
+                        tokens: tokens,
+                        promptTokens: promptTokens,
+                        workspace: workspaces[0],
+                        pool: pool,
+                        into: results
+                    )
                 }
             }
         }
         return results
+    }
+
+    private func encode(
+        _ indices: [Int],
+        tokens: [[Int32]],
+        promptTokens: Int,
+        workspace: EncoderWorkspace,
+        pool: ComputePool,
+        into results: UnsafeMutableBufferPointer<[Float]>
+    ) {
+        let width = model.dimension
+        let batch = PackedBatch(indices.map { tokens[$0] })
+        let hidden = model.encoder.forward(batch, workspace: workspace, pool: pool)
+        for (position, index) in indices.enumerated() {
+            let start = batch.starts[position]
+            let length = batch.lengths[position]
+            // Like the reference, pooling keeps at least one token.
+            let skip = min(promptTokens, length - 1)
+            results[index] = [Float](unsafeUninitializedCapacity: width) { out, initialized in
+                model.pooling.pool(
+                    hidden,
+                    width: width,
+                    rows: (start + skip)..<(start + length),
+                    into: out.baseAddress!
+                )
+                if model.normalize { L2Normalizer.normalize(out.baseAddress!, count: width) }
+                initialized = width
+            }
+        }
     }
 
     /// FLOPs of encoding sequences of these lengths (for GFLOP/s reports).

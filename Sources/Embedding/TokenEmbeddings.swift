@@ -16,19 +16,32 @@ struct TokenEmbeddings: Sendable {
     init(_ tensors: SafeTensors, prefix: String, configuration c: TransformerConfiguration) throws {
         width = c.hiddenSize
         vocabularySize = c.vocabularySize
-        words = try tensors.floats(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabularySize, c.hiddenSize])
-        positions = try tensors.floats(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, c.hiddenSize])
+        words = try tensors.floats(
+            prefix + "embeddings.word_embeddings.weight",
+            shape: [c.vocabularySize, c.hiddenSize]
+        )
+        positions = try tensors.floats(
+            prefix + "embeddings.position_embeddings.weight",
+            shape: [c.maxPositions, c.hiddenSize]
+        )
         switch c.architecture {
         case .bert:
             let types = try tensors.floats(
-                prefix + "embeddings.token_type_embeddings.weight", shape: [max(1, c.typeVocabularySize), c.hiddenSize])
+                prefix + "embeddings.token_type_embeddings.weight",
+                shape: [max(1, c.typeVocabularySize), c.hiddenSize]
+            )
             tokenType = Array(types[0..<c.hiddenSize])
             positionOffset = 0
         case .mpnet:
             tokenType = []
             positionOffset = c.padTokenId + 1
         }
-        norm = try LayerNormalization(tensors, prefix + "embeddings.LayerNorm", size: c.hiddenSize, epsilon: c.layerNormEpsilon)
+        norm = try LayerNormalization(
+            tensors,
+            prefix + "embeddings.LayerNorm",
+            size: c.hiddenSize,
+            epsilon: c.layerNormEpsilon
+        )
     }
 
     /// Writes the embedded, normalised rows of `batch` into `hidden`.

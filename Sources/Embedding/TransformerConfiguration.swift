@@ -38,7 +38,10 @@ public struct TransformerConfiguration: Sendable, Equatable {
         let activation = (object["hidden_act"] as? String) ?? "gelu"
         guard activation == "gelu" else {
             throw EmbeddingError.invalidConfiguration(
-                path: path, setting: "hidden_act", reason: "is '\(activation)'; only the exact (erf) 'gelu' is supported")
+                path: path,
+                setting: "hidden_act",
+                reason: "is '\(activation)'; only the exact (erf) 'gelu' is supported"
+            )
         }
         self.architecture = architecture
         hiddenSize = try int("hidden_size")
@@ -53,7 +56,10 @@ public struct TransformerConfiguration: Sendable, Equatable {
         layerNormEpsilon = Float((object["layer_norm_eps"] as? Double) ?? 1e-12)
         guard hiddenSize > 0, heads > 0, hiddenSize % heads == 0 else {
             throw EmbeddingError.invalidConfiguration(
-                path: path, setting: "num_attention_heads", reason: "(\(heads)) must divide hidden_size (\(hiddenSize))")
+                path: path,
+                setting: "num_attention_heads",
+                reason: "(\(heads)) must divide hidden_size (\(hiddenSize))"
+            )
         }
         guard layers > 0, intermediateSize > 0, maxPositions > 0, vocabularySize > 0 else {
             throw EmbeddingError.invalidConfiguration(path: path, setting: "sizes", reason: "must be positive")
@@ -75,7 +81,11 @@ enum JSONFile {
         do {
             let data = try Data(contentsOf: url)
             guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw EmbeddingError.invalidConfiguration(path: url.path, setting: "(file)", reason: "is not a JSON object")
+                throw EmbeddingError.invalidConfiguration(
+                    path: url.path,
+                    setting: "(file)",
+                    reason: "is not a JSON object"
+                )
             }
             return object
         } catch let error as EmbeddingError {

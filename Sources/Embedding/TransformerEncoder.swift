@@ -13,7 +13,9 @@ struct TransformerEncoder: Sendable {
 
     init(weights: SafeTensors, configuration c: TransformerConfiguration) throws {
         configuration = c
-        let prefix = ["", "bert.", "mpnet.", "model."].first { weights.shape($0 + "embeddings.word_embeddings.weight") != nil }
+        let prefix = ["", "bert.", "mpnet.", "model."].first {
+            weights.shape($0 + "embeddings.word_embeddings.weight") != nil
+        }
         guard let prefix else {
             throw EmbeddingError.tensorMissing(path: weights.path, tensor: "embeddings.word_embeddings.weight")
         }
@@ -25,9 +27,15 @@ struct TransformerEncoder: Sendable {
             let names: (q: String, k: String, v: String, o: String, norm: String) =
                 switch c.architecture {
                 case .bert:
-                    ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "attention.output.LayerNorm")
+                    (
+                        "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                        "attention.output.LayerNorm"
+                    )
                 case .mpnet:
-                    ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o", "attention.LayerNorm")
+                    (
+                        "attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                        "attention.LayerNorm"
+                    )
                 }
             return EncoderLayer(
                 queryKeyValue: Linear(stacking: [
@@ -40,16 +48,23 @@ struct TransformerEncoder: Sendable {
                 intermediate: try Linear(weights, p + "intermediate.dense", inputs: h, outputs: c.intermediateSize),
                 output: try Linear(weights, p + "output.dense", inputs: c.intermediateSize, outputs: h),
                 outputNorm: try LayerNormalization(weights, p + "output.LayerNorm", size: h, epsilon: eps),
-                heads: c.heads)
+                heads: c.heads
+            )
         }
         switch c.architecture {
         case .bert:
             positionBias = nil
         case .mpnet:
             let weight = try weights.floats(
-                prefix + "encoder.relative_attention_bias.weight", shape: [c.relativeAttentionBuckets, c.heads])
+                prefix + "encoder.relative_attention_bias.weight",
+                shape: [c.relativeAttentionBuckets, c.heads]
+            )
             positionBias = RelativePositionBias(
-                weight: weight, buckets: c.relativeAttentionBuckets, heads: c.heads, longest: c.maxSequenceLength)
+                weight: weight,
+                buckets: c.relativeAttentionBuckets,
+                heads: c.heads,
+                longest: c.maxSequenceLength
+            )
         }
     }
 
@@ -58,7 +73,10 @@ struct TransformerEncoder: Sendable {
     /// the vocabulary size and every sequence within ``TransformerConfiguration/maxSequenceLength``.
     func forward(_ batch: PackedBatch, workspace: EncoderWorkspace, pool: ComputePool) -> UnsafeMutablePointer<Float> {
         precondition(batch.longest <= configuration.maxSequenceLength, "sequence longer than the position table")
-        precondition(batch.ids.allSatisfy { $0 >= 0 && Int($0) < configuration.vocabularySize }, "token id outside the vocabulary")
+        precondition(
+            batch.ids.allSatisfy { $0 >= 0 && Int($0) < configuration.vocabularySize },
+            "token id outside the vocabulary"
+        )
         let hidden = workspace.hidden.reserve(batch.tokenCount * configuration.hiddenSize)
         embeddings.forward(batch, into: hidden, pool: pool)
         for layer in layers {

@@ -31,7 +31,10 @@ public struct WordPieceTokenizer: Sendable {
         if FileManager.default.fileExists(atPath: json.path) {
             try self.init(tokenizerJSON: json)
         } else {
-            try self.init(vocabText: folder.appendingPathComponent("vocab.txt"), config: folder.appendingPathComponent("tokenizer_config.json"))
+            try self.init(
+                vocabText: folder.appendingPathComponent("vocab.txt"),
+                config: folder.appendingPathComponent("tokenizer_config.json")
+            )
         }
     }
 
@@ -52,10 +55,14 @@ public struct WordPieceTokenizer: Sendable {
         guard let model = root["model"] as? [String: Any] else { throw fail("no 'model' section") }
         let type = (model["type"] as? String) ?? "WordPiece"
         guard type == "WordPiece" else { throw fail("model type '\(type)' is not supported (WordPiece is)") }
-        guard let vocab = model["vocab"] as? [String: Int], !vocab.isEmpty else { throw fail("no WordPiece vocabulary") }
+        guard let vocab = model["vocab"] as? [String: Int], !vocab.isEmpty else {
+            throw fail("no WordPiece vocabulary")
+        }
         let vocabulary = vocab.mapValues { Int32($0) }
         let unknown = (model["unk_token"] as? String) ?? "[UNK]"
-        guard let unknownId = vocabulary[unknown] else { throw fail("unknown token '\(unknown)' is not in the vocabulary") }
+        guard let unknownId = vocabulary[unknown] else {
+            throw fail("unknown token '\(unknown)' is not in the vocabulary")
+        }
 
         var normalizer = BertNormalizer()
         if let n = root["normalizer"] as? [String: Any] {
@@ -71,47 +78,82 @@ public struct WordPieceTokenizer: Sendable {
             throw fail("pre-tokenizer '\(p["type"] as? String ?? "?")' is not supported (BertPreTokenizer is)")
         }
         let added = ((root["added_tokens"] as? [[String: Any]]) ?? []).compactMap { entry -> AddedToken? in
-            guard let content = entry["content"] as? String, let id = entry["id"] as? Int, !content.isEmpty else { return nil }
+            guard let content = entry["content"] as? String, let id = entry["id"] as? Int, !content.isEmpty else {
+                return nil
+            }
             let normalized = (entry["normalized"] as? Bool) ?? false
             let form = normalized ? normalizer.normalize(content) : content
             return AddedToken(content: Array(form.unicodeScalars), id: Int32(id), normalized: normalized)
         }
-        let (prefix, suffix) = try Self.template(root["post_processor"] as? [String: Any], vocabulary: vocabulary, fail: fail)
+        let (prefix, suffix) = try Self.template(
+            root["post_processor"] as? [String: Any],
+            vocabulary: vocabulary,
+            fail: fail
+        )
         self.init(
-            vocabulary: vocabulary, normalizer: normalizer, prefix: prefix, suffix: suffix, unknownId: unknownId,
+            vocabulary: vocabulary,
+            normalizer: normalizer,
+            prefix: prefix,
+            suffix: suffix,
+            unknownId: unknownId,
             continuingPrefix: (model["continuing_subword_prefix"] as? String) ?? "##",
-            maxInputCharactersPerWord: (model["max_input_chars_per_word"] as? Int) ?? 100, addedTokens: added)
+            maxInputCharactersPerWord: (model["max_input_chars_per_word"] as? Int) ?? 100,
+            addedTokens: added
+        )
     }
 
     init(vocabText url: URL, config: URL) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "neither tokenizer.json nor vocab.txt exists")
+            throw EmbeddingError.unreadableTokenizer(
+                path: url.path,
+                reason: "neither tokenizer.json nor vocab.txt exists"
+            )
         }
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "not UTF-8 text")
         }
         var vocabulary: [String: Int32] = [:]
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty
+        {
             vocabulary[String(line.trimmingCharacters(in: .whitespaces))] = Int32(i)
         }
         let lower = ((try? JSONFile.optionalObject(at: config))??["do_lower_case"] as? Bool) ?? true
         let normalizer = BertNormalizer(lowercase: lower).with(stripAccents: lower)
         let specials: (String, String, String) =
             vocabulary["[CLS]"] != nil ? ("[CLS]", "[SEP]", "[UNK]") : ("<s>", "</s>", "<unk>")
-        guard let cls = vocabulary[specials.0], let sep = vocabulary[specials.1], let unk = vocabulary[specials.2] ?? vocabulary["[UNK]"] else {
-            throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "vocabulary lacks \(specials.0), \(specials.1) or \(specials.2)")
+        guard let cls = vocabulary[specials.0], let sep = vocabulary[specials.1],
+            let unk = vocabulary[specials.2] ?? vocabulary["[UNK]"]
+        else {
+            throw EmbeddingError.unreadableTokenizer(
+                path: url.path,
+                reason: "vocabulary lacks \(specials.0), \(specials.1) or \(specials.2)"
+            )
         }
-        let added = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<s>", "</s>", "<pad>", "<mask>", "<unk>"].compactMap { token in
+        let added = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<s>", "</s>", "<pad>", "<mask>", "<unk>"].compactMap
+        { token in
             vocabulary[token].map { AddedToken(content: Array(token.unicodeScalars), id: $0, normalized: false) }
         }
         self.init(
-            vocabulary: vocabulary, normalizer: normalizer, prefix: [cls], suffix: [sep], unknownId: unk,
-            continuingPrefix: "##", maxInputCharactersPerWord: 100, addedTokens: added)
+            vocabulary: vocabulary,
+            normalizer: normalizer,
+            prefix: [cls],
+            suffix: [sep],
+            unknownId: unk,
+            continuingPrefix: "##",
+            maxInputCharactersPerWord: 100,
+            addedTokens: added
+        )
     }
 
     init(
-        vocabulary: [String: Int32], normalizer: BertNormalizer, prefix: [Int32], suffix: [Int32], unknownId: Int32,
-        continuingPrefix: String, maxInputCharactersPerWord: Int, addedTokens: [AddedToken]
+        vocabulary: [String: Int32],
+        normalizer: BertNormalizer,
+        prefix: [Int32],
+        suffix: [Int32],
+        unknownId: Int32,
+        continuingPrefix: String,
+        maxInputCharactersPerWord: Int,
+        addedTokens: [AddedToken]
     ) {
         self.vocabulary = vocabulary
         self.normalizer = normalizer
@@ -171,7 +213,8 @@ public struct WordPieceTokenizer: Sendable {
         var i = 0
         while i < scalars.count {
             let match = candidates.first { token in
-                token.content.count <= scalars.count - i && token.content.elementsEqual(scalars[i..<(i + token.content.count)])
+                token.content.count <= scalars.count - i
+                    && token.content.elementsEqual(scalars[i..<(i + token.content.count)])
             }
             if let match {
                 if start < i { segments.append(.text(scalars[start..<i])) }
@@ -220,10 +263,14 @@ public struct WordPieceTokenizer: Sendable {
 
     /// The special tokens around a single sequence, from the post-processor.
     static func template(
-        _ processor: [String: Any]?, vocabulary: [String: Int32], fail: (String) -> EmbeddingError
+        _ processor: [String: Any]?,
+        vocabulary: [String: Int32],
+        fail: (String) -> EmbeddingError
     ) throws -> ([Int32], [Int32]) {
         guard let processor else {
-            guard let cls = vocabulary["[CLS]"], let sep = vocabulary["[SEP]"] else { throw fail("no post-processor and no [CLS]/[SEP]") }
+            guard let cls = vocabulary["[CLS]"], let sep = vocabulary["[SEP]"] else {
+                throw fail("no post-processor and no [CLS]/[SEP]")
+            }
             return ([cls], [sep])
         }
         switch processor["type"] as? String {
@@ -238,7 +285,9 @@ public struct WordPieceTokenizer: Sendable {
                 if piece["Sequence"] != nil {
                     seenSequence = true
                 } else if let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String {
-                    guard let ids = specials[name]?["ids"] as? [Int] else { throw fail("template names unknown special token '\(name)'") }
+                    guard let ids = specials[name]?["ids"] as? [Int] else {
+                        throw fail("template names unknown special token '\(name)'")
+                    }
                     if seenSequence { suffix += ids.map(Int32.init) } else { prefix += ids.map(Int32.init) }
                 }
             }

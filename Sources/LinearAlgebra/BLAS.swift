@@ -1,5 +1,5 @@
-import Foundation
 import COpenBLAS
+import Foundation
 
 /// Single-precision BLAS through OpenBLAS, row-major throughout.
 ///
@@ -17,18 +17,36 @@ public enum BLAS {
     /// `op(B)` is `k × n`; leading dimensions are row strides in elements.
     @inline(__always)
     public static func sgemm(
-        _ transA: Transpose, _ transB: Transpose,
-        m: Int, n: Int, k: Int,
+        _ transA: Transpose,
+        _ transB: Transpose,
+        m: Int,
+        n: Int,
+        k: Int,
         alpha: Float = 1,
-        a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
+        a: UnsafePointer<Float>,
+        lda: Int,
+        b: UnsafePointer<Float>,
+        ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>,
+        ldc: Int
     ) {
         cblas_sgemm(
-            CblasRowMajor, transA.cblas, transB.cblas,
-            blasint(m), blasint(n), blasint(k),
-            alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+            CblasRowMajor,
+            transA.cblas,
+            transB.cblas,
+            blasint(m),
+            blasint(n),
+            blasint(k),
+            alpha,
+            a,
+            blasint(lda),
+            b,
+            blasint(ldb),
+            beta,
+            c,
+            blasint(ldc)
+        )
     }
 
     /// Sets OpenBLAS's own thread count (process-wide).

@@ -20,8 +20,18 @@ public enum SgemmPeak {
                     b.withUnsafeBufferPointer { b in
                         c.withUnsafeMutableBufferPointer { c in
                             BLAS.sgemm(
-                                .none, .none, m: size, n: size, k: size,
-                                a: a.baseAddress!, lda: size, b: b.baseAddress!, ldb: size, c: c.baseAddress!, ldc: size)
+                                .none,
+                                .none,
+                                m: size,
+                                n: size,
+                                k: size,
+                                a: a.baseAddress!,
+                                lda: size,
+                                b: b.baseAddress!,
+                                ldb: size,
+                                c: c.baseAddress!,
+                                ldc: size
+                            )
                         }
                     }
                 }

@@ -32,14 +32,20 @@ public struct EmbedFileJob: Sendable {
 
     /// Validates the input, then embeds it. `progress(done, total)` is called after each chunk.
     public func run(
-        model: EmbeddingModel, logger: Logger, progress: (Int, Int) -> Void = { _, _ in }
+        model: EmbeddingModel,
+        logger: Logger,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Summary {
         let reader = try CorpusReader(path: input)
         let report = try reader.validate()
         if report.errorCount > 0 {
-            guard skipInvalid else { throw WorkerError.invalidInput(path: input, errors: report.errors, total: report.errorCount) }
+            guard skipInvalid else {
+                throw WorkerError.invalidInput(path: input, errors: report.errors, total: report.errorCount)
+            }
             for error in report.errors { logger.warning("skipped: \(error)") }
-            if report.errorCount > report.errors.count { logger.warning("skipped \(report.errorCount - report.errors.count) more invalid lines") }
+            if report.errorCount > report.errors.count {
+                logger.warning("skipped \(report.errorCount - report.errors.count) more invalid lines")
+            }
         }
         guard report.records > 0 else { throw WorkerError.emptyInput(path: input) }
 

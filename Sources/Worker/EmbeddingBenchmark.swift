@@ -59,12 +59,23 @@ public struct EmbeddingBenchmark: Sendable {
         let gflop = embedder.flops(lengths: lengths) / 1e9
         let peak = SgemmPeak.measure(threads: threads)
         return Report(
-            model: model.name, weightsHash: model.weightsHash, documents: texts.count, tokens: tokens,
-            maxSequenceLength: model.maxSequenceLength, threads: threads, tokenBudget: tokenBudget,
-            seconds: seconds, documentsPerSecond: Double(texts.count) / seconds, tokensPerSecond: Double(tokens) / seconds,
-            gflop: gflop, gflopsPerSecond: gflop / seconds, sgemmPeakGflopsPerSecond: peak,
-            fractionOfSgemmPeak: gflop / seconds / peak, openblasCore: BLAS.coreName,
+            model: model.name,
+            weightsHash: model.weightsHash,
+            documents: texts.count,
+            tokens: tokens,
+            maxSequenceLength: model.maxSequenceLength,
+            threads: threads,
+            tokenBudget: tokenBudget,
+            seconds: seconds,
+            documentsPerSecond: Double(texts.count) / seconds,
+            tokensPerSecond: Double(tokens) / seconds,
+            gflop: gflop,
+            gflopsPerSecond: gflop / seconds,
+            sgemmPeakGflopsPerSecond: peak,
+            fractionOfSgemmPeak: gflop / seconds / peak,
+            openblasCore: BLAS.coreName,
             openblasConfiguration: BLAS.configuration,
-            openblasCoretypeVariable: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "")
+            openblasCoretypeVariable: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+        )
     }
 }

@@ -12,7 +12,8 @@ public enum WorkerError: Error, CustomStringConvertible {
         case .cannotWrite(let path):
             return "cannot write \(path)"
         case .invalidInput(let path, let errors, let total):
-            var text = "\(path): \(total) invalid line\(total == 1 ? "" : "s") (nothing was embedded; --skip-invalid embeds the valid lines):"
+            var text =
+                "\(path): \(total) invalid line\(total == 1 ? "" : "s") (nothing was embedded; --skip-invalid embeds the valid lines):"
             for error in errors { text += "\n  \(error)" }
             if total > errors.count { text += "\n  … and \(total - errors.count) more" }
             return text

@@ -11,7 +11,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads (default: the number of cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "Most tokens encoded in one batch; bounds memory (about 60 KiB per token for a 768-d model).")
+    @Option(
+        name: .long,
+        help: "Most tokens encoded in one batch; bounds memory (about 60 KiB per token for a 768-d model)."
+    )
     var tokenBudget: Int = SentenceEmbedder.defaultTokenBudget
 
     @Flag(name: .long, help: "Log more detail.")
@@ -41,7 +44,8 @@ struct ModelOptions: ParsableArguments {
                 "max_seq_length": "\(loaded.maxSequenceLength)", "pooling": "\(loaded.pooling.strategy)",
                 "normalize": "\(loaded.normalize)", "weights_sha256": "\(loaded.weightsHash.prefix(16))…",
                 "seconds": "\(elapsed)",
-            ])
+            ]
+        )
         return loaded
     }
 }

@@ -21,8 +21,17 @@ final class ProgressLine {
         let filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let text = String(
-            format: "%@ %@ %d/%d  %.1f docs/s  ETA %@", label, bar, done, total, rate, Self.format(seconds: eta))
-        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + (interactive && done < total ? "" : "\n")).utf8))
+            format: "%@ %@ %d/%d  %.1f docs/s  ETA %@",
+            label,
+            bar,
+            done,
+            total,
+            rate,
+            Self.format(seconds: eta)
+        )
+        FileHandle.standardError.write(
+            Data(((interactive ? "\r" : "") + text + (interactive && done < total ? "" : "\n")).utf8)
+        )
     }
 
     static func format(seconds: Double) -> String {

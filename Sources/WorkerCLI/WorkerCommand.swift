@@ -10,5 +10,7 @@ struct WorkerCommand: ParsableCommand {
             Exit codes: 0 success, 1 a model or file could not be used, 65 the input \
             file has invalid lines, 64 bad command-line usage.
             """,
-        subcommands: [EmbedCommand.self, BenchCommand.self])
+        version: DriftlessVersion.current,
+        subcommands: [EmbedCommand.self, BenchCommand.self, InfoCommand.self]
+    )
 }

@@ -1,3 +1,4 @@
+import DriftlessTestSupport
 import Embedding
 import Foundation
 import Testing

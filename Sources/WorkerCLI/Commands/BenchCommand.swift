@@ -11,7 +11,8 @@ struct BenchCommand: ParsableCommand {
             Prints docs/s, tokens/s, GFLOP/s and that figure as a fraction of this machine's own \
             OpenBLAS sgemm peak (measured in the same run, same threads), and names the OpenBLAS kernel. \
             OpenBLAS honours OPENBLAS_CORETYPE: unset it for this command to let it pick the best kernel.
-            """)
+            """
+    )
 
     @OptionGroup var options: ModelOptions
 
@@ -57,7 +58,8 @@ struct BenchCommand: ParsableCommand {
                     sgemm peak       \(String(format: "%.1f", report.sgemmPeakGflopsPerSecond)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfSgemmPeak))% of peak
                     OpenBLAS kernel  \(report.openblasCore) (OPENBLAS_CORETYPE=\(report.openblasCoretypeVariable.isEmpty ? "unset" : report.openblasCoretypeVariable))
                     OpenBLAS build   \(report.openblasConfiguration)
-                    """)
+                    """
+                )
             }
         }
     }

@@ -11,7 +11,8 @@ struct EmbedCommand: ParsableCommand {
             Each input line is {"_id" or "id", "text", optional "title"}; documents are embedded as \
             title + " " + text. Each output line is {"id": …, "embedding": […]} (plus "input_ids" with \
             --tokens), in input order. The whole input is checked before anything is embedded.
-            """)
+            """
+    )
 
     @OptionGroup var options: ModelOptions
 
@@ -26,7 +27,9 @@ struct EmbedCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: "A prompt: a name the model defines (\"query\", \"document\"; none if the model has none) or literal text, e.g. \"query: \" or \"Instruct: {task}\\nQuery: {text}\".")
+        help:
+            "A prompt: a name the model defines (\"query\", \"document\"; none if the model has none) or literal text, e.g. \"query: \" or \"Instruct: {task}\\nQuery: {text}\"."
+    )
     var prompt: String?
 
     @Option(name: .long, help: "Fills {task} in the prompt.")
@@ -54,7 +57,8 @@ struct EmbedCommand: ParsableCommand {
                     "seconds": "\(String(format: "%.2f", summary.seconds))",
                     "docs_per_s": "\(String(format: "%.1f", Double(summary.embedded) / summary.seconds))",
                     "output": "\(output)",
-                ])
+                ]
+            )
         }
     }
 }

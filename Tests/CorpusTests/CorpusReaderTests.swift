@@ -1,0 +1,93 @@
+import Corpus
+import Foundation
+import Testing
+
+@Suite("Corpus reader")
+struct CorpusReaderTests {
+    static func file(_ bytes: [UInt8]) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "driftless-corpus-\(UUID().uuidString).jsonl"
+        )
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    static func file(_ text: String) throws -> String { try file(Array(text.utf8)) }
+
+    @Test("BEIR lines parse: ids, titles, texts, metadata, line numbers")
+    func parses() throws {
+        let path = try Self.file(
+            """
+            {"_id": "d1", "title": "T", "text": "body", "year": 2020}
+            {"id": 42, "text": "no title"}
+
+            {"_id": "d3", "text": ""}\r
+            """
+        )
+        let records = try CorpusReader(path: path).records()
+        #expect(records.map(\.id) == ["d1", "42", "d3"])
+        #expect(records.map(\.line) == [1, 2, 4])
+        #expect(records[0].embeddingText == "T body")
+        #expect(records[1].embeddingText == "no title")
+        #expect(records[2].text == "")
+        #expect(String(decoding: records[0].metadata, as: UTF8.self) == #"{"year":2020}"#)
+    }
+
+    @Test("validation names every bad line and what is wrong with it")
+    func validation() throws {
+        var bytes = Array(
+            """
+            {"_id": "a", "text": "fine"}
+            {"_id": "b", "text": "broken
+            ["not", "an", "object"]
+            {"text": "no id"}
+            {"_id": "c"}
+            {"_id": "a", "text": "again"}
+
+            """.utf8
+        )
+        bytes += Array(#"{"_id": "d", "text": "bad "#.utf8) + [0xC3, 0x28] + Array("\"}\n".utf8)
+        let path = try Self.file(bytes)
+        let report = try CorpusReader(path: path).validate(rejectDuplicates: true)
+        #expect(report.records == 1)
+        #expect(report.errorCount == 6)
+        #expect(report.invalidLines == [2, 3, 4, 5, 6, 7])
+        #expect(
+            report.errors == [
+                .invalidJSON(path: path, line: 2), .notAnObject(path: path, line: 3), .missingId(path: path, line: 4),
+                .missingText(path: path, line: 5, id: "c"), .duplicateId(path: path, line: 6, id: "a", firstLine: 1),
+                .invalidUTF8(path: path, line: 7),
+            ]
+        )
+        #expect(report.errors[0].description == "\(path):2: invalid JSON")
+        #expect(report.errors[5].description == "\(path):7: invalid UTF-8")
+    }
+
+    @Test("batches skip the lines validation rejected and keep file order")
+    func batches() throws {
+        let lines = (1...10).map { i in i == 4 ? "{oops" : #"{"_id": "d\#(i)", "text": "t\#(i)"}"# }
+        let path = try Self.file(lines.joined(separator: "\n"))
+        let reader = try CorpusReader(path: path)
+        let report = try reader.validate()
+        var seen: [[String]] = []
+        try reader.forEachBatch(of: 4, skipping: report.invalidLines) { seen.append($0.map(\.id)) }
+        #expect(seen == [["d1", "d2", "d3", "d5"], ["d6", "d7", "d8", "d9"], ["d10"]])
+        #expect(try reader.records(limit: 2).map(\.id) == ["d1", "d2"])
+    }
+
+    @Test("a missing file is named")
+    func missingFile() {
+        #expect(throws: CorpusError.fileMissing(path: "/nonexistent.jsonl")) {
+            try CorpusReader(path: "/nonexistent.jsonl")
+        }
+    }
+
+    @Test("lines longer than the read chunk are read whole")
+    func longLines() throws {
+        let text = String(repeating: "word ", count: 50_000)
+        let path = try Self.file(#"{"_id": "long", "text": "\#(text)"}"# + "\n" + #"{"_id": "next", "text": "x"}"#)
+        let reader = try JSONLinesReader(path: path, chunkSize: 4096)
+        #expect(reader.map(\.line) == [1, 2])
+        #expect(try CorpusReader(path: path).records().first?.text == text)
+    }
+}

@@ -1,0 +1,104 @@
+import Corpus
+import DriftlessTestSupport
+import Embedding
+import Foundation
+import Testing
+import Worker
+
+/// `worker embed` as a user runs it: a real process, a real model, real files.
+@Suite("worker embed", .serialized)
+struct EmbedCommandTests {
+    static let goodLines = [
+        #"{"_id": "q1", "text": "what causes protein misfolding?"}"#,
+        #"{"_id": "d1", "title": "Mitochondria", "text": "The powerhouse of the cell."}"#,
+        #"{"_id": "d2", "text": ""}"#,
+    ]
+
+    @Test("embeds a file in input order, with token ids, equal to the engine's own output")
+    func embedsInOrder() throws {
+        let input = try TestResources.temporaryFile("in.jsonl", Array(Self.goodLines.joined(separator: "\n").utf8))
+        let output = input + ".out"
+        let run = try TestResources.runWorker([
+            "embed", "--model", TestResources.minilm, "--input", input, "--output", output, "--tokens",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = try TestResources.jsonLines(URL(fileURLWithPath: output))
+        #expect(lines.map { $0["id"] as! String } == ["q1", "d1", "d2"])
+
+        let model = try EmbeddingModel(folder: TestResources.minilm)
+        let texts = ["what causes protein misfolding?", "Mitochondria The powerhouse of the cell.", ""]
+        let expected = SentenceEmbedder(model: model, threads: 1).embed(texts)
+        for (line, (text, vector)) in zip(lines, zip(texts, expected)) {
+            let written = (line["embedding"] as! [Double]).map(Float.init)
+            #expect(written.count == 384)
+            #expect(zip(written, vector).allSatisfy { abs($0 - $1) <= 1e-6 })
+            #expect((line["input_ids"] as! [Int]).map(Int32.init) == model.tokenize(text))
+        }
+    }
+
+    @Test("invalid JSON stops before any work, naming the line; exit code 65")
+    func invalidJSON() throws {
+        let lines = [Self.goodLines[0], #"{"_id": "broken", "text": "#, Self.goodLines[1]]
+        let input = try TestResources.temporaryFile("in.jsonl", Array(lines.joined(separator: "\n").utf8))
+        let output = input + ".out"
+        let run = try TestResources.runWorker([
+            "embed", "--model", TestResources.minilm, "--input", input, "--output", output,
+        ])
+        #expect(run.status == 65)
+        #expect(run.stderr.contains("\(input):2: invalid JSON"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test("invalid UTF-8 names the line; --skip-invalid embeds the rest")
+    func invalidUTF8() throws {
+        var bytes = Array((Self.goodLines[0] + "\n").utf8)
+        bytes += Array(#"{"_id": "bad", "text": "caf"#.utf8) + [0xE9] + Array("\"}\n".utf8)
+        bytes += Array(Self.goodLines[1].utf8)
+        let input = try TestResources.temporaryFile("in.jsonl", bytes)
+        let output = input + ".out"
+        let refused = try TestResources.runWorker([
+            "embed", "--model", TestResources.minilm, "--input", input, "--output", output,
+        ])
+        #expect(refused.status == 65)
+        #expect(refused.stderr.contains("\(input):2: invalid UTF-8"), "\(refused.stderr)")
+
+        let skipped = try TestResources.runWorker(
+            ["embed", "--model", TestResources.minilm, "--input", input, "--output", output, "--skip-invalid"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stderr.contains("\(input):2: invalid UTF-8"))
+        #expect(try TestResources.jsonLines(URL(fileURLWithPath: output)).map { $0["id"] as! String } == ["q1", "d1"])
+    }
+
+    @Test("a missing model folder is named; exit code 1")
+    func missingModel() throws {
+        let input = try TestResources.temporaryFile("in.jsonl", Array(Self.goodLines[0].utf8))
+        let run = try TestResources.runWorker([
+            "embed", "--model", "/nonexistent/model", "--input", input, "--output", input + ".out",
+        ])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("model folder not found: /nonexistent/model"))
+    }
+
+    @Test("bad flags are usage errors")
+    func usage() throws {
+        let run = try TestResources.runWorker([
+            "embed", "--model", TestResources.minilm, "--input", "x", "--output", "y", "--threads", "0",
+        ])
+        #expect(run.status == 64)
+        #expect(run.stderr.contains("--threads must be at least 1"))
+    }
+
+    @Test("the library job reports what it embedded and skipped")
+    func libraryJob() throws {
+        let lines = Self.goodLines + ["not json"]
+        let input = try TestResources.temporaryFile("in.jsonl", Array(lines.joined(separator: "\n").utf8))
+        var job = EmbedFileJob(input: input, output: input + ".out", threads: 2)
+        job.skipInvalid = true
+        let model = try EmbeddingModel(folder: TestResources.minilm)
+        var reported: [(Int, Int)] = []
+        let summary = try job.run(model: model, logger: .init(label: "test")) { reported.append(($0, $1)) }
+        #expect(summary.embedded == 3)
+        #expect(summary.skipped == 1)
+        #expect(reported.last.map { [$0.0, $0.1] } == [3, 3])
+    }
+}
