@@ -15,6 +15,7 @@ public enum EmbeddingError: Error, CustomStringConvertible, Equatable {
     case invalidConfiguration(path: String, setting: String, reason: String)
     case unreadableTokenizer(path: String, reason: String)
     case unknownPrompt(name: String, available: [String])
+    case invalidTokens(index: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -29,7 +30,7 @@ public enum EmbeddingError: Error, CustomStringConvertible, Equatable {
         case .truncatedSafeTensors(let path, let expected, let actual):
             return "truncated safetensors file \(path): needs at least \(expected) bytes, has \(actual)"
         case .unsupportedDType(let path, let tensor, let dtype):
-            return "\(path): tensor '\(tensor)' has dtype \(dtype); supported are F32, F16 and BF16"
+            return "\(path): tensor '\(tensor)' has dtype \(dtype); Driftless reads F32, F16, BF16 and I64"
         case .tensorMissing(let path, let tensor):
             return "\(path): tensor '\(tensor)' is missing"
         case .tensorShape(let path, let tensor, let expected, let actual):
@@ -40,6 +41,8 @@ public enum EmbeddingError: Error, CustomStringConvertible, Equatable {
             return "\(path): setting '\(setting)' \(reason)"
         case .unreadableTokenizer(let path, let reason):
             return "cannot read tokenizer \(path): \(reason)"
+        case .invalidTokens(let index, let reason):
+            return "token sequence \(index) \(reason)"
         case .unknownPrompt(let name, let available):
             let list =
                 available.isEmpty ? "the model defines none" : "the model defines \(available.joined(separator: ", "))"

@@ -62,10 +62,12 @@ public struct EmbeddingModel: Sendable {
         defaultPromptName = stConfig?["default_prompt_name"] as? String
 
         tokenizer = try WordPieceTokenizer(folder: folder)
-        if let largest = tokenizer.vocabulary.values.max(), Int(largest) >= configuration.vocabularySize {
+        let vocabularySize = configuration.vocabularySize
+        if let bad = tokenizer.producibleIds.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
             throw EmbeddingError.unreadableTokenizer(
                 path: folder.path,
-                reason: "token id \(largest) is outside the model's vocabulary of \(configuration.vocabularySize)"
+                reason:
+                    "token id \(bad) is outside the model's vocabulary of \(vocabularySize) (config.json vocab_size)"
             )
         }
         let weights = try SafeTensors(path: folder.appendingPathComponent("model.safetensors").path)

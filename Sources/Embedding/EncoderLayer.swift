@@ -59,7 +59,7 @@ struct EncoderLayer: Sendable {
         let stride = 3 * width
         let d = headSize
         let scale = 1 / Float(d).squareRoot()
-        let scratch = workspace.reserveScores(threads: pool.threads, longest: batch.longest)
+        let scratch = workspace.reserveScores(threads: min(pool.threads, batch.count * heads), longest: batch.longest)
         let heads = self.heads
         // Longest sequences first, so the last items handed out are the cheap ones.
         let order = batch.lengths.indices.sorted { batch.lengths[$0] > batch.lengths[$1] }
@@ -70,6 +70,10 @@ struct EncoderLayer: Sendable {
             let start = batch.starts[sequence]
             let q = qkv + start * stride + head * d
             let scores = scratch[worker]
+            let sums = scores + length * length
+            // MPNet's bias goes in first and the product adds to it, which
+            // saves OpenBLAS the pass that clears the output.
+            if let bias { bias.fill(head: head, into: scores, length: length) }
             BLAS.sgemm(
                 .none,
                 .transpose,
@@ -81,11 +85,12 @@ struct EncoderLayer: Sendable {
                 lda: stride,
                 b: q + width,
                 ldb: stride,
+                beta: bias == nil ? 0 : 1,
                 c: scores,
                 ldc: length
             )
-            bias?.add(head: head, to: scores, length: length)
-            for i in 0..<length { Kernels.softmax(scores + i * length, count: length) }
+            for i in 0..<length { sums[i] = Kernels.exponentiate(scores + i * length, count: length) }
+            let out = context + start * width + head * d
             BLAS.sgemm(
                 .none,
                 .none,
@@ -96,9 +101,11 @@ struct EncoderLayer: Sendable {
                 lda: length,
                 b: q + 2 * width,
                 ldb: stride,
-                c: context + start * width + head * d,
+                c: out,
                 ldc: width
             )
+            // Softmax's division, done on the d outputs of a row rather than its L scores.
+            for i in 0..<length { Kernels.scale(out + i * width, by: 1 / sums[i], count: d) }
         }
     }
 }

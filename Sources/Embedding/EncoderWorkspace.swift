@@ -6,11 +6,11 @@ final class EncoderWorkspace {
     let context = ScratchBuffer()
     let projected = ScratchBuffer()
     let intermediate = ScratchBuffer()
-    /// Attention scores, one `L × L` block per pool thread.
+    /// Attention scores, one `L × L` block (and `L` row sums) per pool thread.
     private(set) var scores: [ScratchBuffer] = []
 
     func reserveScores(threads: Int, longest: Int) -> [UnsafeMutablePointer<Float>] {
         while scores.count < threads { scores.append(ScratchBuffer()) }
-        return scores.prefix(threads).map { $0.reserve(longest * longest) }
+        return scores.prefix(threads).map { $0.reserve(longest * longest + longest) }
     }
 }

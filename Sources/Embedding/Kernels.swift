@@ -12,10 +12,20 @@ enum Kernels {
 
     /// In place: one row of softmax.
     static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        scale(x, by: 1 / exponentiate(x, count: count), count: count)
+    }
+
+    /// In place: `x = exp(x - max(x))`, returning the row's sum: softmax less
+    /// its division, which the caller may apply after a product instead.
+    static func exponentiate(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
         let maximum = max(x, count: count)
         for i in 0..<count { x[i] = VectorMath.exp(x[i] - maximum) }
-        let scale = 1 / sum(x, count: count)
-        for i in 0..<count { x[i] *= scale }
+        return sum(x, count: count)
+    }
+
+    /// In place: `x *= factor`.
+    static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, count: Int) {
+        for i in 0..<count { x[i] *= factor }
     }
 
     /// `y += x` over one row.

@@ -40,14 +40,12 @@ struct RelativePositionBias: Sendable {
         return bucket
     }
 
-    /// Adds head `head`'s bias to the `length × length` score block.
-    func add(head: Int, to scores: UnsafeMutablePointer<Float>, length: Int) {
+    /// Writes head `head`'s bias into the `length × length` score block.
+    func fill(head: Int, into scores: UnsafeMutablePointer<Float>, length: Int) {
         table.withUnsafeBufferPointer { t in
             let base = t.baseAddress! + head * (2 * longest - 1) + longest - 1
             for i in 0..<length {
-                let row = scores + i * length
-                let bias = base - i
-                for j in 0..<length { row[j] += bias[j] }
+                (scores + i * length).update(from: base - i, count: length)
             }
         }
     }

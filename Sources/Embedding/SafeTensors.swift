@@ -6,26 +6,28 @@ import Foundation
 /// tensor names to `{dtype, shape, data_offsets}`, then the data; offsets count
 /// from the first byte after the header.
 public struct SafeTensors: Sendable {
+    /// The dtypes Driftless reads; others may sit in a file and fail only when read.
     public enum DType: String, Sendable {
         case f32 = "F32"
         case f16 = "F16"
         case bf16 = "BF16"
         case i64 = "I64"
-
-        var byteWidth: Int {
-            switch self {
-            case .f32: 4
-            case .f16, .bf16: 2
-            case .i64: 8
-            }
-        }
     }
 
     public struct Entry: Sendable {
-        public let dtype: DType
+        /// The dtype as the header names it.
+        public let dtypeName: String
         public let shape: [Int]
         let range: Range<Int>
+
+        public var dtype: DType? { DType(rawValue: dtypeName) }
     }
+
+    /// Bytes per element of every dtype the format defines.
+    static let byteWidths: [String: Int] = [
+        "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+        "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
+    ]
 
     public let path: String
     public let entries: [String: Entry]
@@ -87,23 +89,34 @@ public struct SafeTensors: Sendable {
                     reason: "tensor '\(name)' has an invalid header entry"
                 )
             }
-            guard let dtype = DType(rawValue: dtypeName) else {
+            guard let width = Self.byteWidths[dtypeName] else {
                 throw EmbeddingError.unsupportedDType(path: path, tensor: name, dtype: dtypeName)
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[1] - offsets[0] == count * dtype.byteWidth else {
+            // Sizes come from the file: multiply without overflowing.
+            var bytes = width
+            for dimension in shape {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: dimension)
+                guard dimension >= 0, !overflow else {
+                    throw EmbeddingError.malformedSafeTensors(
+                        path: path,
+                        reason: "tensor '\(name)' has an impossible shape \(shape)"
+                    )
+                }
+                bytes = product
+            }
+            guard offsets[1] - offsets[0] == bytes else {
                 throw EmbeddingError.malformedSafeTensors(
                     path: path,
                     reason: "tensor '\(name)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)"
                 )
             }
-            entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
+            entries[name] = Entry(dtypeName: dtypeName, shape: shape, range: offsets[0]..<offsets[1])
             end = max(end, offsets[1])
         }
-        guard data.count >= dataStart + end else {
+        guard end <= data.count - dataStart else {
             throw EmbeddingError.truncatedSafeTensors(
                 path: path,
-                expectedBytes: dataStart + end,
+                expectedBytes: end > Int.max - dataStart ? Int.max : dataStart + end,
                 actualBytes: data.count
             )
         }
@@ -120,12 +133,15 @@ public struct SafeTensors: Sendable {
         if let expected, expected != entry.shape {
             throw EmbeddingError.tensorShape(path: path, tensor: name, expected: expected, actual: entry.shape)
         }
+        guard let dtype = entry.dtype else {
+            throw EmbeddingError.unsupportedDType(path: path, tensor: name, dtype: entry.dtypeName)
+        }
         let count = entry.shape.reduce(1, *)
         let start = dataStart + entry.range.lowerBound
         return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Float] in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[start..<(start + entry.range.count)])
             return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                switch entry.dtype {
+                switch dtype {
                 case .f32:
                     for i in 0..<count {
                         out[i] = Float(

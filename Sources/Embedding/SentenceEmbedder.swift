@@ -37,14 +37,46 @@ public final class SentenceEmbedder {
     }
 
     /// One vector of ``EmbeddingModel/dimension`` floats per text, in input order.
-    public func embed(_ texts: [String], prompt: PromptTemplate? = nil, task: String? = nil) -> [[Float]] {
-        let tokens = texts.map { model.tokenize($0, prompt: prompt, task: task) }
-        return embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: task))
+    public func embed(
+        _ texts: [String],
+        prompt: PromptTemplate? = nil,
+        task: String? = nil
+    ) throws(EmbeddingError) -> [[Float]] {
+        try embed(
+            tokens: tokenize(texts, prompt: prompt, task: task),
+            promptTokens: model.promptTokenCount(prompt, task: task)
+        )
+    }
+
+    /// ``EmbeddingModel/tokenize(_:prompt:task:)`` for many texts, on the pool's threads.
+    public func tokenize(_ texts: [String], prompt: PromptTemplate? = nil, task: String? = nil) -> [[Int32]] {
+        var tokens = [[Int32]](repeating: [], count: texts.count)
+        tokens.withUnsafeMutableBufferPointer { tokens in
+            pool.forEachChunk(texts.count, minimumChunk: 32) { range in
+                for i in range { tokens[i] = model.tokenize(texts[i], prompt: prompt, task: task) }
+            }
+        }
+        return tokens
     }
 
     /// Embeds token id sequences made by ``EmbeddingModel/tokenize(_:prompt:task:)``.
-    /// `promptTokens` leading tokens of each are left out of pooling.
-    public func embed(tokens: [[Int32]], promptTokens: Int = 0) -> [[Float]] {
+    /// `promptTokens` leading tokens of each are left out of pooling. Each
+    /// sequence must hold 1 to the model's position count of ids, each below
+    /// its vocabulary size.
+    public func embed(tokens: [[Int32]], promptTokens: Int = 0) throws(EmbeddingError) -> [[Float]] {
+        let longest = model.configuration.maxSequenceLength
+        let vocabularySize = model.configuration.vocabularySize
+        for (index, sequence) in tokens.enumerated() {
+            guard (1...longest).contains(sequence.count) else {
+                throw .invalidTokens(index: index, reason: "has \(sequence.count) ids; 1 to \(longest) fit the model")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
+                throw .invalidTokens(
+                    index: index,
+                    reason: "holds id \(bad), outside the vocabulary of \(vocabularySize)"
+                )
+            }
+        }
         var results = [[Float]](repeating: [], count: tokens.count)
         let batches = batcher.batches(lengths: tokens.map(\.count))
         let single = ComputePool(threads: 1)

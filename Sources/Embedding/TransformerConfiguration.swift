@@ -61,8 +61,32 @@ public struct TransformerConfiguration: Sendable, Equatable {
                 reason: "(\(heads)) must divide hidden_size (\(hiddenSize))"
             )
         }
-        guard layers > 0, intermediateSize > 0, maxPositions > 0, vocabularySize > 0 else {
-            throw EmbeddingError.invalidConfiguration(path: path, setting: "sizes", reason: "must be positive")
+        for (setting, value) in [
+            ("num_hidden_layers", layers), ("intermediate_size", intermediateSize),
+            ("max_position_embeddings", maxPositions), ("vocab_size", vocabularySize),
+        ] where value <= 0 {
+            throw EmbeddingError.invalidConfiguration(
+                path: path,
+                setting: setting,
+                reason: "must be positive (is \(value))"
+            )
+        }
+        if architecture == .mpnet {
+            // Positions start at pad_token_id + 1; the relative bias needs two buckets a side at least.
+            guard padTokenId >= 0, maxSequenceLength >= 2 else {
+                throw EmbeddingError.invalidConfiguration(
+                    path: path,
+                    setting: "pad_token_id",
+                    reason: "(\(padTokenId)) leaves no room in max_position_embeddings (\(maxPositions))"
+                )
+            }
+            guard relativeAttentionBuckets >= 4, relativeAttentionBuckets % 2 == 0 else {
+                throw EmbeddingError.invalidConfiguration(
+                    path: path,
+                    setting: "relative_attention_num_buckets",
+                    reason: "must be even and at least 4 (is \(relativeAttentionBuckets))"
+                )
+            }
         }
     }
 

@@ -58,7 +58,7 @@ public struct WordPieceTokenizer: Sendable {
         guard let vocab = model["vocab"] as? [String: Int], !vocab.isEmpty else {
             throw fail("no WordPiece vocabulary")
         }
-        let vocabulary = vocab.mapValues { Int32($0) }
+        let vocabulary = vocab.mapValues { Int32(clamping: $0) }
         let unknown = (model["unk_token"] as? String) ?? "[UNK]"
         guard let unknownId = vocabulary[unknown] else {
             throw fail("unknown token '\(unknown)' is not in the vocabulary")
@@ -83,7 +83,7 @@ public struct WordPieceTokenizer: Sendable {
             }
             let normalized = (entry["normalized"] as? Bool) ?? false
             let form = normalized ? normalizer.normalize(content) : content
-            return AddedToken(content: Array(form.unicodeScalars), id: Int32(id), normalized: normalized)
+            return AddedToken(content: Array(form.unicodeScalars), id: Int32(clamping: id), normalized: normalized)
         }
         let (prefix, suffix) = try Self.template(
             root["post_processor"] as? [String: Any],
@@ -164,6 +164,11 @@ public struct WordPieceTokenizer: Sendable {
         self.maxInputCharactersPerWord = maxInputCharactersPerWord
         // Longest first, so that matching is leftmost-longest.
         self.addedTokens = addedTokens.sorted { $0.content.count > $1.content.count }
+    }
+
+    /// Every id this tokenizer can produce (for checking against the model's vocabulary size).
+    public var producibleIds: [Int32] {
+        Array(vocabulary.values) + addedTokens.map(\.id) + prefix + suffix + [unknownId]
     }
 
     /// The ids of `text` with the special tokens, its content truncated so that
@@ -288,7 +293,11 @@ public struct WordPieceTokenizer: Sendable {
                     guard let ids = specials[name]?["ids"] as? [Int] else {
                         throw fail("template names unknown special token '\(name)'")
                     }
-                    if seenSequence { suffix += ids.map(Int32.init) } else { prefix += ids.map(Int32.init) }
+                    if seenSequence {
+                        suffix += ids.map(Int32.init(clamping:))
+                    } else {
+                        prefix += ids.map(Int32.init(clamping:))
+                    }
                 }
             }
             return (prefix, suffix)
@@ -296,7 +305,7 @@ public struct WordPieceTokenizer: Sendable {
             guard let cls = processor["cls"] as? [Any], let sep = processor["sep"] as? [Any],
                 cls.count == 2, sep.count == 2, let clsId = cls[1] as? Int, let sepId = sep[1] as? Int
             else { throw fail("post-processor without cls/sep tokens") }
-            return ([Int32(clsId)], [Int32(sepId)])
+            return ([Int32(clamping: clsId)], [Int32(clamping: sepId)])
         case let other:
             throw fail("post-processor '\(other ?? "?")' is not supported")
         }

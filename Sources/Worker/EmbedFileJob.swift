@@ -36,6 +36,7 @@ public struct EmbedFileJob: Sendable {
         logger: Logger,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Summary {
+        guard !EmbeddingLineWriter.sameFile(input, output) else { throw WorkerError.outputIsInput(path: output) }
         let reader = try CorpusReader(path: input)
         let report = try reader.validate()
         if report.errorCount > 0 {
@@ -51,13 +52,15 @@ public struct EmbedFileJob: Sendable {
 
         let embedder = SentenceEmbedder(model: model, threads: threads, tokenBudget: tokenBudget)
         let writer = try EmbeddingLineWriter(path: output, includeTokens: includeTokens)
+        var finished = false
+        defer { if !finished { writer.discard() } }
         var summary = Summary(skipped: report.errorCount)
         let clock = ContinuousClock()
         let start = clock.now
         let promptTokens = model.promptTokenCount(prompt, task: task)
         try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
-            let tokens = records.map { model.tokenize($0.embeddingText, prompt: prompt, task: task) }
-            let vectors = embedder.embed(tokens: tokens, promptTokens: promptTokens)
+            let tokens = embedder.tokenize(records.map(\.embeddingText), prompt: prompt, task: task)
+            let vectors = try embedder.embed(tokens: tokens, promptTokens: promptTokens)
             for (record, (vector, ids)) in zip(records, zip(vectors, tokens)) {
                 try writer.write(id: record.id, embedding: vector, tokens: ids)
             }
@@ -66,6 +69,7 @@ public struct EmbedFileJob: Sendable {
             progress(summary.embedded, report.records)
         }
         try writer.finish()
+        finished = true
         summary.seconds = (clock.now - start).seconds
         return summary
     }

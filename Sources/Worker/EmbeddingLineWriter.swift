@@ -2,26 +2,40 @@ import Foundation
 
 /// Writes `{"id": …, "embedding": […]}` lines (plus `"input_ids"` when asked),
 /// buffered, to a file or standard output.
+///
+/// A file is written beside its destination under a temporary name and
+/// renamed into place by ``finish()``, so a run that fails leaves any earlier
+/// output as it was; ``discard()`` removes the temporary file.
 final class EmbeddingLineWriter {
     private let handle: FileHandle
-    private let closeOnFinish: Bool
+    /// (temporary, final) paths; nil for standard output.
+    private let paths: (partial: String, final: String)?
     private var buffer = Data()
     let includeTokens: Bool
 
-    /// `path` "-" writes to standard output. An existing file is replaced.
+    /// `path` "-" writes to standard output.
     init(path: String, includeTokens: Bool) throws {
         self.includeTokens = includeTokens
         if path == "-" {
             handle = FileHandle.standardOutput
-            closeOnFinish = false
+            paths = nil
         } else {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw WorkerError.cannotWrite(path: path)
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) else { throw WorkerError.cannotWrite(path: path) }
+            let partial = path + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+            guard FileManager.default.createFile(atPath: partial, contents: nil),
+                let handle = FileHandle(forWritingAtPath: partial)
+            else { throw WorkerError.cannotWrite(path: path) }
             self.handle = handle
-            closeOnFinish = true
+            paths = (partial, path)
         }
+    }
+
+    /// True when `a` and `b` name the same existing file (links included).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        guard let x = try? FileManager.default.attributesOfItem(atPath: a),
+            let y = try? FileManager.default.attributesOfItem(atPath: b)
+        else { return false }
+        return (x[.systemNumber] as? Int) == (y[.systemNumber] as? Int)
+            && (x[.systemFileNumber] as? Int) == (y[.systemFileNumber] as? Int)
     }
 
     func write(id: String, embedding: [Float], tokens: [Int32]?) throws {
@@ -48,7 +62,21 @@ final class EmbeddingLineWriter {
 
     func finish() throws {
         try flush()
-        if closeOnFinish { try handle.close() }
+        guard let paths else { return }
+        try handle.close()
+        _ = try? FileManager.default.removeItem(atPath: paths.final)
+        do {
+            try FileManager.default.moveItem(atPath: paths.partial, toPath: paths.final)
+        } catch {
+            throw WorkerError.cannotWrite(path: paths.final)
+        }
+    }
+
+    /// Drops what was written (after a failure).
+    func discard() {
+        guard let paths else { return }
+        try? handle.close()
+        try? FileManager.default.removeItem(atPath: paths.partial)
     }
 
     /// A JSON string literal.

@@ -3,6 +3,7 @@ import Corpus
 /// Errors of the worker's commands; each names the file or setting at fault.
 public enum WorkerError: Error, CustomStringConvertible {
     case cannotWrite(path: String)
+    case outputIsInput(path: String)
     case invalidInput(path: String, errors: [CorpusError], total: Int)
     case emptyInput(path: String)
     case invalidSetting(name: String, reason: String)
@@ -11,6 +12,8 @@ public enum WorkerError: Error, CustomStringConvertible {
         switch self {
         case .cannotWrite(let path):
             return "cannot write \(path)"
+        case .outputIsInput(let path):
+            return "\(path) is the input file too: choose another --output"
         case .invalidInput(let path, let errors, let total):
             var text =
                 "\(path): \(total) invalid line\(total == 1 ? "" : "s") (nothing was embedded; --skip-invalid embeds the valid lines):"

@@ -21,7 +21,9 @@ struct ModelOptions: ParsableArguments {
     var verbose = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        guard (1...256).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
+        }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive (got \(tokenBudget))") }
     }
 

@@ -33,7 +33,7 @@ struct EdgeCaseTests {
         #expect(ids.last == model.tokenizer.suffix.last)
         // Without truncation the text is far longer than the window.
         #expect(model.tokenizer.tokenize(reference.text).count > window + 100)
-        let vector = SentenceEmbedder(model: model, threads: 2).embed([reference.text])[0]
+        let vector = try SentenceEmbedder(model: model, threads: 2).embed([reference.text])[0]
         #expect(Self.maxAbsoluteDifference(vector, reference.embedding) <= 1e-4)
     }
 
@@ -44,19 +44,40 @@ struct EdgeCaseTests {
         #expect(reference.text.isEmpty)
         #expect(model.tokenize("") == reference.ids)
         #expect(model.tokenize("") == model.tokenizer.prefix + model.tokenizer.suffix)
-        let vector = SentenceEmbedder(model: model, threads: 1).embed([""])[0]
+        let vector = try SentenceEmbedder(model: model, threads: 1).embed([""])[0]
         #expect(Self.maxAbsoluteDifference(vector, reference.embedding) <= 1e-4)
     }
 
     @Test("results come back in input order whatever the batching")
     func inputOrder() throws {
         let model = try EmbeddingModel(folder: TestResources.model("all-MiniLM-L6-v2"))
-        let texts = ["short", String(repeating: "a longer text ", count: 40), "", "medium length text here", "x"]
-        let oneByOne = texts.map { SentenceEmbedder(model: model, threads: 1).embed([$0])[0] }
+        // About 420 tokens in all: with a budget of one window (256) that is several batches.
+        let texts = [
+            "short", String(repeating: "a longer text ", count: 40), "", "medium length text here",
+            String(repeating: "protein folding ", count: 60), "x", String(repeating: "cell biology ", count: 50),
+        ]
+        let oneByOne = try texts.map { try SentenceEmbedder(model: model, threads: 1).embed([$0])[0] }
         // A budget of one window forces several batches, cut by length, not by position.
-        let batched = SentenceEmbedder(model: model, threads: 2, tokenBudget: 1).embed(texts)
+        let embedder = SentenceEmbedder(model: model, threads: 2, tokenBudget: 1)
+        #expect(embedder.batcher.batches(lengths: texts.map { model.tokenize($0).count }).count >= 2)
+        let batched = try embedder.embed(texts)
         for (a, b) in zip(oneByOne, batched) {
             #expect(Self.maxAbsoluteDifference(a, b) <= 1e-5)
         }
+    }
+
+    @Test("token sequences the model cannot take are refused, naming the sequence")
+    func invalidTokens() throws {
+        let model = try EmbeddingModel(folder: TestResources.model("all-MiniLM-L6-v2"))
+        let embedder = SentenceEmbedder(model: model, threads: 1)
+        #expect(throws: EmbeddingError.invalidTokens(index: 1, reason: "has 0 ids; 1 to 512 fit the model")) {
+            try embedder.embed(tokens: [[101, 102], []])
+        }
+        #expect(
+            throws: EmbeddingError.invalidTokens(index: 0, reason: "holds id 30522, outside the vocabulary of 30522")
+        ) {
+            try embedder.embed(tokens: [[101, 30522, 102]])
+        }
+        #expect(throws: EmbeddingError.self) { try embedder.embed(tokens: [[Int32](repeating: 1000, count: 513)]) }
     }
 }

@@ -31,8 +31,8 @@ struct PromptTests {
         #expect(model.prompt(named: "search_query: ") == PromptTemplate("search_query: "))
         // A prompt changes the tokens and therefore the vector.
         let embedder = SentenceEmbedder(model: model, threads: 1)
-        let plain = embedder.embed(["protein folding"])[0]
-        let prompted = embedder.embed(["protein folding"], prompt: PromptTemplate("query: "))[0]
+        let plain = try embedder.embed(["protein folding"])[0]
+        let prompted = try embedder.embed(["protein folding"], prompt: PromptTemplate("query: "))[0]
         #expect(
             model.tokenize("protein folding", prompt: PromptTemplate("query: ")).count == model.tokenize(
                 "protein folding"

@@ -25,7 +25,7 @@ struct ReferenceEquivalenceTests {
         #expect(tokenMismatches.isEmpty, "token ids differ for \(tokenMismatches)")
 
         let embedder = SentenceEmbedder(model: model, threads: 2)
-        let vectors = embedder.embed(texts)
+        let vectors = try embedder.embed(texts)
         var worstCosine: Float = 1
         var worstDifference: Float = 0
         for (line, vector) in zip(reference, vectors) {

@@ -95,13 +95,46 @@ struct SafeTensorsTests {
         }
     }
 
-    @Test("an unsupported dtype is named")
+    @Test("a dtype Driftless does not read is named when the tensor is read, not before")
     func unsupportedDType() throws {
         let dir = try TestResources.temporaryDirectory()
         let url = dir.appendingPathComponent("t.safetensors")
-        try Self.write(header: #"{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}"#, data: [0, 0], to: url)
+        try Self.write(
+            header:
+                #"{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
+            data: [0, 0, 0, 0, 0x80, 0x3F],
+            to: url
+        )
+        let tensors = try SafeTensors(path: url.path)
+        #expect(try tensors.floats("b") == [1])
         #expect(throws: EmbeddingError.unsupportedDType(path: url.path, tensor: "a", dtype: "F8_E4M3")) {
+            try tensors.floats("a")
+        }
+        try Self.write(header: #"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,2]}}"#, data: [0, 0], to: url)
+        #expect(throws: EmbeddingError.unsupportedDType(path: url.path, tensor: "a", dtype: "Q4")) {
             try SafeTensors(path: url.path)
+        }
+    }
+
+    @Test("offsets and shapes that overflow are malformed, not a crash")
+    func overflow() throws {
+        let dir = try TestResources.temporaryDirectory()
+        let url = dir.appendingPathComponent("t.safetensors")
+        try Self.write(
+            header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#,
+            data: [UInt8](repeating: 0, count: 16),
+            to: url
+        )
+        #expect(throws: EmbeddingError.self) { try SafeTensors(path: url.path) }
+        try Self.write(
+            header: #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[9223372036854775800,9223372036854775804]}}"#,
+            data: [0, 0, 0, 0],
+            to: url
+        )
+        let error = #expect(throws: EmbeddingError.self) { try SafeTensors(path: url.path) }
+        guard case .truncatedSafeTensors = error else {
+            Issue.record("expected truncatedSafeTensors, got \(String(describing: error))")
+            return
         }
     }
 }

@@ -27,7 +27,7 @@ struct EmbedCommandTests {
 
         let model = try EmbeddingModel(folder: TestResources.minilm)
         let texts = ["what causes protein misfolding?", "Mitochondria The powerhouse of the cell.", ""]
-        let expected = SentenceEmbedder(model: model, threads: 1).embed(texts)
+        let expected = try SentenceEmbedder(model: model, threads: 1).embed(texts)
         for (line, (text, vector)) in zip(lines, zip(texts, expected)) {
             let written = (line["embedding"] as! [Double]).map(Float.init)
             #expect(written.count == 384)
@@ -85,7 +85,7 @@ struct EmbedCommandTests {
             "embed", "--model", TestResources.minilm, "--input", "x", "--output", "y", "--threads", "0",
         ])
         #expect(run.status == 64)
-        #expect(run.stderr.contains("--threads must be at least 1"))
+        #expect(run.stderr.contains("--threads must be between 1 and 256"))
     }
 
     @Test("the library job reports what it embedded and skipped")
@@ -100,5 +100,22 @@ struct EmbedCommandTests {
         #expect(summary.embedded == 3)
         #expect(summary.skipped == 1)
         #expect(reported.last.map { [$0.0, $0.1] } == [3, 3])
+    }
+
+    @Test("an output naming the input file is refused and the input kept; a missing input is exit code 1")
+    func outputIsInput() throws {
+        let text = Self.goodLines.joined(separator: "\n")
+        let input = try TestResources.temporaryFile("in.jsonl", Array(text.utf8))
+        let run = try TestResources.runWorker([
+            "embed", "--model", TestResources.minilm, "--input", input, "--output", input,
+        ])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("is the input file too"), "\(run.stderr)")
+        #expect(try String(contentsOfFile: input, encoding: .utf8) == text)
+
+        let missing = try TestResources.runWorker(
+            ["embed", "--model", TestResources.minilm, "--input", input + ".nope", "--output", input + ".out"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("\(input).nope: no such file"))
     }
 }
