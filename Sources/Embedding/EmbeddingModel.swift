@@ -12,6 +12,8 @@ public struct EmbeddingModel: Sendable {
     public let tokenizer: WordPieceTokenizer
     public let pooling: Pooling
     public let normalize: Bool
+    /// `do_lower_case` of `sentence_bert_config.json`: texts are lower-cased before tokenising.
+    public let lowercasesInput: Bool
     /// Longest input in tokens, special tokens included (`max_seq_length`).
     public let maxSequenceLength: Int
     /// Named prompts (`config_sentence_transformers.json`), e.g. "query" → "query: ".
@@ -45,7 +47,9 @@ public struct EmbeddingModel: Sendable {
         normalize = modules.normalize
 
         let bertConfig = folder.appendingPathComponent("sentence_bert_config.json")
-        let requested = try JSONFile.optionalObject(at: bertConfig)?["max_seq_length"] as? Int
+        let bertSettings = try JSONFile.optionalObject(at: bertConfig)
+        let requested = bertSettings?["max_seq_length"] as? Int
+        lowercasesInput = (bertSettings?["do_lower_case"] as? Bool) ?? false
         if let requested, requested < 1 {
             throw EmbeddingError.invalidConfiguration(
                 path: bertConfig.path,
@@ -78,7 +82,11 @@ public struct EmbeddingModel: Sendable {
     /// Which module folder pools, and whether a Normalize module follows.
     private static func modules(in folder: URL) throws -> (pooling: String?, normalize: Bool) {
         let url = folder.appendingPathComponent("modules.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { return ("1_Pooling", false) }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            // A plain Hugging Face folder: its own pooling folder if any, else mean pooling.
+            let pooling = folder.appendingPathComponent("1_Pooling/config.json")
+            return (FileManager.default.fileExists(atPath: pooling.path) ? "1_Pooling" : nil, false)
+        }
         guard let data = try? Data(contentsOf: url),
             let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
         else {
@@ -121,7 +129,8 @@ public struct EmbeddingModel: Sendable {
 
     /// Token ids of `text` (with the prompt, when given), truncated to ``maxSequenceLength``.
     public func tokenize(_ text: String, prompt: PromptTemplate? = nil, task: String? = nil) -> [Int32] {
-        tokenizer.encode(prompt.map { $0.apply(to: text, task: task) } ?? text, maxLength: maxSequenceLength)
+        let full = prompt.map { $0.apply(to: text, task: task) } ?? text
+        return tokenizer.encode(lowercasesInput ? full.lowercased() : full, maxLength: maxSequenceLength)
     }
 
     /// How many leading tokens belong to the prompt (left out of pooling when

@@ -1,22 +1,5 @@
 import Foundation
 
-/// How token vectors become one sentence vector (sentence-transformers' `Pooling`
-/// module, configured by `1_Pooling/config.json`).
-public enum PoolingStrategy: String, Sendable, CaseIterable {
-    /// Average of all token vectors.
-    case mean
-    /// The first token's vector (`[CLS]` / `<s>`).
-    case cls
-    /// The last token's vector (decoder-only embedders).
-    case lastToken = "lasttoken"
-    /// Element-wise maximum over tokens.
-    case max
-    /// Average weighted by position `1, 2, …, n` (later tokens count more).
-    case weightedMean = "weightedmean"
-    /// Sum divided by the square root of the token count.
-    case meanSqrtLength = "mean_sqrt_len_tokens"
-}
-
 /// A pooling strategy and whether the prompt's tokens take part.
 public struct Pooling: Sendable, Equatable {
     public var strategy: PoolingStrategy
@@ -61,14 +44,19 @@ public struct Pooling: Sendable, Equatable {
     }
 
     /// Pools rows `rows` of the row-major `hidden` matrix (`width` columns) into `out`.
+    /// Pools the sequence in rows `rows` of the row-major `hidden` matrix
+    /// (`width` columns) into `out`. Its first `masked` tokens (a prompt) are
+    /// left out as the reference masks them: CLS still reads the first token,
+    /// and weighted mean keeps each token's weight by its position.
     func pool(
         _ hidden: UnsafePointer<Float>,
         width: Int,
         rows: Range<Int>,
+        masked: Int = 0,
         into out: UnsafeMutablePointer<Float>
     ) {
-        let count = rows.count
-        precondition(count > 0, "pooling needs at least one token")
+        // At least one token always takes part.
+        let kept = (rows.lowerBound + min(max(masked, 0), rows.count - 1))..<rows.upperBound
         out.initialize(repeating: 0, count: width)
         switch strategy {
         case .cls:
@@ -76,22 +64,23 @@ public struct Pooling: Sendable, Equatable {
         case .lastToken:
             out.update(from: hidden + (rows.upperBound - 1) * width, count: width)
         case .max:
-            out.update(from: hidden + rows.lowerBound * width, count: width)
-            for r in rows.dropFirst() {
+            out.update(from: hidden + kept.lowerBound * width, count: width)
+            for r in kept.dropFirst() {
                 let row = hidden + r * width
                 for j in 0..<width { out[j] = Swift.max(out[j], row[j]) }
             }
         case .mean, .meanSqrtLength:
-            for r in rows {
+            for r in kept {
                 let row = hidden + r * width
                 for j in 0..<width { out[j] += row[j] }
             }
-            let scale = strategy == .mean ? 1 / Float(count) : 1 / Float(count).squareRoot()
+            let count = Float(kept.count)
+            let scale = strategy == .mean ? 1 / count : 1 / count.squareRoot()
             for j in 0..<width { out[j] *= scale }
         case .weightedMean:
             var total: Float = 0
-            for (i, r) in rows.enumerated() {
-                let weight = Float(i + 1)
+            for r in kept {
+                let weight = Float(r - rows.lowerBound + 1)
                 total += weight
                 let row = hidden + r * width
                 for j in 0..<width { out[j] += weight * row[j] }
@@ -99,15 +88,5 @@ public struct Pooling: Sendable, Equatable {
             for j in 0..<width { out[j] /= total }
         }
     }
-}
 
-/// L2 normalisation (sentence-transformers' `Normalize` module).
-enum L2Normalizer {
-    static func normalize(_ v: UnsafeMutablePointer<Float>, count: Int) {
-        var sum: Float = 0
-        for j in 0..<count { sum += v[j] * v[j] }
-        // torch.nn.functional.normalize divides by max(norm, 1e-12).
-        let scale = 1 / Swift.max(sum.squareRoot(), 1e-12)
-        for j in 0..<count { v[j] *= scale }
-    }
 }

@@ -123,13 +123,12 @@ public final class SentenceEmbedder {
         for (position, index) in indices.enumerated() {
             let start = batch.starts[position]
             let length = batch.lengths[position]
-            // Like the reference, pooling keeps at least one token.
-            let skip = min(promptTokens, length - 1)
             results[index] = [Float](unsafeUninitializedCapacity: width) { out, initialized in
                 model.pooling.pool(
                     hidden,
                     width: width,
-                    rows: (start + skip)..<(start + length),
+                    rows: start..<(start + length),
+                    masked: promptTokens,
                     into: out.baseAddress!
                 )
                 if model.normalize { L2Normalizer.normalize(out.baseAddress!, count: width) }

@@ -14,7 +14,7 @@ public struct WordPieceTokenizer: Sendable {
         let normalized: Bool
     }
 
-    public let vocabulary: [String: Int32]
+    public let vocabulary: Vocabulary
     public let normalizer: BertNormalizer
     /// Ids placed before and after a single sequence.
     public let prefix: [Int32]
@@ -58,13 +58,19 @@ public struct WordPieceTokenizer: Sendable {
         guard let vocab = model["vocab"] as? [String: Int], !vocab.isEmpty else {
             throw fail("no WordPiece vocabulary")
         }
-        let vocabulary = vocab.mapValues { Int32(clamping: $0) }
+        let vocabulary = Vocabulary(vocab.mapValues { Int32(clamping: $0) })
         let unknown = (model["unk_token"] as? String) ?? "[UNK]"
         guard let unknownId = vocabulary[unknown] else {
             throw fail("unknown token '\(unknown)' is not in the vocabulary")
         }
 
-        var normalizer = BertNormalizer()
+        // No normaliser ("normalizer": null) means the text is used as it is.
+        var normalizer = BertNormalizer(
+            cleanText: false,
+            handleChineseCharacters: false,
+            stripAccents: false,
+            lowercase: false
+        )
         if let n = root["normalizer"] as? [String: Any] {
             guard (n["type"] as? String) == "BertNormalizer" else {
                 throw fail("normalizer '\(n["type"] as? String ?? "?")' is not supported (BertNormalizer is)")
@@ -74,8 +80,9 @@ public struct WordPieceTokenizer: Sendable {
             normalizer.lowercase = (n["lowercase"] as? Bool) ?? true
             normalizer.stripAccents = (n["strip_accents"] as? Bool) ?? normalizer.lowercase
         }
-        if let p = root["pre_tokenizer"] as? [String: Any], (p["type"] as? String) != "BertPreTokenizer" {
-            throw fail("pre-tokenizer '\(p["type"] as? String ?? "?")' is not supported (BertPreTokenizer is)")
+        let preTokenizer = (root["pre_tokenizer"] as? [String: Any])?["type"] as? String
+        guard preTokenizer == "BertPreTokenizer" else {
+            throw fail("pre-tokenizer '\(preTokenizer ?? "none")' is not supported (BertPreTokenizer is)")
         }
         let added = ((root["added_tokens"] as? [[String: Any]]) ?? []).compactMap { entry -> AddedToken? in
             guard let content = entry["content"] as? String, let id = entry["id"] as? Int, !content.isEmpty else {
@@ -112,25 +119,42 @@ public struct WordPieceTokenizer: Sendable {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw EmbeddingError.unreadableTokenizer(path: url.path, reason: "not UTF-8 text")
         }
-        var vocabulary: [String: Int32] = [:]
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty
-        {
-            vocabulary[String(line.trimmingCharacters(in: .whitespaces))] = Int32(i)
+        // As the reference: the id is the line number, trailing whitespace is dropped.
+        var vocabulary = Vocabulary()
+        for (i, line) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let token = Array(line.reversed().drop { $0 == 32 || $0 == 9 || $0 == 13 }.reversed())
+            if !token.isEmpty { vocabulary[bytes: token] = Int32(clamping: i) }
         }
-        let lower = ((try? JSONFile.optionalObject(at: config))??["do_lower_case"] as? Bool) ?? true
-        let normalizer = BertNormalizer(lowercase: lower).with(stripAccents: lower)
-        let specials: (String, String, String) =
-            vocabulary["[CLS]"] != nil ? ("[CLS]", "[SEP]", "[UNK]") : ("<s>", "</s>", "<unk>")
-        guard let cls = vocabulary[specials.0], let sep = vocabulary[specials.1],
-            let unk = vocabulary[specials.2] ?? vocabulary["[UNK]"]
+        // Special tokens as tokenizer_config.json (or special_tokens_map.json) names them.
+        let settings = (try? JSONFile.optionalObject(at: config)) ?? nil
+        let map =
+            (try? JSONFile.optionalObject(
+                at: config.deletingLastPathComponent().appendingPathComponent("special_tokens_map.json")
+            )) ?? nil
+        func special(_ key: String, _ fallbacks: [String]) -> String? {
+            for source in [settings, map] {
+                if let name = source?[key] as? String { return name }
+                if let name = (source?[key] as? [String: Any])?["content"] as? String { return name }
+            }
+            return fallbacks.first { vocabulary[$0] != nil }
+        }
+        let lower = (settings?["do_lower_case"] as? Bool) ?? true
+        var normalizer = BertNormalizer(lowercase: lower)
+        normalizer.stripAccents = (settings?["strip_accents"] as? Bool) ?? lower
+        normalizer.handleChineseCharacters = (settings?["tokenize_chinese_chars"] as? Bool) ?? true
+        guard let clsName = special("cls_token", ["[CLS]", "<s>"]), let cls = vocabulary[clsName],
+            let sepName = special("sep_token", ["[SEP]", "</s>"]), let sep = vocabulary[sepName],
+            let unkName = special("unk_token", ["[UNK]", "<unk>"]), let unk = vocabulary[unkName]
         else {
             throw EmbeddingError.unreadableTokenizer(
                 path: url.path,
-                reason: "vocabulary lacks \(specials.0), \(specials.1) or \(specials.2)"
+                reason: "the vocabulary lacks the classifier, separator or unknown token"
             )
         }
-        let added = ["[CLS]", "[SEP]", "[PAD]", "[MASK]", "[UNK]", "<s>", "</s>", "<pad>", "<mask>", "<unk>"].compactMap
-        { token in
+        let specialNames = ["cls_token", "sep_token", "pad_token", "mask_token", "unk_token"].compactMap {
+            special($0, [])
+        }
+        let added = Set(specialNames + [clsName, sepName, unkName]).compactMap { token in
             vocabulary[token].map { AddedToken(content: Array(token.unicodeScalars), id: $0, normalized: false) }
         }
         self.init(
@@ -146,7 +170,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     init(
-        vocabulary: [String: Int32],
+        vocabulary: Vocabulary,
         normalizer: BertNormalizer,
         prefix: [Int32],
         suffix: [Int32],
@@ -168,7 +192,7 @@ public struct WordPieceTokenizer: Sendable {
 
     /// Every id this tokenizer can produce (for checking against the model's vocabulary size).
     public var producibleIds: [Int32] {
-        Array(vocabulary.values) + addedTokens.map(\.id) + prefix + suffix + [unknownId]
+        Array(vocabulary.allIds) + addedTokens.map(\.id) + prefix + suffix + [unknownId]
     }
 
     /// The ids of `text` with the special tokens, its content truncated so that
@@ -248,9 +272,9 @@ public struct WordPieceTokenizer: Sendable {
             var end = scalars.count
             var found: Int32?
             while start < end {
-                var piece = start > 0 ? continuingPrefix : ""
-                piece.unicodeScalars.append(contentsOf: scalars[start..<end])
-                if let id = vocabulary[piece] {
+                var piece: [UInt8] = start > 0 ? Array(continuingPrefix.utf8) : []
+                for scalar in scalars[start..<end] { UTF8.encode(scalar) { piece.append($0) } }
+                if let id = vocabulary[bytes: piece] {
                     found = id
                     break
                 }
@@ -269,7 +293,7 @@ public struct WordPieceTokenizer: Sendable {
     /// The special tokens around a single sequence, from the post-processor.
     static func template(
         _ processor: [String: Any]?,
-        vocabulary: [String: Int32],
+        vocabulary: Vocabulary,
         fail: (String) -> EmbeddingError
     ) throws -> ([Int32], [Int32]) {
         guard let processor else {

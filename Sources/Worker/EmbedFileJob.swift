@@ -74,7 +74,3 @@ public struct EmbedFileJob: Sendable {
         return summary
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

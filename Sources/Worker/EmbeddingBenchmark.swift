@@ -55,7 +55,7 @@ public struct EmbeddingBenchmark: Sendable {
             _ = try embedder.embed(texts)
             best = min(best, clock.now - start)
         }
-        let seconds = Double(best.components.seconds) + Double(best.components.attoseconds) * 1e-18
+        let seconds = best.seconds
         let lengths = texts.map { model.tokenize($0).count }
         let tokens = lengths.reduce(0, +)
         let gflop = embedder.flops(lengths: lengths) / 1e9

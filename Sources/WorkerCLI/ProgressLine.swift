@@ -1,4 +1,5 @@
 import Foundation
+import Worker
 
 /// Progress on standard error: a line rewritten in place on a terminal, a log
 /// line every few seconds otherwise.
@@ -38,8 +39,4 @@ final class ProgressLine {
         let s = Int(seconds.rounded())
         return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

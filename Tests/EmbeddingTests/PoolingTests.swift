@@ -35,6 +35,28 @@ struct PoolingTests {
         for (a, b) in zip(pooled, expected) { #expect(abs(a - b) < 1e-6) }
     }
 
+    @Test("a masked prompt is left out, but CLS reads the first token and weights keep their positions")
+    func maskedPrompt() {
+        func pool(_ strategy: PoolingStrategy) -> [Float] {
+            var out = [Float](repeating: .nan, count: 2)
+            Self.hidden.withUnsafeBufferPointer { h in
+                out.withUnsafeMutableBufferPointer { o in
+                    Pooling(strategy: strategy, includePrompt: false).pool(
+                        h.baseAddress!,
+                        width: 2,
+                        rows: 0..<3,
+                        masked: 1,
+                        into: o.baseAddress!
+                    )
+                }
+            }
+            return out
+        }
+        #expect(pool(.mean) == [4, 1])
+        #expect(pool(.cls) == [1, -4])
+        #expect(pool(.weightedMean) == [(2 * 3 + 3 * 5) / Float(5), (2 * 2 + 3 * 0) / Float(5)])
+    }
+
     @Test("pooling reads only the rows of its own sequence")
     func rowsOfOneSequence() {
         #expect(Self.pool(.mean, rows: 1..<3) == [4, 1])

@@ -7,11 +7,11 @@ import Testing
 struct WordPieceTokenizerTests {
     static let vocabulary: [String: Int32] = [
         "[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "un": 4, "##aff": 5, "##able": 6, "hello": 7, ",": 8,
-        "world": 9, "!": 10, "cafe": 11, "中": 12, "$": 13, "5": 14,
+        "world": 9, "!": 10, "cafe": 11, "中": 12, "$": 13, "5": 14, "helloworld": 15, "한": 16,
     ]
 
     static let tokenizer = WordPieceTokenizer(
-        vocabulary: vocabulary,
+        vocabulary: Vocabulary(vocabulary),
         normalizer: BertNormalizer(),
         prefix: [2],
         suffix: [3],
@@ -27,7 +27,9 @@ struct WordPieceTokenizerTests {
             ("unaffable", [4, 5, 6] as [Int32]),
             ("Hello, World!", [7, 8, 9, 10]),
             ("CAFÉ", [11]),
-            ("hello\u{200B}world", [1]),  // the zero-width space is dropped, "helloworld" is not in the vocabulary
+            ("hello\u{200B}world", [15]),  // a format character (zero-width space) is dropped
+            ("hello\u{0378}world", [1]),  // an unassigned code point is kept, as the reference keeps it
+            ("한", [1]),  // NFD turns the syllable into jamo, which match no entry byte for byte
             ("中中", [12, 12]),
             ("$5", [13, 14]),
             ("unknownword", [1]),

@@ -51,10 +51,20 @@ struct BLASTests {
             for i in range { hits[i] += 1 }
         }
         #expect(hits.prefix(count).allSatisfy { $0 == 1 })
+        // A worker index is never used by two threads at once (callers hang per-thread scratch on it).
+        let busy = UnsafeMutableBufferPointer<Int>.allocate(capacity: 3)
+        busy.initialize(repeating: 0)
+        defer { busy.deallocate() }
+        var clashes = 0
         pool.forEach(count) { i, worker in
             #expect(worker < 3)
+            busy[worker] += 1
+            if busy[worker] != 1 { clashes += 1 }
+            for _ in 0..<1000 { hits[i] &+= 0 }
+            busy[worker] -= 1
             hits[i] += 1
         }
+        #expect(clashes == 0)
         #expect(hits.prefix(count).allSatisfy { $0 == 2 })
     }
 }

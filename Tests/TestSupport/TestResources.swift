@@ -50,7 +50,8 @@ public enum TestResources {
             let candidate = dir.appendingPathComponent("worker")
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        return repository.appendingPathComponent(".build/release/worker")
+        Issue.record("the worker executable was not built beside \(bundle.path): run the tests with `swift test`")
+        return bundle.appendingPathComponent("worker")
     }
 
     public static func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {

@@ -24,7 +24,3 @@ struct InfoCommand: ParsableCommand {
         )
     }
 }
-
-enum DriftlessVersion {
-    static let current = "0.1.0"
-}
