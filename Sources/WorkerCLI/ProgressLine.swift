@@ -13,11 +13,10 @@ final class ProgressLine {
 
     func update(_ done: Int, of total: Int) {
         let now = ContinuousClock.now
-        guard interactive || now - lastPrint >= .seconds(5) || done == total else { return }
+        guard interactive || now - lastPrint >= .seconds(5) || done == 0 || done == total else { return }
         lastPrint = now
         let elapsed = (now - start).seconds
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
         let width = 30
         let filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
@@ -28,7 +27,7 @@ final class ProgressLine {
             done,
             total,
             rate,
-            Self.format(seconds: eta)
+            rate > 0 ? Self.format(seconds: Double(total - done) / rate) : "?"
         )
         FileHandle.standardError.write(
             Data(((interactive ? "\r" : "") + text + (interactive && done < total ? "" : "\n")).utf8)
