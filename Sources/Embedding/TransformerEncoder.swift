@@ -70,13 +70,9 @@ struct TransformerEncoder: Sendable {
 
     /// Encodes `batch` and returns its `tokenCount × hiddenSize` hidden states,
     /// which stay valid until the workspace's next use. Every id must be below
-    /// the vocabulary size and every sequence within ``TransformerConfiguration/maxSequenceLength``.
+    /// the vocabulary size and every sequence within ``TransformerConfiguration/maxSequenceLength``:
+    /// ``SentenceEmbedder/embed(tokens:promptTokens:)`` checks that once, before batching.
     func forward(_ batch: PackedBatch, workspace: EncoderWorkspace, pool: ComputePool) -> UnsafeMutablePointer<Float> {
-        precondition(batch.longest <= configuration.maxSequenceLength, "sequence longer than the position table")
-        precondition(
-            batch.ids.allSatisfy { $0 >= 0 && Int($0) < configuration.vocabularySize },
-            "token id outside the vocabulary"
-        )
         let hidden = workspace.hidden.reserve(batch.tokenCount * configuration.hiddenSize)
         embeddings.forward(batch, into: hidden, pool: pool)
         for layer in layers {

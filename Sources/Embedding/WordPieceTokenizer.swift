@@ -20,7 +20,8 @@ public struct WordPieceTokenizer: Sendable {
     public let prefix: [Int32]
     public let suffix: [Int32]
     let unknownId: Int32
-    let continuingPrefix: String
+    /// The mark of a word's inner pieces ("##"), as UTF-8 bytes for lookups.
+    let continuingPrefix: [UInt8]
     let maxInputCharactersPerWord: Int
     let addedTokens: [AddedToken]
 
@@ -184,7 +185,7 @@ public struct WordPieceTokenizer: Sendable {
         self.prefix = prefix
         self.suffix = suffix
         self.unknownId = unknownId
-        self.continuingPrefix = continuingPrefix
+        self.continuingPrefix = Array(continuingPrefix.utf8)
         self.maxInputCharactersPerWord = maxInputCharactersPerWord
         // Longest first, so that matching is leftmost-longest.
         self.addedTokens = addedTokens.sorted { $0.content.count > $1.content.count }
@@ -272,7 +273,7 @@ public struct WordPieceTokenizer: Sendable {
             var end = scalars.count
             var found: Int32?
             while start < end {
-                var piece: [UInt8] = start > 0 ? Array(continuingPrefix.utf8) : []
+                var piece: [UInt8] = start > 0 ? continuingPrefix : []
                 for scalar in scalars[start..<end] { UTF8.encode(scalar) { piece.append($0) } }
                 if let id = vocabulary[bytes: piece] {
                     found = id
