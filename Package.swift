@@ -22,12 +22,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "worker", targets: ["WorkerCLI"]),
+        .executable(name: "coord", targets: ["CoordCLI"]),
         .library(name: "Embedding", targets: ["Embedding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         // C shims: a module map and a one-line header each. Only the wrapper
@@ -50,16 +52,51 @@ let package = Package(
         ),
         .target(name: "Corpus"),
         .target(
+            name: "Store",
+            dependencies: [
+                "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "Wire", dependencies: ["ZeroMQ"]),
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                "ZeroMQ",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Store", "Wire", "ZeroMQ", "PostgresClient", "Embedding", "Corpus", "Telemetry",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Worker",
             dependencies: [
-                "Embedding", "Corpus", "LinearAlgebra",
+                "Embedding", "Corpus", "LinearAlgebra", "Store", "Wire", "ZeroMQ", "PostgresClient", "Telemetry",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "WorkerCLI",
             dependencies: [
-                "Worker", "Embedding", "LinearAlgebra", "ZeroMQ", "PostgresClient",
+                "Worker", "Embedding", "LinearAlgebra", "ZeroMQ", "PostgresClient", "Telemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "CoordCLI",
+            dependencies: [
+                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

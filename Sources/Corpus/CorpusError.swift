@@ -18,6 +18,14 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
+    /// The document's id, when the line had one.
+    public var documentId: String? {
+        switch self {
+        case .missingText(_, _, let id), .duplicateId(_, _, let id, _): id
+        default: nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .fileMissing(let path): "\(path): no such file"

@@ -143,7 +143,7 @@ public struct EmbeddingModel: Sendable {
 
 extension SafeTensors {
     /// sha256 of the whole file, hex.
-    func sha256() -> String {
+    public func sha256() -> String {
         let digest = withFileBytes { SHA256.hash(data: $0) }
         return digest.map { String(format: "%02x", $0) }.joined()
     }

@@ -1,6 +1,6 @@
 import CLibPQ
 
-/// The linked libpq. Connections arrive with the store.
+/// The linked libpq.
 public enum LibPQ {
     /// libpq's version, e.g. "15.18".
     public static var version: String {

@@ -1,6 +1,7 @@
 import Corpus
 import Embedding
 import Foundation
+import Telemetry
 import Logging
 
 /// `worker embed`: embeds every record of a JSONL file and writes one line per

@@ -1,6 +1,7 @@
 import Corpus
 import Embedding
 import Foundation
+import Telemetry
 import LinearAlgebra
 
 /// `worker bench`: embedding throughput on the first documents of a corpus,

@@ -7,6 +7,10 @@ public enum WorkerError: Error, CustomStringConvertible {
     case invalidInput(path: String, errors: [CorpusError], total: Int)
     case emptyInput(path: String)
     case invalidSetting(name: String, reason: String)
+    /// A setting or resource of a connected worker that cannot be used.
+    case setting(String)
+    /// The coordinator refused this worker.
+    case refused(String)
 
     public var description: String {
         switch self {
@@ -24,6 +28,10 @@ public enum WorkerError: Error, CustomStringConvertible {
             return "\(path): no records to embed"
         case .invalidSetting(let name, let reason):
             return "\(name) \(reason)"
+        case .setting(let message):
+            return message
+        case .refused(let reason):
+            return "the coordinator refused this worker: \(reason)"
         }
     }
 }

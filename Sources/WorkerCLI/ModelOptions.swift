@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embedding
 import Foundation
+import Telemetry
 import Logging
 
 /// Options every command that runs a model shares.

@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 import Worker
 
 /// Progress on standard error: a line rewritten in place on a terminal, a log

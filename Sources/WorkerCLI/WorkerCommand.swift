@@ -11,6 +11,7 @@ struct WorkerCommand: ParsableCommand {
             file has invalid lines, 64 bad command-line usage.
             """,
         version: DriftlessVersion.current,
-        subcommands: [EmbedCommand.self, BenchCommand.self, InfoCommand.self]
+        subcommands: [ServeCommand.self, EmbedCommand.self, BenchCommand.self, InfoCommand.self],
+        defaultSubcommand: ServeCommand.self
     )
 }

@@ -1,6 +1,6 @@
 import CLibZMQ
 
-/// The linked libzmq. Sockets and contexts arrive with the coordinator.
+/// The linked libzmq.
 public enum ZeroMQ {
     /// libzmq's version, e.g. "4.3.4".
     public static var version: String {

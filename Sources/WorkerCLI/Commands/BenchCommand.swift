@@ -1,6 +1,7 @@
 import ArgumentParser
 import Embedding
 import Foundation
+import Telemetry
 import Worker
 
 struct BenchCommand: ParsableCommand {

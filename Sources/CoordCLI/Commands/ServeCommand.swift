@@ -1,0 +1,88 @@
+import ArgumentParser
+import Coordinator
+import Dispatch
+import Foundation
+import Telemetry
+
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the coordinator: applies migrations, registers models, resumes unfinished jobs, deals shards to workers.",
+        discussion: """
+            Without --keys the endpoints must be loopback addresses (or pass --insecure). With --keys \
+            (from `coord keys`) every worker and client must present an authorised CURVE key.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var logging: LoggingOptions
+
+    @Option(name: .long, help: "Where workers connect (ZeroMQ ROUTER).")
+    var bind = "tcp://127.0.0.1:5555"
+
+    @Option(name: .long, help: "Where `coord submit` and `coord status` connect.")
+    var clientBind = "tcp://127.0.0.1:5556"
+
+    @Option(name: .long, help: "A folder of model folders to register at start (name = folder name).")
+    var models: String?
+
+    @Option(name: .long, help: "A folder with the coordinator's CURVE keys and authorized_keys (from `coord keys`).")
+    var keys: String?
+
+    @Flag(name: .long, help: "Listen on non-loopback addresses without CURVE keys.")
+    var insecure = false
+
+    @Option(name: .long, help: "Serve Prometheus metrics on this port (0: any free port).")
+    var metricsPort: Int?
+
+    @Option(name: .long, help: "The address the metrics port listens on.")
+    var metricsHost = "127.0.0.1"
+
+    @Option(name: .long, help: "Seconds without a heartbeat after which a lease lapses and its shard is dealt again.")
+    var leaseSeconds = 15.0
+
+    @Option(name: .long, help: "Seconds between a worker's heartbeats (told to workers).")
+    var heartbeatSeconds = 2.0
+
+    @Option(name: .long, help: "Failed attempts after which a shard is split to isolate a failing document.")
+    var maxAttempts = 2
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Give idle workers copies of the last slow shards (first commit wins).")
+    var speculate = true
+
+    func run() throws {
+        let logger = logging.logger("driftless.coordinator")
+        var configuration = CoordinatorConfiguration(databaseURL: database.url)
+        configuration.workerEndpoint = bind
+        configuration.clientEndpoint = clientBind
+        configuration.modelsFolder = models
+        configuration.keysFolder = keys
+        configuration.allowInsecure = insecure
+        configuration.metricsPort = metricsPort
+        configuration.metricsHost = metricsHost
+        configuration.leaseSeconds = leaseSeconds
+        configuration.heartbeatSeconds = heartbeatSeconds
+        configuration.maxAttempts = maxAttempts
+        configuration.speculate = speculate
+        do {
+            let server = try CoordinatorServer(configuration: configuration, logger: logger)
+            let endpoint = try metricsPort.map {
+                try MetricsEndpoint(registry: server.metrics.registry, host: metricsHost, port: $0, logger: logger)
+            }
+            defer { endpoint?.stop() }
+            let stop = server.stopHandle
+            let sources = [SIGTERM, SIGINT].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { stop.stop() }
+                source.resume()
+                return source
+            }
+            defer { sources.forEach { $0.cancel() } }
+            try server.run()
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Coordinator
+import Corpus
+import Foundation
+import Wire
+
+struct SubmitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Index a JSONL corpus: validate it, stream it to the coordinator, show progress until done.",
+        discussion: """
+            Each line: {"_id" or "id", "text", optional "title", any other fields kept as metadata}. The whole \
+            file is checked first: invalid JSON or UTF-8, a missing id or text, or a duplicate id stops the \
+            submission with the lines named (exit 65), unless --skip-invalid, which records them as rejected \
+            and indexes the rest. Re-submitting embeds only new or changed documents.
+            """
+    )
+
+    @Argument(help: "The corpus, one JSON document per line.")
+    var corpus: String
+
+    @Option(name: .long, help: "The index to build or update.")
+    var index: String
+
+    @Option(name: .long, help: "A registered model (a folder name under `coord serve --models`).")
+    var model: String
+
+    @Option(name: .long, help: "Documents per shard.")
+    var shardSize = 64
+
+    @Flag(name: .long, help: "Record invalid lines as rejected and index the valid ones.")
+    var skipInvalid = false
+
+    @Flag(name: .long, help: "Return once the job is accepted, without waiting for it.")
+    var detach = false
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        guard (1...100_000).contains(shardSize) else { throw ValidationError("--shard-size must be between 1 and 100000") }
+        guard !index.isEmpty else { throw ValidationError("--index must not be empty") }
+    }
+
+    func run() throws {
+        let connection = try client.client()
+        var submission = CorpusSubmission(path: corpus, index: index, model: model)
+        submission.shardSize = shardSize
+        submission.skipInvalid = skipInvalid
+        let upload = ProgressBar(label: "sending ")
+        let outcome: CorpusSubmission.Outcome
+        do {
+            outcome = try submission.run(client: connection) { sent, total in upload.show(done: sent, total: total, detail: "") }
+        } catch let error as SubmissionError {
+            if case .invalidLines = error { throw fail(error, code: 65) }
+            throw fail(error)
+        } catch let error as CorpusError {
+            throw fail(error, code: error.line == nil ? 1 : 65)
+        } catch {
+            throw fail(error)
+        }
+        let sealed = outcome.sealed
+        var summary = "job \(outcome.job): \(outcome.submitted) documents sent, \(sealed.toEmbed) to embed in \(sealed.shards) shards"
+        if sealed.unchanged > 0 { summary += ", \(sealed.unchanged) unchanged (already indexed)" }
+        if outcome.invalid > 0 { summary += ", \(outcome.invalid) invalid lines recorded as rejected" }
+        FileHandle.standardError.write(Data((summary + "\n").utf8))
+        if detach {
+            print(outcome.job)
+            return
+        }
+        let final = try JobWatcher(client: connection).wait(job: outcome.job)
+        printOutcome(final)
+        if final.state != "done" { throw ExitCode(1) }
+    }
+
+    private func printOutcome(_ job: StatusReport.JobStatus) {
+        var line = "job \(job.id) \(job.state): \(job.doneDocs) documents indexed into \(job.index) in "
+            + "\(ProgressBar.format(seconds: job.elapsedSeconds)) (\(String(format: "%.1f", job.docsPerSecond)) docs/s)"
+        if job.rejectedDocs > 0 { line += "; \(job.rejectedDocs) rejected (see rejected_documents)" }
+        if let error = job.error { line += "; \(error)" }
+        print(line)
+    }
+}
+
+/// Polls a job's status until it finishes, drawing a progress bar.
+struct JobWatcher {
+    let client: CoordinatorClient
+
+    func wait(job: Int64) throws -> StatusReport.JobStatus {
+        let bar = ProgressBar(label: "indexing")
+        var failures = 0
+        while true {
+            do {
+                let reply = try client.request(.status(job: job))
+                guard case .status(let report) = reply, let status = report.jobs.first else {
+                    if case .failure(let message) = reply { throw fail(message) }
+                    throw fail("unexpected reply to a status request")
+                }
+                failures = 0
+                let remaining = status.totalDocs - status.doneDocs - status.rejectedDocs
+                let eta = status.etaSeconds.map { "ETA \(ProgressBar.format(seconds: $0))" } ?? (remaining > 0 ? "ETA ?" : "")
+                bar.show(
+                    done: status.doneDocs + status.rejectedDocs, total: status.totalDocs,
+                    detail: "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
+                )
+                if status.isFinished {
+                    bar.finish()
+                    return status
+                }
+            } catch let error as CoordinatorClient.Failure {
+                failures += 1
+                // The coordinator may be restarting: keep asking for a while.
+                if failures > 10 { throw fail(error) }
+                FileHandle.standardError.write(Data("\nwaiting for the coordinator: \(error)\n".utf8))
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct Coord: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coord",
+        abstract: "The Driftless coordinator: index JSONL corpora into PostgreSQL with a fleet of embedding workers.",
+        discussion: """
+            Exit codes: 0 success, 1 failure (database, coordinator, a job that failed), 64 bad usage, \
+            65 invalid input lines.
+            """,
+        version: "0.3.0",
+        subcommands: [
+            ServeCommand.self, SubmitCommand.self, StatusCommand.self, MigrateCommand.self, KeysCommand.self,
+        ]
+    )
+}

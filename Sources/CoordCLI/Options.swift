@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PostgresClient
+import Wire
+
+/// Where the database is: a flag or the environment, never logged with its password.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL).")
+    var database: String?
+
+    var url: String { database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable] ?? "" }
+
+    func validate() throws {
+        guard !url.isEmpty else {
+            throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
+        }
+    }
+}
+
+/// How a client reaches the coordinator.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "The coordinator's client endpoint.")
+    var coordinator = "tcp://127.0.0.1:5556"
+
+    @Option(name: .long, help: "A folder with coordinator.public and client.secret (from `coord keys`), for CURVE.")
+    var keys: String?
+
+    @Option(name: .long, help: "Seconds to wait for each answer from the coordinator.")
+    var timeout = 60.0
+
+    func client() throws -> CoordinatorClient {
+        let keys = try keys.map { try CurveKeyStore(folder: $0).clientKeys() }
+        return try CoordinatorClient(endpoint: coordinator, keys: keys, timeout: .milliseconds(Int(timeout * 1000)))
+    }
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Flag(name: .long, help: "Log more detail.")
+    var verbose = false
+
+    func logger(_ label: String) -> Logger {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: label)
+        logger.logLevel = verbose ? .debug : .info
+        return logger
+    }
+}
+
+/// Prints `error` on standard error and exits with `code`.
+func fail(_ error: Any, code: Int32 = 1) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode(code)
+}

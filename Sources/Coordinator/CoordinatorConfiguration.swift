@@ -1,0 +1,58 @@
+import Foundation
+import PostgresClient
+
+/// Everything `coord serve` is told, validated once at start.
+public struct CoordinatorConfiguration: Sendable {
+    /// The database URL (from `--database` or DRIFTLESS_DATABASE_URL); never logged as is.
+    public var databaseURL: String
+    /// Where workers connect (ROUTER) and where clients connect.
+    public var workerEndpoint = "tcp://127.0.0.1:5555"
+    public var clientEndpoint = "tcp://127.0.0.1:5556"
+    /// Serves Prometheus metrics on this port (nil: none).
+    public var metricsPort: Int?
+    public var metricsHost = "127.0.0.1"
+    /// Model folders registered at start (one per subfolder with a config.json).
+    public var modelsFolder: String?
+    /// CURVE keys (see ``CurveKeyStore``); without them the endpoints must be on loopback unless `allowInsecure`.
+    public var keysFolder: String?
+    public var allowInsecure = false
+    public var leaseSeconds = 15.0
+    public var heartbeatSeconds = 2.0
+    public var maxAttempts = 2
+    public var speculate = true
+
+    public init(databaseURL: String) { self.databaseURL = databaseURL }
+
+    /// What can be checked before anything starts.
+    public func validate() throws(CoordinatorError) {
+        guard leaseSeconds >= 2 * heartbeatSeconds, heartbeatSeconds > 0 else {
+            throw .configuration("--lease-seconds (\(leaseSeconds)) must be at least twice --heartbeat-seconds (\(heartbeatSeconds))")
+        }
+        guard maxAttempts >= 1 else { throw .configuration("--max-attempts must be at least 1") }
+        for endpoint in [workerEndpoint, clientEndpoint] where !endpoint.hasPrefix("tcp://") && !endpoint.hasPrefix("ipc://") {
+            throw .configuration("endpoint \(endpoint) must start with tcp:// or ipc://")
+        }
+        if keysFolder == nil && !allowInsecure {
+            for endpoint in [workerEndpoint, clientEndpoint] where !Self.isLoopback(endpoint) {
+                throw .configuration(
+                    "\(endpoint) is not a loopback address and no --keys were given: anyone on the network could connect. "
+                        + "Make keys with `coord keys --out DIR` and pass --keys DIR, or pass --insecure to accept that risk")
+            }
+        }
+    }
+
+    static func isLoopback(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") { return true }
+        let host = endpoint.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":")
+        return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// The settings, with the database password masked, for the log.
+    public var redactedSummary: [String: String] {
+        [
+            "database": PostgresURL.redacted(databaseURL), "workers": workerEndpoint, "clients": clientEndpoint,
+            "metrics": metricsPort.map { "\(metricsHost):\($0)" } ?? "off", "keys": keysFolder ?? "none (loopback only)",
+            "lease_seconds": "\(leaseSeconds)", "heartbeat_seconds": "\(heartbeatSeconds)",
+        ]
+    }
+}

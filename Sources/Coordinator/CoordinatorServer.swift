@@ -1,0 +1,357 @@
+import Foundation
+import Logging
+import PostgresClient
+import Store
+import Synchronization
+import Telemetry
+import Wire
+import ZeroMQ
+
+/// The coordinator daemon: a ROUTER socket for workers, one for clients, the
+/// ``ShardScheduler`` deciding, PostgreSQL remembering. Runs on the thread that
+/// calls ``run()`` (its sockets and its database connection stay there).
+public final class CoordinatorServer {
+    /// Stops a running server from another thread (a signal handler).
+    public final class StopHandle: Sendable {
+        fileprivate let flag = Atomic<Bool>(false)
+        public func stop() { flag.store(true, ordering: .relaxed) }
+        var isStopped: Bool { flag.load(ordering: .relaxed) }
+    }
+
+    public let configuration: CoordinatorConfiguration
+    public let stopHandle = StopHandle()
+    public let metrics = CoordinatorMetrics()
+    let logger: Logger
+    let name: String
+    private let context: ZeroMQContext
+    private let workerSocket: ZeroMQSocket
+    private let clientSocket: ZeroMQSocket
+    private let zap: ZapAuthenticator?
+    private var database: PostgresConnection?
+    private var lastConnectAttempt = -Double.infinity
+    var scheduler: ShardScheduler
+    /// Running jobs by id.
+    var jobs: [Int64: JobRecord] = [:]
+    /// Jobs whose documents are arriving: their index and the next sequence number.
+    var receiving: [Int64: (index: IndexRecord, shardSize: Int, nextSeq: Int)] = [:]
+    /// Jobs to check for completion (after a commit, or when the database comes back).
+    var jobsToCheck: Set<Int64> = []
+    let clock = ContinuousClock()
+    let started = ContinuousClock.now
+    private var lastHousekeeping = 0.0
+
+    public init(configuration: CoordinatorConfiguration, logger: Logger) throws(CoordinatorError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        self.name = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+        var schedulerConfiguration = ShardScheduler.Configuration()
+        schedulerConfiguration.leaseSeconds = configuration.leaseSeconds
+        schedulerConfiguration.maxAttempts = configuration.maxAttempts
+        schedulerConfiguration.speculate = configuration.speculate
+        scheduler = ShardScheduler(configuration: schedulerConfiguration)
+        do {
+            context = try ZeroMQContext()
+            var serverKeys: CurveKeyStore.ServerKeys?
+            if let folder = configuration.keysFolder {
+                do { serverKeys = try CurveKeyStore(folder: folder).serverKeys() } catch {
+                    throw CoordinatorError.configuration("\(error)")
+                }
+                zap = try ZapAuthenticator(context: context, authorizedKeys: serverKeys!.authorized)
+            } else {
+                zap = nil
+            }
+            workerSocket = try context.socket(.router)
+            clientSocket = try context.socket(.router)
+            for socket in [workerSocket, clientSocket] {
+                try socket.setRouterMandatory()
+                try socket.setMaximumMessageSize(WireProtocol.maximumMessageSize)
+                if let serverKeys { try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: "driftless") }
+            }
+            try workerSocket.bind(configuration.workerEndpoint)
+            try clientSocket.bind(configuration.clientEndpoint)
+        } catch let error as ZeroMQError {
+            throw .socket(error)
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw .configuration("\(error)")
+        }
+    }
+
+    /// The endpoints actually bound (a `*` port resolved).
+    public var workerEndpoint: String { workerSocket.lastEndpoint }
+    public var clientEndpoint: String { clientSocket.lastEndpoint }
+
+    var now: Double { (ContinuousClock.now - started).seconds }
+
+    // MARK: Run loop
+
+    /// Prepares the database (migrations, models, unfinished jobs) and serves until stopped.
+    public func run() throws(CoordinatorError) {
+        var summary = configuration.redactedSummary
+        summary["workers"] = workerEndpoint
+        summary["clients"] = clientEndpoint
+        logger.info("coordinator starting", metadata: summary.mapValues { .string($0) })
+        if configuration.keysFolder == nil {
+            logger.warning("no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)")
+        }
+        let connection: PostgresConnection
+        do { connection = try PostgresConnection(url: configuration.databaseURL) } catch {
+            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(configuration.databaseURL))"))
+        }
+        do {
+            try Migrator.locate().migrate(connection, logger: logger)
+            try registerModels(connection)
+            try resume(connection)
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw .configuration("\(error)")
+        }
+        database = connection
+        logger.info("coordinator ready", metadata: ["jobs": "\(jobs.count)", "open_shards": "\(scheduler.openShardCount)"])
+
+        var sockets = [workerSocket, clientSocket]
+        if let zap { sockets.append(zap.socket) }
+        while !stopHandle.isStopped {
+            let readable: [Bool]
+            do { readable = try ZeroMQPoller.readable(sockets, timeout: .milliseconds(100)) } catch {
+                throw .socket(error)
+            }
+            if readable.count > 2, readable[2] { answerAuthentication() }
+            if readable[0] { drain(workerSocket, handleWorkerFrames) }
+            if readable[1] { drain(clientSocket, handleClientFrames) }
+            if now - lastHousekeeping >= 0.25 {
+                lastHousekeeping = now
+                housekeeping()
+            }
+            deal()
+        }
+        logger.info("coordinator stopped")
+    }
+
+    private func drain(_ socket: ZeroMQSocket, _ handle: ([Data]) -> Void) {
+        // Up to a bounded number per turn, so one busy socket does not starve the other.
+        for _ in 0..<256 {
+            guard let frames = try? socket.receive(timeout: .zero) else { return }
+            handle(frames)
+        }
+    }
+
+    private func answerAuthentication() {
+        guard let zap, let decision = try? zap.answerPending() else { return }
+        if decision.allowed {
+            logger.debug("connection authenticated", metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey)"])
+        } else {
+            metrics.rejectedConnections.increment()
+            logger.warning(
+                "connection refused: key not authorised",
+                metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey.isEmpty ? "none" : decision.publicKey)"]
+            )
+        }
+    }
+
+    /// Expired leases, dead workers, job completion, database reconnection.
+    private func housekeeping() {
+        let expired = scheduler.expire(now: now)
+        for worker in expired.deadWorkers {
+            logger.warning("worker silent: declared dead, its shards dealt again", metadata: ["worker": "\(worker)"])
+        }
+        for lease in expired.revoked {
+            metrics.leasesExpired.increment()
+            logger.warning(
+                "lease lapsed: shard dealt again",
+                metadata: ["shard": "\(lease.shard)", "lease": "\(lease.token)", "worker": "\(lease.worker ?? "unknown")"]
+            )
+            revokeInDatabase(lease)
+            if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
+        }
+        for record in expired.isolate { isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)") }
+        metrics.queueDepth.set(Double(scheduler.queue.count))
+        metrics.workers.set(Double(scheduler.workers.count))
+        if !jobsToCheck.isEmpty, let db = connectedDatabase() {
+            for job in jobsToCheck.sorted() {
+                do {
+                    if try JobStore(db).finishIfComplete(job: job) {
+                        jobs.removeValue(forKey: job)
+                        metrics.jobsFinished.increment()
+                        logger.info("job done", metadata: ["job": "\(job)"])
+                    }
+                    jobsToCheck.remove(job)
+                } catch {
+                    databaseFailed(error)
+                    return
+                }
+            }
+        }
+    }
+
+    // MARK: Dealing
+
+    private func deal() {
+        while let decision = scheduler.nextDeal(now: now) {
+            let (worker, shard, isCopy): (String, Int64, Bool) =
+                switch decision {
+                case .shard(let worker, let shard): (worker, shard, false)
+                case .copy(let worker, let shard): (worker, shard, true)
+                }
+            guard let open = scheduler.shards[shard], let job = jobs[open.record.job], let db = connectedDatabase() else {
+                scheduler.notDealt(shard: shard, worker: worker, stillOpen: scheduler.shards[shard] != nil)
+                return
+            }
+            do {
+                let store = JobStore(db)
+                guard let token = try store.grantLease(shard: shard, worker: worker) else {
+                    scheduler.notDealt(shard: shard, worker: worker, stillOpen: false)
+                    jobsToCheck.insert(job.id)
+                    continue
+                }
+                let documents = try store.documents(job: job.id, shard: open.record)
+                scheduler.granted(token: token, shard: shard, worker: worker, now: now)
+                let assignment = ShardAssignment(
+                    shard: shard, lease: token, job: job.id, index: job.index.name, collectionId: job.index.collectionId,
+                    vectorTable: job.index.vectorTable, model: job.index.model.name,
+                    weightsHash: job.index.model.weightsHash, dimension: job.index.model.dimension,
+                    documents: documents.map {
+                        WireDocument(seq: $0.seq, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
+                    }
+                )
+                metrics.shardsDealt.increment()
+                logger.debug(
+                    isCopy ? "shard copy dealt" : "shard dealt",
+                    metadata: ["job": "\(job.id)", "shard": "\(shard)", "lease": "\(token)", "worker": "\(worker)", "documents": "\(documents.count)"]
+                )
+                send(worker, .assign(assignment))
+            } catch {
+                scheduler.notDealt(shard: shard, worker: worker, stillOpen: true)
+                databaseFailed(error)
+                return
+            }
+        }
+    }
+
+    func isolate(_ record: ShardRecord, error: String) {
+        guard let db = connectedDatabase(), let job = jobs[record.job] else { return }
+        do {
+            let children = try JobStore(db).isolateFailure(job: record.job, shard: record, error: error)
+            if children.isEmpty {
+                metrics.documentsRejected.increment()
+                logger.error("document rejected: it fails every time", metadata: ["job": "\(record.job)", "shard": "\(record.id)", "error": "\(error)"])
+                jobsToCheck.insert(record.job)
+            } else {
+                logger.warning(
+                    "shard failed \(record.attempts) times: split to isolate the failing document",
+                    metadata: ["job": "\(record.job)", "shard": "\(record.id)", "into": "\(children.map(\.id))", "error": "\(error)"]
+                )
+                scheduler.add(children, model: job.index.model.name, atFront: true)
+            }
+        } catch {
+            databaseFailed(error)
+            // Not split: deal it again as it is; the split is retried when it fails again.
+            scheduler.add([record], model: job.index.model.name, atFront: true)
+        }
+    }
+
+    func revokeInDatabase(_ lease: ShardScheduler.Lease) {
+        guard let db = connectedDatabase() else { return }
+        do {
+            if try JobStore(db).revokeLease(token: lease.token, shard: lease.shard) == .done {
+                // Committed just before it lapsed: close it here too.
+                let job = scheduler.shards[lease.shard]?.record.job
+                _ = scheduler.completed(shard: lease.shard, token: lease.token, documents: 0, tokens: 0, embedSeconds: 0, now: now)
+                if let job { jobsToCheck.insert(job) }
+            }
+        } catch {
+            databaseFailed(error)
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ worker: String, _ message: CoordinatorMessage) {
+        do {
+            try workerSocket.send([Data(worker.utf8), WireProtocol.encode(message)], wait: false)
+        } catch {
+            logger.debug("cannot reach worker: \(error)", metadata: ["worker": "\(worker)"])
+        }
+    }
+
+    func reply(_ peer: Data, _ message: ClientReply) {
+        do { try clientSocket.send([peer, WireProtocol.encode(message)], wait: false) } catch {
+            logger.debug("cannot reach client: \(error)")
+        }
+    }
+
+    // MARK: Database
+
+    /// The connection, reconnecting (at most once a second) when it was lost.
+    func connectedDatabase() -> PostgresConnection? {
+        if let database, database.isConnected { return database }
+        guard now - lastConnectAttempt >= 1 else { return nil }
+        lastConnectAttempt = now
+        do {
+            let connection = try PostgresConnection(url: configuration.databaseURL)
+            database = connection
+            logger.info("database connection restored")
+            for job in jobs.keys { jobsToCheck.insert(job) }
+            return connection
+        } catch {
+            database = nil
+            logger.warning("database unreachable; retrying every second: \(error)")
+            return nil
+        }
+    }
+
+    func databaseFailed(_ error: Error) {
+        metrics.databaseErrors.increment()
+        if let error = error as? StoreError, error.isConnectionLoss {
+            logger.error("database connection lost: \(error)")
+            database = nil
+        } else {
+            logger.error("database: \(error)")
+        }
+    }
+
+    // MARK: Start
+
+    private func registerModels(_ connection: PostgresConnection) throws {
+        guard let folder = configuration.modelsFolder else { return }
+        let catalog = Catalog(connection)
+        for path in ModelFolders.list(folder) {
+            let record: ModelRecord
+            do { record = try ModelFolders.record(path) } catch {
+                logger.error("model folder skipped: \(error)", metadata: ["path": "\(path)"])
+                continue
+            }
+            let registered = try catalog.register(record)
+            if registered.weightsHash != record.weightsHash {
+                logger.warning(
+                    "model folder differs from the registry: the registry's weights stay the reference",
+                    metadata: ["model": "\(record.name)", "path": "\(path)", "registry_sha256": "\(registered.weightsHash.prefix(16))…",
+                               "folder_sha256": "\(record.weightsHash.prefix(16))…"]
+                )
+            } else {
+                logger.info("model registered", metadata: ["model": "\(record.name)", "dimension": "\(record.dimension)", "sha256": "\(record.weightsHash.prefix(16))…"])
+            }
+        }
+    }
+
+    /// Loads unfinished jobs: their open shards are dealt again, leases found are kept until they lapse.
+    private func resume(_ connection: PostgresConnection) throws {
+        let store = JobStore(connection)
+        let interrupted = try store.failInterruptedSubmissions()
+        if interrupted > 0 { logger.warning("submissions interrupted by a restart marked failed", metadata: ["jobs": "\(interrupted)"]) }
+        for job in try store.runningJobs() {
+            jobs[job.id] = job
+            let shards = try store.openShards(job: job.id)
+            scheduler.add(shards, model: job.index.model.name)
+            let leases = try store.leases(job: job.id)
+            for lease in leases { scheduler.adopt(token: lease.token, shard: lease.shard, now: now) }
+            jobsToCheck.insert(job.id)
+            logger.info("job resumed", metadata: ["job": "\(job.id)", "index": "\(job.index.name)", "open_shards": "\(shards.count)", "leases": "\(leases.count)"])
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Corpus
+import Foundation
+import Wire
+
+/// `coord submit`: checks a JSONL corpus, streams it to the coordinator in
+/// chunks, and seals the job. Progress then comes from ``JobWatcher``.
+public struct CorpusSubmission {
+    public var path: String
+    public var index: String
+    public var model: String
+    public var shardSize = 64
+    /// Record invalid lines as rejected and index the rest (otherwise any invalid line stops the submission).
+    public var skipInvalid = false
+    /// Documents per message.
+    public var chunkSize = 500
+
+    public init(path: String, index: String, model: String) {
+        self.path = path
+        self.index = index
+        self.model = model
+    }
+
+    public struct Outcome: Sendable {
+        public var job: Int64
+        public var submitted: Int
+        public var invalid: Int
+        public var sealed: ClientReply.Sealed
+    }
+
+    /// Validates the whole file first; nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
+    public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
+        let reader = try CorpusReader(path: path)
+        let report = try reader.validate(rejectDuplicates: true, maxErrors: skipInvalid ? Int.max : 20)
+        if report.errorCount > 0 && !skipInvalid {
+            throw SubmissionError.invalidLines(path: path, errors: report.errors.map(\.description), count: report.errorCount)
+        }
+        guard report.records > 0 else { throw SubmissionError.empty(path: path) }
+
+        let source = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard case .accepted(let job) = try expect(client.request(.submit(.init(index: index, model: model, shardSize: shardSize, source: source))))
+        else { throw SubmissionError.protocolError("expected the job to be accepted") }
+
+        if report.errorCount > 0 {
+            let lines = report.errors.map { ClientRequest.RejectedLine(line: $0.line ?? 0, id: $0.documentId, error: $0.description) }
+            for chunk in stride(from: 0, to: lines.count, by: chunkSize) {
+                _ = try expect(client.request(.rejected(job: job, lines: Array(lines[chunk..<min(chunk + chunkSize, lines.count)]))))
+            }
+        }
+        var sent = 0
+        try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
+            let documents = records.map {
+                WireDocument(line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: String(decoding: $0.metadata, as: UTF8.self))
+            }
+            _ = try expect(client.request(.documents(job: job, documents: documents)))
+            sent += documents.count
+            progress(sent, report.records)
+        }
+        guard case .sealed(let sealed) = try expect(client.request(.seal(job: job, documents: sent))) else {
+            throw SubmissionError.protocolError("expected the job to be sealed")
+        }
+        return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
+    }
+
+    private func expect(_ reply: ClientReply) throws -> ClientReply {
+        if case .failure(let message) = reply { throw SubmissionError.refused(message) }
+        return reply
+    }
+}
+
+public enum SubmissionError: Error, CustomStringConvertible {
+    case invalidLines(path: String, errors: [String], count: Int)
+    case empty(path: String)
+    case refused(String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .invalidLines(let path, let errors, let count):
+            "\(path): \(count) invalid line\(count == 1 ? "" : "s"); nothing was submitted (--skip-invalid indexes the valid lines and records these):\n"
+                + errors.map { "  \($0)" }.joined(separator: "\n") + (count > errors.count ? "\n  … and \(count - errors.count) more" : "")
+        case .empty(let path): "\(path) holds no documents"
+        case .refused(let message): "the coordinator refused: \(message)"
+        case .protocolError(let message): "unexpected reply from the coordinator: \(message)"
+        }
+    }
+}

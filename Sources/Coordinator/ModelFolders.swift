@@ -1,0 +1,31 @@
+import Embedding
+import Foundation
+import Store
+
+/// The model folders under a directory, as registry records.
+public enum ModelFolders {
+    /// Subfolders holding a `config.json` and a `model.safetensors` (symbolic links followed), by name.
+    public static func list(_ directory: String) -> [String] {
+        let base = URL(fileURLWithPath: directory, isDirectory: true)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? []
+        return names.sorted().filter { name in
+            let folder = base.appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path)
+                && FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
+        }.map { base.appendingPathComponent($0).path }
+    }
+
+    /// Loads the model in `path` and describes it for the registry.
+    public static func record(_ path: String) throws -> ModelRecord {
+        let model = try EmbeddingModel(folder: path)
+        let prompts = Dictionary(uniqueKeysWithValues: model.prompts.map { ($0.key, $0.value.template) })
+        let promptsJSON = (try? JSONSerialization.data(withJSONObject: prompts, options: [.sortedKeys])).map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        return ModelRecord(
+            name: model.name, architecture: "\(model.architecture)", dimension: model.dimension,
+            pooling: model.pooling.strategy.rawValue, normalized: model.normalize,
+            maxSequenceLength: model.maxSequenceLength, prompts: promptsJSON ?? "{}", weightsHash: model.weightsHash
+        )
+    }
+}

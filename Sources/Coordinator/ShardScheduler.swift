@@ -1,0 +1,261 @@
+import Store
+
+/// The coordinator's dealing logic as a plain value: which worker gets which
+/// shard, when a lease expires, when a failing shard is split. No sockets, no
+/// database: the loop that drives it (``CoordinatorServer``) does the I/O and
+/// reports back. Times are seconds on a monotonic clock.
+public struct ShardScheduler: Sendable {
+    public struct Configuration: Sendable {
+        /// A lease lapses when no heartbeat mentions it for this long; a silent worker is dead after it.
+        public var leaseSeconds: Double = 15
+        /// Attempts (leases granted) after which a failing shard is split.
+        public var maxAttempts = 2
+        /// Give idle workers copies of slow shards at the end of a job (first commit wins).
+        public var speculate = true
+        public init() {}
+    }
+
+    public struct Worker: Sendable {
+        public var id: String
+        public var host: String
+        public var threads: Int
+        /// Models whose weights match the registry: the only ones dealt to this worker.
+        public var models: Set<String>
+        public var credit = 0
+        public var lastSeen: Double
+        public var leases: Set<Int64> = []
+        public var documents = 0
+        public var tokens = 0
+        public var embedSeconds = 0.0
+    }
+
+    public struct Lease: Sendable, Equatable {
+        public var token: Int64
+        public var shard: Int64
+        /// Nil for a lease found in the database after a restart, until its holder's heartbeat names it.
+        public var worker: String?
+        public var granted: Double
+        public var expires: Double
+    }
+
+    public struct OpenShard: Sendable {
+        public var record: ShardRecord
+        public var model: String
+        public var leases: Set<Int64> = []
+    }
+
+    public var configuration: Configuration
+    public private(set) var workers: [String: Worker] = [:]
+    public private(set) var shards: [Int64: OpenShard] = [:]
+    public private(set) var leases: [Int64: Lease] = [:]
+    /// Pending shards in dealing order.
+    public private(set) var queue: [Int64] = []
+    /// Mean seconds from lease to commit, for deciding when a shard is slow.
+    public private(set) var meanShardSeconds: Double?
+
+    public init(configuration: Configuration = Configuration()) { self.configuration = configuration }
+
+    // MARK: Shards
+
+    public mutating func add(_ records: [ShardRecord], model: String, atFront: Bool = false) {
+        var ids: [Int64] = []
+        for record in records where shards[record.id] == nil {
+            shards[record.id] = OpenShard(record: record, model: model)
+            ids.append(record.id)
+        }
+        queue = atFront ? ids + queue : queue + ids
+    }
+
+    /// A lease that exists in the database but whose holder is not known yet (after a restart).
+    public mutating func adopt(token: Int64, shard: Int64, now: Double) {
+        guard shards[shard] != nil else { return }
+        queue.removeAll { $0 == shard }
+        shards[shard]?.leases.insert(token)
+        leases[token] = Lease(token: token, shard: shard, worker: nil, granted: now, expires: now + configuration.leaseSeconds)
+    }
+
+    public var openShardCount: Int { shards.count }
+
+    public func openShards(job: Int64) -> Int { shards.values.filter { $0.record.job == job }.count }
+
+    // MARK: Workers
+
+    public mutating func join(id: String, host: String, threads: Int, models: Set<String>, now: Double) {
+        if var known = workers[id] {
+            known.models = models
+            known.credit = 0
+            known.lastSeen = now
+            workers[id] = known
+        } else {
+            workers[id] = Worker(id: id, host: host, threads: threads, models: models, lastSeen: now)
+        }
+    }
+
+    /// Records that the worker spoke; false when it is unknown (it must say hello).
+    public mutating func seen(_ id: String, now: Double) -> Bool {
+        guard workers[id] != nil else { return false }
+        workers[id]!.lastSeen = now
+        return true
+    }
+
+    public mutating func addCredit(_ id: String, _ credit: Int) {
+        guard workers[id] != nil else { return }
+        workers[id]!.credit = max(0, min(workers[id]!.credit + credit, 16))
+    }
+
+    /// The worker holds these leases: keep them alive (and adopt ones found after a restart).
+    public mutating func heartbeat(_ id: String, leases tokens: [Int64], now: Double) {
+        guard workers[id] != nil else { return }
+        for token in tokens {
+            guard var lease = leases[token] else { continue }
+            if lease.worker == nil {
+                lease.worker = id
+                workers[id]!.leases.insert(token)
+            }
+            guard lease.worker == id else { continue }
+            lease.expires = now + configuration.leaseSeconds
+            leases[token] = lease
+        }
+    }
+
+    /// The worker left: returns its leases (to revoke in the database).
+    public mutating func leave(_ id: String) -> [Lease] {
+        guard let worker = workers.removeValue(forKey: id) else { return [] }
+        return worker.leases.compactMap { release($0, requeue: true) }
+    }
+
+    // MARK: Dealing
+
+    public enum Deal: Sendable, Equatable {
+        case shard(worker: String, shard: Int64)
+        /// A copy of a slow shard for an idle worker (end of a job).
+        case copy(worker: String, shard: Int64)
+    }
+
+    /// The next shard to deal, if any worker has credit for one.
+    public mutating func nextDeal(now: Double) -> Deal? {
+        let ready = workers.values.filter { $0.credit > 0 }.sorted { ($0.leases.count, $0.id) < ($1.leases.count, $1.id) }
+        for worker in ready {
+            if let position = queue.firstIndex(where: { shards[$0].map { worker.models.contains($0.model) } ?? false }) {
+                let shard = queue.remove(at: position)
+                workers[worker.id]!.credit -= 1
+                return .shard(worker: worker.id, shard: shard)
+            }
+        }
+        guard configuration.speculate, queue.isEmpty, let mean = meanShardSeconds else { return nil }
+        // Only workers with nothing in hand take copies, of shards held by a single lease for 1.5× the usual time.
+        for worker in ready where worker.leases.isEmpty {
+            let slow = shards.values.filter { shard in
+                worker.models.contains(shard.model) && shard.leases.count == 1
+                    && shard.leases.allSatisfy { leases[$0].map { now - $0.granted > max(2, 1.5 * mean) && $0.worker != worker.id } ?? false }
+            }
+            if let shard = slow.min(by: { $0.record.id < $1.record.id }) {
+                workers[worker.id]!.credit -= 1
+                return .copy(worker: worker.id, shard: shard.record.id)
+            }
+        }
+        return nil
+    }
+
+    /// The database granted `token`; the shard is now in the worker's hands.
+    public mutating func granted(token: Int64, shard: Int64, worker: String, now: Double) {
+        shards[shard]?.leases.insert(token)
+        leases[token] = Lease(token: token, shard: shard, worker: worker, granted: now, expires: now + configuration.leaseSeconds)
+        workers[worker]?.leases.insert(token)
+        shards[shard]?.record.attempts += 1
+    }
+
+    /// The shard could not be leased (it is no longer open): forget it, return the credit.
+    public mutating func notDealt(shard: Int64, worker: String, stillOpen: Bool) {
+        if stillOpen { queue.insert(shard, at: 0) } else { shards.removeValue(forKey: shard) }
+        addCredit(worker, 1)
+    }
+
+    // MARK: Outcomes
+
+    /// A commit succeeded: the shard is closed. Returns the other leases of it (copies) to revoke.
+    public mutating func completed(shard: Int64, token: Int64, documents: Int, tokens: Int, embedSeconds: Double, now: Double) -> [Lease] {
+        if let lease = leases[token], let worker = lease.worker {
+            workers[worker]?.documents += documents
+            workers[worker]?.tokens += tokens
+            workers[worker]?.embedSeconds += embedSeconds
+            let seconds = now - lease.granted
+            meanShardSeconds = meanShardSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
+        }
+        let tokens = shards[shard]?.leases ?? []
+        var others: [Lease] = []
+        for other in tokens {
+            if let lease = release(other, requeue: false), other != token { others.append(lease) }
+        }
+        _ = release(token, requeue: false)
+        shards.removeValue(forKey: shard)
+        queue.removeAll { $0 == shard }
+        return others
+    }
+
+    public enum FailureDecision: Sendable, Equatable {
+        /// Dealt again later.
+        case retry
+        /// Failed too often: split it (or reject its one document).
+        case isolate(ShardRecord)
+        /// Not open any more (done elsewhere, or unknown).
+        case ignore
+    }
+
+    /// The worker reported a failure (or its lease lapsed). `countsAsAttempt` is false when the shard
+    /// could never have worked on that worker (e.g. its model was refused there).
+    public mutating func failed(token: Int64, countsAsAttempt: Bool = true) -> FailureDecision {
+        guard let lease = leases[token], let shard = shards[lease.shard] else {
+            _ = release(token, requeue: false)
+            return .ignore
+        }
+        if !countsAsAttempt {
+            shards[lease.shard]?.record.attempts -= 1
+            _ = release(token, requeue: true)
+            return .retry
+        }
+        if shard.record.attempts >= configuration.maxAttempts && shard.leases.count == 1 {
+            _ = release(token, requeue: false)
+            shards.removeValue(forKey: lease.shard)
+            queue.removeAll { $0 == lease.shard }
+            return .isolate(shard.record)
+        }
+        _ = release(token, requeue: true)
+        return .retry
+    }
+
+    /// Leases that lapsed (no heartbeat) and workers that went silent, removed from the state.
+    /// Each returned lease must be revoked in the database; its shard was queued again
+    /// (or must be isolated, when `isolate` holds it).
+    public mutating func expire(now: Double) -> (revoked: [Lease], deadWorkers: [String], isolate: [ShardRecord]) {
+        var dead: [String] = []
+        for worker in workers.values where now - worker.lastSeen > configuration.leaseSeconds {
+            dead.append(worker.id)
+        }
+        var lapsed = leases.values.filter { $0.expires < now }.map(\.token)
+        for id in dead {
+            lapsed += workers[id]!.leases
+            workers.removeValue(forKey: id)
+        }
+        var revoked: [Lease] = []
+        var isolate: [ShardRecord] = []
+        for token in Set(lapsed).sorted() {
+            guard let lease = leases[token] else { continue }
+            revoked.append(lease)
+            if case .isolate(let record) = failed(token: token) { isolate.append(record) }
+        }
+        return (revoked, dead.sorted(), isolate)
+    }
+
+    /// Removes a lease from every record; with `requeue`, puts its shard back at the front of
+    /// the queue when no other lease holds it.
+    private mutating func release(_ token: Int64, requeue: Bool) -> Lease? {
+        guard let lease = leases.removeValue(forKey: token) else { return nil }
+        if let worker = lease.worker { workers[worker]?.leases.remove(token) }
+        shards[lease.shard]?.leases.remove(token)
+        if requeue, let shard = shards[lease.shard], shard.leases.isEmpty, !queue.contains(lease.shard) {
+            queue.insert(lease.shard, at: 0)
+        }
+        return lease
+    }
+}

@@ -1,0 +1,162 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection. Not thread-safe: keep it on one thread.
+///
+/// Queries use the extended protocol with text parameters (`$1`, `$2`, …),
+/// so values are never spliced into SQL. Errors carry the server's SQLSTATE.
+public final class PostgresConnection {
+    private var handle: OpaquePointer?
+    /// The URL, for reconnecting; never logged (see ``PostgresURL/redacted(_:)``).
+    private let url: String
+
+    /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
+    /// Without a `connect_timeout` in it, waits at most 10 s.
+    public init(url: String) throws(PostgresError) {
+        self.url = url.contains("connect_timeout") ? url : url + (url.contains("?") ? "&" : "?") + "connect_timeout=10"
+        try connect()
+    }
+
+    deinit { PQfinish(handle) }
+
+    private func connect() throws(PostgresError) {
+        PQfinish(handle)
+        handle = PQconnectdb(url)
+        guard let handle, PQstatus(handle) == CONNECTION_OK else {
+            let message = handle.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            PQfinish(handle)
+            self.handle = nil
+            throw PostgresError(message: "cannot connect: \(message)", isConnectionLoss: true)
+        }
+        // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+    }
+
+    /// Whether the connection is up as far as libpq knows.
+    public var isConnected: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Drops the connection and connects again.
+    public func reconnect() throws(PostgresError) { try connect() }
+
+    /// Runs one statement with text parameters and returns its rows.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
+        guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        let result = withParameterPointers(parameters) { values in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        return try rows(of: result, for: handle)
+    }
+
+    /// Runs statements without parameters (several may be separated by semicolons).
+    public func executeScript(_ sql: String) throws(PostgresError) {
+        guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        _ = try rows(of: result, for: handle)
+    }
+
+    /// Runs `COPY … FROM STDIN` with `data` (in the format the statement names)
+    /// and returns how many rows it wrote.
+    @discardableResult
+    public func copyIn(_ sql: String, data: Data) throws(PostgresError) -> Int {
+        guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        let start = PQexec(handle, sql)
+        let status = PQresultStatus(start)
+        if status != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            _ = try rows(of: start, for: handle)
+            throw PostgresError(message: "COPY did not start (\(String(cString: PQresStatus(status))))")
+        }
+        PQclear(start)
+        let chunk = 1 << 20
+        var offset = 0
+        var failure: String?
+        while offset < data.count && failure == nil {
+            let end = min(offset + chunk, data.count)
+            let sent = data[offset..<end].withUnsafeBytes {
+                PQputCopyData(handle, $0.baseAddress?.assumingMemoryBound(to: CChar.self), Int32($0.count))
+            }
+            if sent != 1 { failure = String(cString: PQerrorMessage(handle)) }
+            offset = end
+        }
+        if PQputCopyEnd(handle, failure) != 1 {
+            throw PostgresError(message: String(cString: PQerrorMessage(handle)), isConnectionLoss: !isConnected)
+        }
+        var written = 0
+        var firstError: PostgresError?
+        while let result = PQgetResult(handle) {
+            defer { PQclear(result) }
+            do {
+                written += try rows(of: result, for: handle).affected
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
+        return written
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if isConnected { _ = try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    // MARK: Results
+
+    private func rows(of result: OpaquePointer?, for handle: OpaquePointer) throws(PostgresError) -> PostgresRows {
+        guard let result else {
+            throw PostgresError(message: String(cString: PQerrorMessage(handle)), isConnectionLoss: !isConnected)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY:
+            break
+        default:
+            throw PostgresError(
+                sqlState: field(result, "C"),
+                message: field(result, "M") ?? String(cString: PQresultErrorMessage(result)),
+                detail: field(result, "D"),
+                isConnectionLoss: PQstatus(handle) != CONNECTION_OK
+            )
+        }
+        let columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            rows.append(
+                (0..<columnCount).map { column in
+                    PQgetisnull(result, Int32(row), Int32(column)) != 0
+                        ? nil : String(cString: PQgetvalue(result, Int32(row), Int32(column)))
+                }
+            )
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PostgresRows(columns: columns, rows: rows, affected: affected)
+    }
+
+    private func field(_ result: OpaquePointer, _ code: Character) -> String? {
+        guard let pointer = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+        return String(cString: pointer)
+    }
+
+    private func withParameterPointers<R>(
+        _ parameters: [String?],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+    ) -> R {
+        let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let pointers = copies.map { UnsafePointer($0) }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}

@@ -1,0 +1,116 @@
+import PostgresClient
+
+/// The model registry, collections and indexes.
+public struct Catalog {
+    let connection: PostgresConnection
+
+    public init(_ connection: PostgresConnection) { self.connection = connection }
+
+    /// Registers `model` unless a model of that name exists; returns the registry's record
+    /// (which wins when the weights differ: `registered.weightsHash != model.weightsHash`).
+    public func register(_ model: ModelRecord) throws(StoreError) -> ModelRecord {
+        try connection.during("registering model \(model.name)") {
+            try connection.execute(
+                """
+                INSERT INTO models (name, architecture, dimension, pooling, normalized, max_seq_length, prompts, weights_hash)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (name) DO NOTHING
+                """,
+                [model.name, model.architecture, String(model.dimension), model.pooling, model.normalized ? "t" : "f",
+                 String(model.maxSequenceLength), model.prompts, model.weightsHash]
+            )
+        }
+        guard let registered = try self.model(named: model.name) else { throw .unknownModel(model.name, known: []) }
+        return registered
+    }
+
+    public func model(named name: String) throws(StoreError) -> ModelRecord? {
+        let rows = try connection.during("reading model \(name)") {
+            try connection.execute("SELECT * FROM models WHERE name = $1", [name])
+        }
+        return rows.isEmpty ? nil : Self.model(rows, 0)
+    }
+
+    public func models() throws(StoreError) -> [ModelRecord] {
+        let rows = try connection.during("listing models") { try connection.execute("SELECT * FROM models ORDER BY name") }
+        return (0..<rows.count).map { Self.model(rows, $0) }
+    }
+
+    static func model(_ rows: PostgresRows, _ row: Int, prefix: String = "") -> ModelRecord {
+        ModelRecord(
+            id: Int64(rows.int(row, prefix + "id") ?? 0),
+            name: rows.value(row, prefix + "name") ?? "",
+            architecture: rows.value(row, prefix + "architecture") ?? "",
+            dimension: rows.int(row, prefix + "dimension") ?? 0,
+            pooling: rows.value(row, prefix + "pooling") ?? "",
+            normalized: rows.value(row, prefix + "normalized") == "t",
+            maxSequenceLength: rows.int(row, prefix + "max_seq_length") ?? 0,
+            prompts: rows.value(row, prefix + "prompts") ?? "{}",
+            weightsHash: rows.value(row, prefix + "weights_hash") ?? ""
+        )
+    }
+
+    /// The index `name` for `model`, made (with its collection and vector table) when new.
+    /// An existing index must have been built by the same model.
+    public func index(named name: String, model modelName: String) throws(StoreError) -> IndexRecord {
+        guard let model = try model(named: modelName) else {
+            throw .unknownModel(modelName, known: try models().map(\.name))
+        }
+        if let existing = try index(named: name) {
+            guard existing.model.name == model.name else {
+                throw .indexModelMismatch(index: name, model: model.name, existing: existing.model.name)
+            }
+            return existing
+        }
+        try connection.during("creating index \(name)") {
+            try connection.transaction {
+                try connection.execute("SELECT pg_advisory_xact_lock(7426002)")
+                if try !connection.execute("SELECT 1 FROM indexes WHERE name = $1", [name]).isEmpty { return }
+                try connection.execute("INSERT INTO collections (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [name])
+                let id = try connection.execute(
+                    """
+                    INSERT INTO indexes (name, collection_id, model_id, vector_table)
+                    SELECT $1, c.id, $2, 'pending' || c.id FROM collections c WHERE c.name = $1 RETURNING id
+                    """,
+                    [name, String(model.id)]
+                ).scalar!
+                let table = "index_vectors_\(id)"
+                try connection.execute("UPDATE indexes SET vector_table = $1 WHERE id = $2", [table, id])
+                // One table per index: its pgvector column has the model's dimension.
+                try connection.executeScript(
+                    """
+                    CREATE TABLE \(table) (
+                        doc_id        text PRIMARY KEY,
+                        embedding     vector(\(model.dimension)) NOT NULL,
+                        content_hash  text NOT NULL,
+                        job_id        bigint,
+                        shard_id      bigint,
+                        embedded_at   timestamptz NOT NULL DEFAULT now()
+                    )
+                    """
+                )
+            }
+        }
+        guard let created = try index(named: name) else { throw .unknownIndex(name) }
+        return created
+    }
+
+    public func index(named name: String) throws(StoreError) -> IndexRecord? {
+        let rows = try connection.during("reading index \(name)") {
+            try connection.execute(
+                """
+                SELECT i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, m.*
+                FROM indexes i JOIN models m ON m.id = i.model_id WHERE i.name = $1
+                """,
+                [name]
+            )
+        }
+        guard !rows.isEmpty else { return nil }
+        return IndexRecord(
+            id: Int64(rows.int(0, "index_id")!),
+            name: rows.value(0, "index_name")!,
+            collectionId: Int64(rows.int(0, "collection_id")!),
+            model: Self.model(rows, 0),
+            vectorTable: rows.value(0, "vector_table")!
+        )
+    }
+}

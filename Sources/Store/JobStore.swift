@@ -1,0 +1,312 @@
+import Foundation
+import PostgresClient
+
+/// The coordinator's durable state: jobs, their staged documents, shards and
+/// leases. Every transition is a statement (or a transaction) here, so a
+/// restarted coordinator resumes from the database alone.
+public struct JobStore {
+    let connection: PostgresConnection
+
+    public init(_ connection: PostgresConnection) { self.connection = connection }
+
+    // MARK: Submission
+
+    public func createJob(index: IndexRecord, source: String, shardSize: Int) throws(StoreError) -> Int64 {
+        let id = try connection.during("creating a job for index \(index.name)") {
+            try connection.execute(
+                "INSERT INTO jobs (index_id, state, source, shard_size) VALUES ($1, 'receiving', $2, $3) RETURNING id",
+                [String(index.id), source, String(shardSize)]
+            ).scalar
+        }
+        return Int64(id!)!
+    }
+
+    /// Appends documents to a receiving job (COPY); numbers them from `firstSeq`.
+    public func stage(job: Int64, firstSeq: Int, documents: [StagedDocument]) throws(StoreError) {
+        var copy = CopyText()
+        for (offset, document) in documents.enumerated() {
+            copy.appendRow([
+                String(job), String(firstSeq + offset), String(document.line), document.id, document.title, document.text,
+                document.metadata, ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
+            ])
+        }
+        try connection.during("staging documents of job \(job)") {
+            try connection.transaction {
+                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)]).scalar
+                guard state == "receiving" else {
+                    throw StoreError.invalid("job \(job) is not receiving documents (state \(state ?? "unknown"))")
+                }
+                try connection.copyIn(
+                    "COPY job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash) FROM STDIN",
+                    data: copy.data
+                )
+                try connection.execute(
+                    "UPDATE jobs SET submitted_docs = submitted_docs + $2 WHERE id = $1",
+                    [String(job), String(documents.count)]
+                )
+            }
+        }
+    }
+
+    public func recordRejected(job: Int64, line: Int?, docId: String?, error: String) throws(StoreError) {
+        try connection.during("recording a rejected document of job \(job)") {
+            try connection.execute(
+                "INSERT INTO rejected_documents (job_id, line, doc_id, error) VALUES ($1, $2, $3, $4)",
+                [String(job), line.map(String.init), docId, error]
+            )
+        }
+    }
+
+    /// Closes a job's submission: drops documents whose identical version is
+    /// already in the index, cuts the rest into shards, and starts the job.
+    public func seal(job: Int64, index: IndexRecord, shardSize: Int) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
+        try connection.during("sealing job \(job)") {
+            try connection.transaction {
+                let unchanged = try connection.execute(
+                    """
+                    WITH gone AS (
+                        DELETE FROM job_documents j USING \(index.vectorTable) v
+                        WHERE j.job_id = $1 AND v.doc_id = j.doc_id AND v.content_hash = j.content_hash
+                        RETURNING 1)
+                    SELECT count(*) FROM gone
+                    """,
+                    [String(job)]
+                ).scalar.flatMap { Int($0) } ?? 0
+                let shards = try connection.execute(
+                    """
+                    INSERT INTO shards (job_id, first_seq, last_seq, doc_count, state)
+                    SELECT $1, min(seq), max(seq), count(*), 'pending'
+                    FROM (SELECT seq, (row_number() OVER (ORDER BY seq) - 1) / $2 AS bucket
+                          FROM job_documents WHERE job_id = $1) numbered
+                    GROUP BY bucket ORDER BY min(seq)
+                    """,
+                    [String(job), String(shardSize)]
+                ).affected
+                let toEmbed = try connection.execute(
+                    "SELECT count(*) FROM job_documents WHERE job_id = $1", [String(job)]
+                ).scalar.flatMap { Int($0) } ?? 0
+                try connection.execute(
+                    "UPDATE jobs SET state = 'running', started_at = now(), unchanged_docs = $2 WHERE id = $1",
+                    [String(job), String(unchanged)]
+                )
+                return (shards, toEmbed, unchanged)
+            }
+        }
+    }
+
+    // MARK: Restart
+
+    /// Jobs left in `receiving` by a coordinator that stopped mid-submission: failed, to be submitted again.
+    public func failInterruptedSubmissions() throws(StoreError) -> Int {
+        try connection.during("closing interrupted submissions") {
+            try connection.execute(
+                """
+                UPDATE jobs SET state = 'failed', finished_at = now(),
+                    error = 'the coordinator stopped while the job was being submitted; submit it again'
+                WHERE state = 'receiving'
+                """
+            ).affected
+        }
+    }
+
+    public func runningJobs() throws(StoreError) -> [JobRecord] {
+        let rows = try connection.during("reading running jobs") {
+            try connection.execute(
+                """
+                SELECT j.id AS job_id, j.state, i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, m.*
+                FROM jobs j JOIN indexes i ON i.id = j.index_id JOIN models m ON m.id = i.model_id
+                WHERE j.state = 'running' ORDER BY j.id
+                """
+            )
+        }
+        return (0..<rows.count).map { row in
+            JobRecord(
+                id: Int64(rows.int(row, "job_id")!),
+                index: IndexRecord(
+                    id: Int64(rows.int(row, "index_id")!),
+                    name: rows.value(row, "index_name")!,
+                    collectionId: Int64(rows.int(row, "collection_id")!),
+                    model: Catalog.model(rows, row),
+                    vectorTable: rows.value(row, "vector_table")!
+                ),
+                state: rows.value(row, "state")!
+            )
+        }
+    }
+
+    /// Shards of a job still to do (pending or leased), in order.
+    public func openShards(job: Int64) throws(StoreError) -> [ShardRecord] {
+        let rows = try connection.during("reading shards of job \(job)") {
+            try connection.execute(
+                """
+                SELECT id, first_seq, last_seq, doc_count, attempts FROM shards
+                WHERE job_id = $1 AND state IN ('pending', 'leased') ORDER BY first_seq
+                """,
+                [String(job)]
+            )
+        }
+        return (0..<rows.count).map { row in
+            ShardRecord(
+                id: Int64(rows.int(row, "id")!), job: job, firstSeq: rows.int(row, "first_seq")!,
+                lastSeq: rows.int(row, "last_seq")!, documentCount: rows.int(row, "doc_count")!,
+                attempts: rows.int(row, "attempts")!
+            )
+        }
+    }
+
+    /// Leases in the database for a job's open shards.
+    public func leases(job: Int64) throws(StoreError) -> [LeaseRecord] {
+        let rows = try connection.during("reading leases of job \(job)") {
+            try connection.execute(
+                """
+                SELECT l.token, l.shard_id, l.worker FROM shard_leases l JOIN shards s ON s.id = l.shard_id
+                WHERE s.job_id = $1 AND s.state = 'leased'
+                """,
+                [String(job)]
+            )
+        }
+        return (0..<rows.count).map {
+            LeaseRecord(token: Int64(rows.int($0, "token")!), shard: Int64(rows.int($0, "shard_id")!), worker: rows.value($0, "worker")!)
+        }
+    }
+
+    // MARK: Dealing
+
+    /// The documents of a shard, in order.
+    public func documents(job: Int64, shard: ShardRecord) throws(StoreError) -> [StagedDocument] {
+        let rows = try connection.during("reading documents of shard \(shard.id)") {
+            try connection.execute(
+                """
+                SELECT seq, line, doc_id, title, body, metadata FROM job_documents
+                WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
+                """,
+                [String(job), String(shard.firstSeq), String(shard.lastSeq)]
+            )
+        }
+        return rows.rows.map {
+            StagedDocument(seq: Int($0[0]!)!, line: Int($0[1]!)!, id: $0[2]!, title: $0[3]!, text: $0[4]!, metadata: $0[5]!)
+        }
+    }
+
+    /// Grants a new lease on `shard` to `worker`; nil when the shard is no longer open.
+    public func grantLease(shard: Int64, worker: String) throws(StoreError) -> Int64? {
+        try connection.during("leasing shard \(shard)") {
+            try connection.transaction {
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                guard state == "pending" || state == "leased" else { return nil }
+                try connection.execute(
+                    "UPDATE shards SET state = 'leased', attempts = attempts + 1, worker = $2 WHERE id = $1",
+                    [String(shard), worker]
+                )
+                return try connection.execute(
+                    "INSERT INTO shard_leases (shard_id, worker) VALUES ($1, $2) RETURNING token",
+                    [String(shard), worker]
+                ).scalar.flatMap { Int64($0) }
+            }
+        }
+    }
+
+    /// What happened to a shard whose lease was revoked.
+    public enum Revocation: Sendable, Equatable {
+        /// The shard has no lease left and waits to be dealt again.
+        case pending
+        /// Another lease still holds it (a speculative copy).
+        case stillLeased
+        /// It was committed meanwhile.
+        case done
+    }
+
+    /// Deletes a lease (the holder can no longer commit); the shard goes back to pending if no other lease holds it.
+    public func revokeLease(token: Int64, shard: Int64) throws(StoreError) -> Revocation {
+        try connection.during("revoking lease \(token) of shard \(shard)") {
+            try connection.transaction {
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                try connection.execute("DELETE FROM shard_leases WHERE token = $1", [String(token)])
+                guard state == "leased" else { return state == "done" ? .done : .pending }
+                let others = try connection.execute("SELECT count(*) FROM shard_leases WHERE shard_id = $1", [String(shard)]).scalar
+                if others != "0" { return .stillLeased }
+                try connection.execute("UPDATE shards SET state = 'pending' WHERE id = $1", [String(shard)])
+                return .pending
+            }
+        }
+    }
+
+    public func shardState(_ shard: Int64) throws(StoreError) -> String? {
+        try connection.during("reading shard \(shard)") {
+            try connection.execute("SELECT state FROM shards WHERE id = $1", [String(shard)]).scalar
+        }
+    }
+
+    /// A shard failed too often: split it in two halves (new pending shards, returned), or, if it
+    /// holds one document, fail it and record that document as rejected with `error`.
+    public func isolateFailure(job: Int64, shard: ShardRecord, error: String) throws(StoreError) -> [ShardRecord] {
+        try connection.during("splitting shard \(shard.id)") {
+            try connection.transaction {
+                try connection.execute("DELETE FROM shard_leases WHERE shard_id = $1", [String(shard.id)])
+                let seqs = try connection.execute(
+                    "SELECT seq, line, doc_id FROM job_documents WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+                    [String(job), String(shard.firstSeq), String(shard.lastSeq)]
+                )
+                if seqs.count <= 1 {
+                    try connection.execute(
+                        "UPDATE shards SET state = 'failed', error = $2, finished_at = now() WHERE id = $1",
+                        [String(shard.id), error]
+                    )
+                    try connection.execute(
+                        "INSERT INTO rejected_documents (job_id, line, doc_id, error) VALUES ($1, $2, $3, $4)",
+                        [String(job), seqs.rows.first?[1], seqs.rows.first?[2], error]
+                    )
+                    return []
+                }
+                try connection.execute(
+                    "UPDATE shards SET state = 'split', error = $2, finished_at = now() WHERE id = $1",
+                    [String(shard.id), error]
+                )
+                let half = seqs.count / 2
+                var children: [ShardRecord] = []
+                for range in [0..<half, half..<seqs.count] {
+                    let first = Int(seqs.rows[range.lowerBound][0]!)!
+                    let last = Int(seqs.rows[range.upperBound - 1][0]!)!
+                    let id = try connection.execute(
+                        """
+                        INSERT INTO shards (job_id, parent_id, first_seq, last_seq, doc_count, state)
+                        VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING id
+                        """,
+                        [String(job), String(shard.id), String(first), String(last), String(range.count)]
+                    ).scalar.flatMap { Int64($0) }!
+                    children.append(ShardRecord(id: id, job: job, firstSeq: first, lastSeq: last, documentCount: range.count, attempts: 0))
+                }
+                return children
+            }
+        }
+    }
+
+    /// Marks the job done when no shard is open, and drops its staged documents. Returns whether it finished.
+    public func finishIfComplete(job: Int64) throws(StoreError) -> Bool {
+        try connection.during("finishing job \(job)") {
+            try connection.transaction {
+                let finished = try connection.execute(
+                    """
+                    UPDATE jobs SET state = 'done', finished_at = now() WHERE id = $1 AND state = 'running'
+                    AND NOT EXISTS (SELECT 1 FROM shards WHERE job_id = $1 AND state IN ('pending', 'leased'))
+                    """,
+                    [String(job)]
+                ).affected == 1
+                if finished { try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]) }
+                return finished
+            }
+        }
+    }
+
+    public func recordWorker(id: String, host: String, version: String, threads: Int, models: String) throws(StoreError) {
+        try connection.during("recording worker \(id)") {
+            try connection.execute(
+                """
+                INSERT INTO workers (id, host, version, threads, models) VALUES ($1, $2, $3, $4, $5::jsonb)
+                ON CONFLICT (id) DO UPDATE SET host = $2, version = $3, threads = $4, models = $5::jsonb, last_seen = now()
+                """,
+                [id, host, version, String(threads), models]
+            )
+        }
+    }
+}

@@ -1,0 +1,34 @@
+/// A registered model: what the registry knows of it.
+public struct ModelRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var architecture: String
+    public var dimension: Int
+    public var pooling: String
+    public var normalized: Bool
+    public var maxSequenceLength: Int
+    /// The prompts as a JSON object's text.
+    public var prompts: String
+    public var weightsHash: String
+
+    public init(id: Int64 = 0, name: String, architecture: String, dimension: Int, pooling: String, normalized: Bool, maxSequenceLength: Int, prompts: String, weightsHash: String) {
+        self.id = id
+        self.name = name
+        self.architecture = architecture
+        self.dimension = dimension
+        self.pooling = pooling
+        self.normalized = normalized
+        self.maxSequenceLength = maxSequenceLength
+        self.prompts = prompts
+        self.weightsHash = weightsHash
+    }
+}
+
+/// An index: a collection embedded by a model, its vectors in `vectorTable`.
+public struct IndexRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var collectionId: Int64
+    public var model: ModelRecord
+    public var vectorTable: String
+}

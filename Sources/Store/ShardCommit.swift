@@ -1,0 +1,100 @@
+import PostgresClient
+
+/// A worker's write of one shard: its documents and vectors and the shard's
+/// completion, in ONE transaction fenced by the lease.
+public struct ShardCommit {
+    public var shard: Int64
+    public var lease: Int64
+    public var job: Int64
+    public var worker: String
+    public var collectionId: Int64
+    public var vectorTable: String
+    public var dimension: Int
+    public var documents: [StagedDocument]
+    /// One vector per document, `dimension` floats each.
+    public var vectors: [[Float]]
+
+    public init(shard: Int64, lease: Int64, job: Int64, worker: String, collectionId: Int64, vectorTable: String, dimension: Int, documents: [StagedDocument], vectors: [[Float]]) {
+        self.shard = shard
+        self.lease = lease
+        self.job = job
+        self.worker = worker
+        self.collectionId = collectionId
+        self.vectorTable = vectorTable
+        self.dimension = dimension
+        self.documents = documents
+        self.vectors = vectors
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case committed
+        /// The lease no longer exists or the shard is already done: nothing was written.
+        case fenced(String)
+    }
+
+    /// Writes the shard. The shard row is locked first, so a commit, a revocation
+    /// and another copy's commit of the same shard happen one after the other.
+    public func write(to connection: PostgresConnection) throws(StoreError) -> Outcome {
+        guard vectors.count == documents.count else {
+            throw .invalid("shard \(shard): \(documents.count) documents but \(vectors.count) vectors")
+        }
+        if let bad = vectors.first(where: { $0.count != dimension }) {
+            throw .dimensionMismatch(table: vectorTable, expected: dimension, got: bad.count)
+        }
+        guard vectorTable.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw .invalid("shard \(shard): vector table name \"\(vectorTable)\" is not a plain identifier")
+        }
+        var copy = CopyText()
+        for (document, vector) in zip(documents, vectors) {
+            copy.appendRow([
+                document.id, document.title, document.text, document.metadata,
+                ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
+                CopyText.vector(vector),
+            ])
+        }
+        return try connection.during("committing shard \(shard)") {
+            try connection.transaction { () throws -> Outcome in
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                guard let state else { return .fenced("shard \(shard) does not exist") }
+                guard state != "done" else { return .fenced("shard \(shard) was already committed by another worker") }
+                let held = try connection.execute(
+                    "SELECT 1 FROM shard_leases WHERE token = $1 AND shard_id = $2", [String(lease), String(shard)]
+                )
+                guard !held.isEmpty else { return .fenced("lease \(lease) of shard \(shard) was revoked") }
+                try connection.execute(
+                    """
+                    CREATE TEMPORARY TABLE incoming (doc_id text, title text, body text, metadata jsonb,
+                        content_hash text, embedding vector(\(dimension))) ON COMMIT DROP
+                    """
+                )
+                try connection.copyIn(
+                    "COPY incoming (doc_id, title, body, metadata, content_hash, embedding) FROM STDIN", data: copy.data
+                )
+                try connection.execute(
+                    """
+                    INSERT INTO documents (collection_id, doc_id, title, body, metadata, content_hash)
+                    SELECT $1, doc_id, title, body, metadata, content_hash FROM incoming
+                    ON CONFLICT (collection_id, doc_id) DO UPDATE SET title = excluded.title, body = excluded.body,
+                        metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = now()
+                    """,
+                    [String(collectionId)]
+                )
+                try connection.execute(
+                    """
+                    INSERT INTO \(vectorTable) (doc_id, embedding, content_hash, job_id, shard_id)
+                    SELECT doc_id, embedding, content_hash, $1, $2 FROM incoming
+                    ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
+                        job_id = excluded.job_id, shard_id = excluded.shard_id, embedded_at = now()
+                    """,
+                    [String(job), String(shard)]
+                )
+                try connection.execute(
+                    "UPDATE shards SET state = 'done', worker = $2, finished_at = now() WHERE id = $1",
+                    [String(shard), worker]
+                )
+                try connection.execute("DELETE FROM shard_leases WHERE shard_id = $1", [String(shard)])
+                return .committed
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// The coordinator's answers on the client endpoint.
+public enum ClientReply: Codable, Sendable, Equatable {
+    case accepted(job: Int64)
+    case ack(job: Int64, received: Int)
+    case sealed(Sealed)
+    case status(StatusReport)
+    /// The request could not be served; `message` names what is at fault.
+    case failure(message: String)
+
+    public struct Sealed: Codable, Sendable, Equatable {
+        public var job: Int64
+        public var shards: Int
+        /// Documents to embed, and documents skipped because an identical version is already indexed.
+        public var toEmbed: Int
+        public var unchanged: Int
+        public init(job: Int64, shards: Int, toEmbed: Int, unchanged: Int) {
+            self.job = job
+            self.shards = shards
+            self.toEmbed = toEmbed
+            self.unchanged = unchanged
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let type = try decoder.messageType()
+        switch type {
+        case "accepted": self = .accepted(job: try Job(from: decoder).job)
+        case "ack":
+            let body = try Ack(from: decoder)
+            self = .ack(job: body.job, received: body.received)
+        case "sealed": self = .sealed(try Sealed(from: decoder))
+        case "status": self = .status(try StatusReport(from: decoder))
+        case "failure": self = .failure(message: try Failure(from: decoder).message)
+        default: throw WireError.unknownType(type)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .accepted(let job): try encoder.encode(type: "accepted", Job(job: job))
+        case .ack(let job, let received): try encoder.encode(type: "ack", Ack(job: job, received: received))
+        case .sealed(let sealed): try encoder.encode(type: "sealed", sealed)
+        case .status(let report): try encoder.encode(type: "status", report)
+        case .failure(let message): try encoder.encode(type: "failure", Failure(message: message))
+        }
+    }
+
+    private struct Job: Codable { var job: Int64 }
+    private struct Ack: Codable { var job: Int64; var received: Int }
+    private struct Failure: Codable { var message: String }
+}

@@ -1,0 +1,72 @@
+/// What `coord submit` / `coord status` send the coordinator's client endpoint.
+public enum ClientRequest: Codable, Sendable, Equatable {
+    /// Opens a job; answered with `accepted(job)`.
+    case submit(Submit)
+    /// Valid documents of an open job, in file order; answered with `ack`.
+    case documents(job: Int64, documents: [WireDocument])
+    /// Lines of the file that were skipped as invalid (`--skip-invalid`), recorded as rejected.
+    case rejected(job: Int64, lines: [RejectedLine])
+    /// No more documents: the coordinator drops unchanged ones, cuts shards and starts dealing.
+    case seal(job: Int64, documents: Int)
+    /// One job, or all recent ones when `job` is nil.
+    case status(job: Int64?)
+
+    public struct Submit: Codable, Sendable, Equatable {
+        public var protocolVersion: Int
+        public var index: String
+        public var model: String
+        public var shardSize: Int
+        public var source: String
+        public init(protocolVersion: Int = WireProtocol.version, index: String, model: String, shardSize: Int, source: String) {
+            self.protocolVersion = protocolVersion
+            self.index = index
+            self.model = model
+            self.shardSize = shardSize
+            self.source = source
+        }
+    }
+
+    public struct RejectedLine: Codable, Sendable, Equatable {
+        public var line: Int
+        public var id: String?
+        public var error: String
+        public init(line: Int, id: String?, error: String) {
+            self.line = line
+            self.id = id
+            self.error = error
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let type = try decoder.messageType()
+        switch type {
+        case "submit": self = .submit(try Submit(from: decoder))
+        case "documents":
+            let body = try Documents(from: decoder)
+            self = .documents(job: body.job, documents: body.documents)
+        case "rejected":
+            let body = try Rejected(from: decoder)
+            self = .rejected(job: body.job, lines: body.lines)
+        case "seal":
+            let body = try Seal(from: decoder)
+            self = .seal(job: body.job, documents: body.documents)
+        case "status": self = .status(job: try Status(from: decoder).job)
+        default: throw WireError.unknownType(type)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .submit(let submit): try encoder.encode(type: "submit", submit)
+        case .documents(let job, let documents): try encoder.encode(type: "documents", Documents(job: job, documents: documents))
+        case .rejected(let job, let lines): try encoder.encode(type: "rejected", Rejected(job: job, lines: lines))
+        case .seal(let job, let documents): try encoder.encode(type: "seal", Seal(job: job, documents: documents))
+        case .status(let job): try encoder.encode(type: "status", Status(job: job))
+        }
+    }
+
+    private struct Documents: Codable { var job: Int64; var documents: [WireDocument] }
+    private struct Rejected: Codable { var job: Int64; var lines: [RejectedLine] }
+    private struct Seal: Codable { var job: Int64; var documents: Int }
+    private struct Status: Codable { var job: Int64? }
+}

@@ -1,0 +1,77 @@
+/// What `coord status` shows (and prints with `--json`): jobs, their shards, workers, throughput.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public var coordinator: String
+    public var jobs: [JobStatus]
+    public var workers: [WorkerStatus]
+
+    public init(coordinator: String, jobs: [JobStatus], workers: [WorkerStatus]) {
+        self.coordinator = coordinator
+        self.jobs = jobs
+        self.workers = workers
+    }
+
+    public struct JobStatus: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var index: String
+        public var model: String
+        /// receiving, running, done or failed.
+        public var state: String
+        public var source: String
+        public var submittedDocs: Int
+        public var unchangedDocs: Int
+        /// Documents to embed in this job, and how many are in the index so far.
+        public var totalDocs: Int
+        public var doneDocs: Int
+        public var rejectedDocs: Int
+        /// Shard counts by state (pending, leased, done, split, failed).
+        public var shards: [String: Int]
+        public var elapsedSeconds: Double
+        /// Documents per second since the job started (the whole job once done).
+        public var docsPerSecond: Double
+        public var etaSeconds: Double?
+        public var error: String?
+
+        public init(id: Int64, index: String, model: String, state: String, source: String, submittedDocs: Int, unchangedDocs: Int, totalDocs: Int, doneDocs: Int, rejectedDocs: Int, shards: [String: Int], elapsedSeconds: Double, docsPerSecond: Double, etaSeconds: Double?, error: String?) {
+            self.id = id
+            self.index = index
+            self.model = model
+            self.state = state
+            self.source = source
+            self.submittedDocs = submittedDocs
+            self.unchangedDocs = unchangedDocs
+            self.totalDocs = totalDocs
+            self.doneDocs = doneDocs
+            self.rejectedDocs = rejectedDocs
+            self.shards = shards
+            self.elapsedSeconds = elapsedSeconds
+            self.docsPerSecond = docsPerSecond
+            self.etaSeconds = etaSeconds
+            self.error = error
+        }
+
+        public var isFinished: Bool { state == "done" || state == "failed" }
+    }
+
+    public struct WorkerStatus: Codable, Sendable, Equatable {
+        public var id: String
+        public var host: String
+        public var threads: Int
+        public var shardsInHand: Int
+        public var documentsEmbedded: Int
+        public var tokensEmbedded: Int
+        /// Documents per second of embedding time (excludes waiting).
+        public var docsPerSecond: Double
+        public var lastSeenSecondsAgo: Double
+
+        public init(id: String, host: String, threads: Int, shardsInHand: Int, documentsEmbedded: Int, tokensEmbedded: Int, docsPerSecond: Double, lastSeenSecondsAgo: Double) {
+            self.id = id
+            self.host = host
+            self.threads = threads
+            self.shardsInHand = shardsInHand
+            self.documentsEmbedded = documentsEmbedded
+            self.tokensEmbedded = tokensEmbedded
+            self.docsPerSecond = docsPerSecond
+            self.lastSeenSecondsAgo = lastSeenSecondsAgo
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/// What a worker sends the coordinator.
+public enum WorkerMessage: Codable, Sendable, Equatable {
+    /// First message, and again whenever the coordinator says `reset`.
+    case hello(Hello)
+    /// `credit` more shards may be sent (in flight at once: one embedding, the next arriving).
+    case ready(credit: Int)
+    /// Alive, with the shards (lease tokens) in hand; keeps their leases.
+    case heartbeat(leases: [Int64])
+    case shardDone(ShardDone)
+    case shardFailed(ShardFailed)
+    /// The worker's commit was refused: its lease had been revoked.
+    case shardFenced(shard: Int64, lease: Int64)
+    /// Leaving (SIGTERM): shards not yet done may be dealt again at once.
+    case goodbye(returning: [Int64])
+
+    public struct Hello: Codable, Sendable, Equatable {
+        public var protocolVersion: Int
+        public var worker: String
+        public var host: String
+        public var version: String
+        public var threads: Int
+        public var models: [ModelAnnouncement]
+        public init(protocolVersion: Int = WireProtocol.version, worker: String, host: String, version: String, threads: Int, models: [ModelAnnouncement]) {
+            self.protocolVersion = protocolVersion
+            self.worker = worker
+            self.host = host
+            self.version = version
+            self.threads = threads
+            self.models = models
+        }
+    }
+
+    public struct ModelAnnouncement: Codable, Sendable, Equatable {
+        public var name: String
+        public var weightsHash: String
+        public var dimension: Int
+        public init(name: String, weightsHash: String, dimension: Int) {
+            self.name = name
+            self.weightsHash = weightsHash
+            self.dimension = dimension
+        }
+    }
+
+    public struct ShardDone: Codable, Sendable, Equatable {
+        public var shard: Int64
+        public var lease: Int64
+        public var documents: Int
+        public var tokens: Int
+        /// Embedding time and database commit time, seconds.
+        public var embedSeconds: Double
+        public var commitSeconds: Double
+        public init(shard: Int64, lease: Int64, documents: Int, tokens: Int, embedSeconds: Double, commitSeconds: Double) {
+            self.shard = shard
+            self.lease = lease
+            self.documents = documents
+            self.tokens = tokens
+            self.embedSeconds = embedSeconds
+            self.commitSeconds = commitSeconds
+        }
+    }
+
+    public struct ShardFailed: Codable, Sendable, Equatable {
+        public var shard: Int64
+        public var lease: Int64
+        public var error: String
+        /// The shard can never succeed on this worker (e.g. its model is refused); deal it elsewhere without counting an attempt.
+        public var retryElsewhere: Bool
+        public init(shard: Int64, lease: Int64, error: String, retryElsewhere: Bool = false) {
+            self.shard = shard
+            self.lease = lease
+            self.error = error
+            self.retryElsewhere = retryElsewhere
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let type = try decoder.messageType()
+        switch type {
+        case "hello": self = .hello(try Hello(from: decoder))
+        case "ready": self = .ready(credit: try Credit(from: decoder).credit)
+        case "heartbeat": self = .heartbeat(leases: try Leases(from: decoder).leases)
+        case "shard_done": self = .shardDone(try ShardDone(from: decoder))
+        case "shard_failed": self = .shardFailed(try ShardFailed(from: decoder))
+        case "shard_fenced":
+            let lease = try ShardLease(from: decoder)
+            self = .shardFenced(shard: lease.shard, lease: lease.lease)
+        case "goodbye": self = .goodbye(returning: try Leases(from: decoder).leases)
+        default: throw WireError.unknownType(type)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case .hello(let hello): try encoder.encode(type: "hello", hello)
+        case .ready(let credit): try encoder.encode(type: "ready", Credit(credit: credit))
+        case .heartbeat(let leases): try encoder.encode(type: "heartbeat", Leases(leases: leases))
+        case .shardDone(let done): try encoder.encode(type: "shard_done", done)
+        case .shardFailed(let failed): try encoder.encode(type: "shard_failed", failed)
+        case .shardFenced(let shard, let lease): try encoder.encode(type: "shard_fenced", ShardLease(shard: shard, lease: lease))
+        case .goodbye(let leases): try encoder.encode(type: "goodbye", Leases(leases: leases))
+        }
+    }
+
+    private struct Credit: Codable { var credit: Int }
+    private struct Leases: Codable { var leases: [Int64] }
+}
+
+struct ShardLease: Codable { var shard: Int64; var lease: Int64 }

@@ -1,0 +1,176 @@
+import Embedding
+import Foundation
+import Logging
+import PostgresClient
+import Store
+import Telemetry
+import Wire
+
+/// The worker's compute thread: embeds each shard it is handed and commits it
+/// (documents, vectors, completion) in one fenced transaction, retrying the
+/// commit while the database is away. Owns its own database connection.
+final class ShardEmbedder: @unchecked Sendable {
+    private let configuration: WorkerConfiguration
+    private let shelf: ModelShelf
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    let inbox = Mailbox<ShardAssignment>()
+    let outbox = Mailbox<WorkerMessage>()
+    private let revokedLock = NSLock()
+    private var revoked = Set<Int64>()
+    private var database: PostgresConnection?
+    private let finished = NSCondition()
+    private var isFinished = false
+
+    init(configuration: WorkerConfiguration, shelf: ModelShelf, database: PostgresConnection, metrics: WorkerMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.shelf = shelf
+        self.database = database
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            while let assignment = inbox.take() {
+                outbox.put(process(assignment))
+                outbox.put(.ready(credit: 1))
+            }
+            finished.lock()
+            isFinished = true
+            finished.broadcast()
+            finished.unlock()
+        }
+        thread.name = "embed"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Whether the thread has ended (after `inbox.close`).
+    var hasFinished: Bool {
+        finished.lock()
+        defer { finished.unlock() }
+        return isFinished
+    }
+
+    func revoke(_ lease: Int64) {
+        revokedLock.lock()
+        revoked.insert(lease)
+        revokedLock.unlock()
+    }
+
+    private func isRevoked(_ lease: Int64) -> Bool {
+        revokedLock.lock()
+        defer { revokedLock.unlock() }
+        return revoked.contains(lease)
+    }
+
+    private func process(_ shard: ShardAssignment) -> WorkerMessage {
+        var log = logger
+        log[metadataKey: "job"] = "\(shard.job)"
+        log[metadataKey: "shard"] = "\(shard.shard)"
+        log[metadataKey: "lease"] = "\(shard.lease)"
+        if isRevoked(shard.lease) {
+            log.info("shard dropped before starting: its lease was revoked")
+            return .shardFenced(shard: shard.shard, lease: shard.lease)
+        }
+        guard let entry = shelf.entries[shard.model] else {
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "model \(shard.model) is not on this worker", retryElsewhere: true))
+        }
+        guard entry.announcement.weightsHash == shard.weightsHash else {
+            let error =
+                "refused: this worker's \(shard.model) weights (sha256 \(entry.announcement.weightsHash.prefix(16))…) differ "
+                + "from the registry's (\(shard.weightsHash.prefix(16))…)"
+            log.error("\(error)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: error, retryElsewhere: true))
+        }
+        guard entry.announcement.dimension == shard.dimension else {
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "model \(shard.model) is \(entry.announcement.dimension)-d here, \(shard.dimension)-d in the registry", retryElsewhere: true))
+        }
+        let clock = ContinuousClock()
+        let embedStart = clock.now
+        let vectors: [[Float]]
+        let tokenCount: Int
+        do {
+            if let failing = configuration.failingDocument, shard.documents.contains(where: { $0.id == failing }) {
+                throw WorkerError.setting("injected failure (DRIFTLESS_FAULTS) for document \(failing)")
+            }
+            let embedder = try shelf.embedder(shard.model)
+            let model = embedder.model
+            let prompt = model.prompts["document"] ?? model.defaultPrompt
+            let texts = shard.documents.map { $0.title.isEmpty ? $0.text : $0.title + " " + $0.text }
+            let tokens = embedder.tokenize(texts, prompt: prompt)
+            tokenCount = tokens.reduce(0) { $0 + $1.count }
+            vectors = try embedder.embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: nil))
+        } catch {
+            metrics.shardsFailed.increment()
+            log.error("shard failed: \(error)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)"))
+        }
+        let embedSeconds = (clock.now - embedStart).seconds
+        metrics.embedSeconds.record(clock.now - embedStart)
+
+        let commit = ShardCommit(
+            shard: shard.shard, lease: shard.lease, job: shard.job, worker: configuration.id,
+            collectionId: shard.collectionId, vectorTable: shard.vectorTable, dimension: shard.dimension,
+            documents: shard.documents.map {
+                StagedDocument(seq: $0.seq, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
+            },
+            vectors: vectors
+        )
+        let commitStart = clock.now
+        switch self.commit(commit, log: log) {
+        case .success(.committed):
+            let commitSeconds = (clock.now - commitStart).seconds
+            metrics.commitSeconds.record(clock.now - commitStart)
+            metrics.shardsDone.increment()
+            metrics.documents.increment(by: Int64(vectors.count))
+            metrics.tokens.increment(by: Int64(tokenCount))
+            metrics.docsPerSecond.set(Double(vectors.count) / max(embedSeconds, 1e-9))
+            metrics.tokensPerSecond.set(Double(tokenCount) / max(embedSeconds, 1e-9))
+            log.debug("shard committed", metadata: ["documents": "\(vectors.count)", "embed_s": "\(String(format: "%.2f", embedSeconds))"])
+            return .shardDone(.init(shard: shard.shard, lease: shard.lease, documents: vectors.count, tokens: tokenCount, embedSeconds: embedSeconds, commitSeconds: commitSeconds))
+        case .success(.fenced(let reason)):
+            metrics.shardsFenced.increment()
+            log.warning("commit fenced, nothing written: \(reason)")
+            return .shardFenced(shard: shard.shard, lease: shard.lease)
+        case .failure(let error):
+            metrics.shardsFailed.increment()
+            log.error("commit failed: \(error)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)"))
+        }
+    }
+
+    /// Commits, reconnecting and retrying (for about two minutes) while the database is unreachable.
+    /// Retrying is safe: the lease fences every attempt, and a failed attempt wrote nothing.
+    private func commit(_ commit: ShardCommit, log: Logger) -> Result<ShardCommit.Outcome, StoreError> {
+        var delay = 0.25
+        var waited = 0.0
+        while true {
+            do {
+                if database == nil || !(database!.isConnected) {
+                    database = try PostgresConnection(url: configuration.databaseURL)
+                    log.info("database connection restored")
+                }
+                return .success(try commit.write(to: database!))
+            } catch let error as StoreError where error.isConnectionLoss {
+                database = nil
+                guard waited < 120 else { return .failure(error) }
+                metrics.commitRetries.increment()
+                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
+            } catch let error as PostgresError where error.isConnectionLoss {
+                database = nil
+                guard waited < 120 else { return .failure(.database(error, during: "reconnecting")) }
+                metrics.commitRetries.increment()
+                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
+            } catch let error as StoreError {
+                return .failure(error)
+            } catch {
+                return .failure(.invalid("\(error)"))
+            }
+            Thread.sleep(forTimeInterval: delay)
+            waited += delay
+            delay = min(delay * 2, 5)
+        }
+    }
+}

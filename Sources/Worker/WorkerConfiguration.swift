@@ -1,0 +1,41 @@
+import Foundation
+import PostgresClient
+
+/// Everything `worker` (connected to a coordinator) is told, validated at start.
+public struct WorkerConfiguration: Sendable {
+    public var coordinator: String
+    /// From `--database` or DRIFTLESS_DATABASE_URL; never logged as is.
+    public var databaseURL: String
+    /// A folder of model folders (models/all-MiniLM-L6-v2, …).
+    public var modelsFolder: String
+    public var threads: Int
+    public var tokenBudget: Int
+    /// Shards in hand at once: one embedding, the rest already on their way.
+    public var credit = 2
+    public var id: String
+    public var keysFolder: String?
+    public var metricsPort: Int?
+    public var metricsHost = "127.0.0.1"
+    /// Test hook (DRIFTLESS_FAULTS): `fail-doc=ID` makes every shard holding document ID fail.
+    public var failingDocument: String?
+
+    public init(coordinator: String, databaseURL: String, modelsFolder: String, threads: Int, tokenBudget: Int) {
+        self.coordinator = coordinator
+        self.databaseURL = databaseURL
+        self.modelsFolder = modelsFolder
+        self.threads = threads
+        self.tokenBudget = tokenBudget
+        let host = ProcessInfo.processInfo.hostName
+        id = "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
+        if let faults = ProcessInfo.processInfo.environment["DRIFTLESS_FAULTS"], faults.hasPrefix("fail-doc=") {
+            failingDocument = String(faults.dropFirst("fail-doc=".count))
+        }
+    }
+
+    public var redactedSummary: [String: String] {
+        [
+            "worker": id, "coordinator": coordinator, "database": PostgresURL.redacted(databaseURL), "models": modelsFolder,
+            "threads": "\(threads)", "credit": "\(credit)", "keys": keysFolder ?? "none",
+        ]
+    }
+}

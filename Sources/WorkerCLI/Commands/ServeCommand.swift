@@ -1,0 +1,97 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import PostgresClient
+import Worker
+
+/// `worker --coordinator … --database … --models …`: take shards from a coordinator.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Connect to a coordinator and embed the shards it deals into PostgreSQL (the default command).",
+        discussion: """
+            Workers may join and leave at any time. SIGTERM or Ctrl-C returns the shards not yet started, \
+            finishes the current one and exits 0. The database URL comes from --database or \
+            DRIFTLESS_DATABASE_URL and is never logged with its password.
+            """
+    )
+
+    @Option(name: .long, help: "The coordinator's worker endpoint.")
+    var coordinator = "tcp://127.0.0.1:5555"
+
+    @Option(name: .long, help: "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL).")
+    var database: String?
+
+    @Option(name: .long, help: "A folder of model folders (e.g. models/); each is announced with its weights' sha256.")
+    var models = "models"
+
+    @Option(name: .long, help: "Compute threads (default: the number of cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "Most tokens encoded in one batch.")
+    var tokenBudget = 2048
+
+    @Option(name: .long, help: "Shards in hand at once (one embedding, the others already arriving).")
+    var credit = 2
+
+    @Option(name: .long, help: "A folder with coordinator.public and client.secret (from `coord keys`), for CURVE.")
+    var keys: String?
+
+    @Option(name: .long, help: "Serve Prometheus metrics on this port (0: any free port).")
+    var metricsPort: Int?
+
+    @Option(name: .long, help: "The worker's id (default: host-pid-random).")
+    var id: String?
+
+    @Flag(name: .long, help: "Log more detail.")
+    var verbose = false
+
+    func validate() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
+        guard (1...16).contains(credit) else { throw ValidationError("--credit must be between 1 and 16 (got \(credit))") }
+        guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive") }
+        guard database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable] != nil else {
+            throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
+        }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "driftless.worker")
+        logger.logLevel = verbose ? .debug : .info
+        let url = database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable]!
+        var configuration = WorkerConfiguration(
+            coordinator: coordinator, databaseURL: url, modelsFolder: models, threads: threads, tokenBudget: tokenBudget
+        )
+        configuration.credit = credit
+        configuration.keysFolder = keys
+        configuration.metricsPort = metricsPort
+        if let id { configuration.id = id }
+        let agent = WorkerAgent(configuration: configuration, logger: logger)
+        let stop = agent.stopHandle
+        let signals = SignalTrap { stop.stop() }
+        defer { withExtendedLifetime(signals) {} }
+        do {
+            try agent.run()
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Calls `handler` on SIGTERM and SIGINT (once each), instead of the default of dying at once.
+final class SignalTrap {
+    private let sources: [DispatchSourceSignal]
+
+    init(_ handler: @escaping @Sendable () -> Void) {
+        sources = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+}
