@@ -103,11 +103,18 @@ let package = Package(
         ),
 
         // Paths, temporary files and the `worker` process, shared by the test targets.
-        .target(name: "DriftlessTestSupport", path: "Tests/TestSupport"),
+        .target(name: "DriftlessTestSupport", dependencies: ["PostgresClient"], path: "Tests/TestSupport"),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra", "DriftlessTestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        // Real PostgreSQL, real sockets, real `coord` and `worker` processes.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -76,8 +76,11 @@ start() {
     log "postgres: already running on port $PORT"
   else
     log "postgres: starting on 127.0.0.1:$PORT (log: $LOGFILE)"
-    as_server_user "$BIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 60 \
-      -o "-p $PORT -h 127.0.0.1 -k $SOCKETS" start >/dev/null \
+    # The server must not inherit our caller's descriptors beyond 0-2 (a parent
+    # that waits for a pipe or socket to close would wait for ever).
+    ( for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+      as_server_user "$BIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 60 \
+        -o "-p $PORT -h 127.0.0.1 -k $SOCKETS" start </dev/null >/dev/null 2>&1 ) \
       || die "postgres did not start; see $LOGFILE"
   fi
   as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d postgres -tAq \

@@ -14,5 +14,7 @@ export DRIFTLESS_SHARED DRIFTLESS_MODELS
 # Release mode, in a build folder of its own: `swift test` compiles with
 # testability enabled, which would otherwise make the next plain release build
 # (Ops/demo.sh, Ops/bench.sh) start over.
+# The integration tests use the embedded PostgreSQL (each test makes its own database).
+"$DRIFTLESS_ROOT/Ops/postgres.sh" start >/dev/null
 log "building (release) and running the tests"
 swift test -c release --scratch-path "$DRIFTLESS_ROOT/.build-test" "$@"

@@ -157,6 +157,7 @@ public final class CoordinatorServer {
     /// Expired leases, dead workers, job completion, database reconnection.
     private func housekeeping() {
         let expired = scheduler.expire(now: now)
+        var committed = Set<Int64>()
         for worker in expired.deadWorkers {
             logger.warning("worker silent: declared dead, its shards dealt again", metadata: ["worker": "\(worker)"])
         }
@@ -166,10 +167,13 @@ public final class CoordinatorServer {
                 "lease lapsed: shard dealt again",
                 metadata: ["shard": "\(lease.shard)", "lease": "\(lease.token)", "worker": "\(lease.worker ?? "unknown")"]
             )
-            revokeInDatabase(lease)
+            let outcome = revokeInDatabase(lease)
             if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
+            if outcome == .done { committed.insert(lease.shard) }
         }
-        for record in expired.isolate { isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)") }
+        for record in expired.isolate where !committed.contains(record.id) {
+            isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)")
+        }
         metrics.queueDepth.set(Double(scheduler.queue.count))
         metrics.workers.set(Double(scheduler.workers.count))
         if !jobsToCheck.isEmpty, let db = connectedDatabase() {
@@ -236,7 +240,10 @@ public final class CoordinatorServer {
     func isolate(_ record: ShardRecord, error: String) {
         guard let db = connectedDatabase(), let job = jobs[record.job] else { return }
         do {
-            let children = try JobStore(db).isolateFailure(job: record.job, shard: record, error: error)
+            guard let children = try JobStore(db).isolateFailure(job: record.job, shard: record, error: error) else {
+                jobsToCheck.insert(record.job)
+                return
+            }
             if children.isEmpty {
                 metrics.documentsRejected.increment()
                 logger.error("document rejected: it fails every time", metadata: ["job": "\(record.job)", "shard": "\(record.id)", "error": "\(error)"])
@@ -255,17 +262,21 @@ public final class CoordinatorServer {
         }
     }
 
-    func revokeInDatabase(_ lease: ShardScheduler.Lease) {
-        guard let db = connectedDatabase() else { return }
+    @discardableResult
+    func revokeInDatabase(_ lease: ShardScheduler.Lease) -> JobStore.Revocation? {
+        guard let db = connectedDatabase() else { return nil }
         do {
-            if try JobStore(db).revokeLease(token: lease.token, shard: lease.shard) == .done {
+            let outcome = try JobStore(db).revokeLease(token: lease.token, shard: lease.shard)
+            if outcome == .done {
                 // Committed just before it lapsed: close it here too.
                 let job = scheduler.shards[lease.shard]?.record.job
                 _ = scheduler.completed(shard: lease.shard, token: lease.token, documents: 0, tokens: 0, embedSeconds: 0, now: now)
                 if let job { jobsToCheck.insert(job) }
             }
+            return outcome
         } catch {
             databaseFailed(error)
+            return nil
         }
     }
 

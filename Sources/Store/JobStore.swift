@@ -238,10 +238,14 @@ public struct JobStore {
     }
 
     /// A shard failed too often: split it in two halves (new pending shards, returned), or, if it
-    /// holds one document, fail it and record that document as rejected with `error`.
-    public func isolateFailure(job: Int64, shard: ShardRecord, error: String) throws(StoreError) -> [ShardRecord] {
+    /// holds one document, fail it and record that document as rejected with `error` (no halves).
+    /// Nil when the shard is no longer open (committed meanwhile).
+    public func isolateFailure(job: Int64, shard: ShardRecord, error: String) throws(StoreError) -> [ShardRecord]? {
         try connection.during("splitting shard \(shard.id)") {
-            try connection.transaction {
+            try connection.transaction { () throws -> [ShardRecord]? in
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard.id)]).scalar
+                // Committed meanwhile (a lease lapsed just after its commit): nothing to isolate.
+                guard state == "pending" || state == "leased" else { return nil }
                 try connection.execute("DELETE FROM shard_leases WHERE shard_id = $1", [String(shard.id)])
                 let seqs = try connection.execute(
                     "SELECT seq, line, doc_id FROM job_documents WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",

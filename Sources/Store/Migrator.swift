@@ -18,7 +18,9 @@ public struct Migrator {
         if let explicit = ProcessInfo.processInfo.environment["DRIFTLESS_SCHEMAS"] {
             candidates.append(URL(fileURLWithPath: explicit).appendingPathComponent("migrations"))
         }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // /proc/self/exe: the executable's real path even when it was started through PATH.
+        let executable = FileManager.default.fileExists(atPath: "/proc/self/exe") ? "/proc/self/exe" : CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             candidates.append(dir.appendingPathComponent("Schemas/migrations"))
             dir.deleteLastPathComponent()

@@ -57,6 +57,7 @@ public struct ShardCommit {
                 let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
                 guard let state else { return .fenced("shard \(shard) does not exist") }
                 guard state != "done" else { return .fenced("shard \(shard) was already committed by another worker") }
+                guard state == "leased" else { return .fenced("shard \(shard) is \(state), no longer leased") }
                 let held = try connection.execute(
                     "SELECT 1 FROM shard_leases WHERE token = $1 AND shard_id = $2", [String(lease), String(shard)]
                 )

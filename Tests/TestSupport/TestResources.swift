@@ -44,14 +44,19 @@ public enum TestResources {
     }
 
     /// The `worker` executable built beside the test bundle.
-    public static var workerExecutable: URL {
+    public static var workerExecutable: URL { executable("worker") }
+
+    /// The `coord` executable built beside the test bundle.
+    public static var coordExecutable: URL { executable("coord") }
+
+    static func executable(_ name: String) -> URL {
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for dir in [bundle, bundle.deletingLastPathComponent()] {
-            let candidate = dir.appendingPathComponent("worker")
+            let candidate = dir.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        Issue.record("the worker executable was not built beside \(bundle.path): run the tests with `swift test`")
-        return bundle.appendingPathComponent("worker")
+        Issue.record("the \(name) executable was not built beside \(bundle.path): run the tests with `swift test`")
+        return bundle.appendingPathComponent(name)
     }
 
     public static func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
@@ -68,9 +73,13 @@ public enum TestResources {
     }
 
     /// Runs the worker executable to completion.
-    public static func runWorker(_ arguments: [String]) throws -> Run {
+    public static func runWorker(_ arguments: [String]) throws -> Run { try run(workerExecutable, arguments) }
+
+    /// Runs an executable to completion, capturing its output.
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
         let process = Process()
-        process.executableURL = workerExecutable
+        process.executableURL = executable
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()

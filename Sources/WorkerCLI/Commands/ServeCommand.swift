@@ -41,6 +41,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Serve Prometheus metrics on this port (0: any free port).")
     var metricsPort: Int?
 
+    @Option(name: .long, help: "The address the metrics port listens on (0.0.0.0 in a container).")
+    var metricsHost = "127.0.0.1"
+
     @Option(name: .long, help: "The worker's id (default: host-pid-random).")
     var id: String?
 
@@ -67,6 +70,7 @@ struct ServeCommand: ParsableCommand {
         configuration.credit = credit
         configuration.keysFolder = keys
         configuration.metricsPort = metricsPort
+        configuration.metricsHost = metricsHost
         if let id { configuration.id = id }
         let agent = WorkerAgent(configuration: configuration, logger: logger)
         let stop = agent.stopHandle

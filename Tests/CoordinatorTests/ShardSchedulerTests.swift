@@ -1,0 +1,134 @@
+import Coordinator
+import Store
+import Testing
+
+@Suite("ShardScheduler")
+struct ShardSchedulerTests {
+    func shards(_ count: Int, job: Int64 = 1) -> [ShardRecord] {
+        (0..<count).map { ShardRecord(id: Int64($0 + 1), job: job, firstSeq: $0 * 10, lastSeq: $0 * 10 + 9, documentCount: 10, attempts: 0) }
+    }
+
+    func scheduler(leaseSeconds: Double = 10, maxAttempts: Int = 2) -> ShardScheduler {
+        var configuration = ShardScheduler.Configuration()
+        configuration.leaseSeconds = leaseSeconds
+        configuration.maxAttempts = maxAttempts
+        return ShardScheduler(configuration: configuration)
+    }
+
+    @Test("deals only as much as credit allows, in order, to workers with the model")
+    func creditAndModels() {
+        var s = scheduler()
+        s.add(shards(3), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.join(id: "b", host: "h", threads: 1, models: ["other"], now: 0)
+        s.addCredit("b", 5)
+        #expect(s.nextDeal(now: 0) == nil)
+        s.addCredit("a", 2)
+        #expect(s.nextDeal(now: 0) == .shard(worker: "a", shard: 1))
+        #expect(s.nextDeal(now: 0) == .shard(worker: "a", shard: 2))
+        #expect(s.nextDeal(now: 0) == nil)
+        #expect(s.queue == [3])
+    }
+
+    @Test("a lease without heartbeats lapses and its shard goes back to the front")
+    func leaseLapses() {
+        var s = scheduler(leaseSeconds: 5)
+        s.add(shards(2), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 1)
+        #expect(s.nextDeal(now: 0) == .shard(worker: "a", shard: 1))
+        s.granted(token: 100, shard: 1, worker: "a", now: 0)
+        _ = s.seen("a", now: 4)
+        s.heartbeat("a", leases: [100], now: 4)
+        #expect(s.expire(now: 8).revoked.isEmpty)
+        _ = s.seen("a", now: 9)
+        let expired = s.expire(now: 9.5)
+        #expect(expired.revoked.map(\.token) == [100])
+        #expect(s.queue == [1, 2])
+    }
+
+    @Test("a silent worker is declared dead and loses its leases")
+    func deadWorker() {
+        var s = scheduler(leaseSeconds: 5)
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 1)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 7, shard: 1, worker: "a", now: 0)
+        let expired = s.expire(now: 6)
+        #expect(expired.deadWorkers == ["a"])
+        #expect(expired.revoked.map(\.token) == [7])
+        #expect(s.workers.isEmpty)
+        #expect(s.seen("a", now: 7) == false)
+    }
+
+    @Test("a shard that fails too often is isolated; a refusal does not count as an attempt")
+    func failures() {
+        var s = scheduler(maxAttempts: 2)
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 3)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 1, shard: 1, worker: "a", now: 0)
+        #expect(s.failed(token: 1, countsAsAttempt: false) == .retry)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 2, shard: 1, worker: "a", now: 0)
+        #expect(s.failed(token: 2) == .retry)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 3, shard: 1, worker: "a", now: 0)
+        guard case .isolate(let record) = s.failed(token: 3) else {
+            Issue.record("expected isolation")
+            return
+        }
+        #expect(record.id == 1)
+        #expect(s.openShardCount == 0)
+    }
+
+    @Test("at the end of a job an idle worker takes a copy of a slow shard; the first commit revokes the other")
+    func speculativeCopy() {
+        var s = scheduler(leaseSeconds: 100)
+        s.add(shards(2), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.join(id: "b", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 1)
+        s.addCredit("b", 1)
+        _ = s.nextDeal(now: 0)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 1, shard: 1, worker: "a", now: 0)
+        s.granted(token: 2, shard: 2, worker: "b", now: 0)
+        _ = s.completed(shard: 2, token: 2, documents: 10, tokens: 100, embedSeconds: 3, now: 3)
+        s.addCredit("b", 1)
+        #expect(s.nextDeal(now: 3.5) == nil, "not slow yet")
+        #expect(s.nextDeal(now: 5) == .copy(worker: "b", shard: 1))
+        s.granted(token: 3, shard: 1, worker: "b", now: 5)
+        let others = s.completed(shard: 1, token: 3, documents: 10, tokens: 100, embedSeconds: 2, now: 7)
+        #expect(others.map(\.token) == [1])
+        #expect(s.openShardCount == 0)
+        #expect(s.workers["a"]!.leases.isEmpty)
+    }
+
+    @Test("after a restart, leases found in the database are adopted by the worker that names them")
+    func adoption() {
+        var s = scheduler(leaseSeconds: 5)
+        s.add(shards(2), model: "m")
+        s.adopt(token: 9, shard: 1, now: 0)
+        #expect(s.queue == [2])
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 1)
+        s.heartbeat("a", leases: [9], now: 1)
+        #expect(s.leases[9]?.worker == "a")
+        #expect(s.workers["a"]!.leases == [9])
+        #expect(s.expire(now: 4).revoked.isEmpty)
+    }
+
+    @Test("a worker that leaves returns its shards")
+    func leaving() {
+        var s = scheduler()
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 1)
+        _ = s.nextDeal(now: 0)
+        s.granted(token: 4, shard: 1, worker: "a", now: 0)
+        #expect(s.leave("a").map(\.token) == [4])
+        #expect(s.queue == [1])
+    }
+}

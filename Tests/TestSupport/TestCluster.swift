@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// A coordinator and workers as real processes over real sockets, on a fresh
+/// database of the local PostgreSQL, for the integration tests.
+public final class TestCluster: @unchecked Sendable {
+    public let database: TestDatabase
+    public let workerEndpoint: String
+    public let clientEndpoint: String
+    /// A folder holding (links to) the model folders the coordinator registers and workers use.
+    public let modelsFolder: URL
+    public let keysFolder: String?
+    public let leaseSeconds: Double
+    public private(set) var coordinator: ManagedProcess?
+    public private(set) var workers: [ManagedProcess] = []
+
+    /// `models`: folder name → model folder. `keys`: make CURVE keys and use them everywhere.
+    public init(models: [String: String]? = nil, keys: Bool = false, leaseSeconds: Double = 4) throws {
+        database = try TestDatabase()
+        let port = Int.random(in: 10_000...15_999) * 2  // below the ephemeral range (32768+)
+        workerEndpoint = "tcp://127.0.0.1:\(port)"
+        clientEndpoint = "tcp://127.0.0.1:\(port + 1)"
+        self.leaseSeconds = leaseSeconds
+        modelsFolder = try Self.modelFolder(models ?? ["all-MiniLM-L6-v2": TestResources.minilm])
+        if keys {
+            let folder = try TestResources.temporaryDirectory().appendingPathComponent("keys").path
+            let run = try TestResources.run(TestResources.coordExecutable, ["keys", "--out", folder])
+            #expect(run.status == 0, "coord keys: \(run.stderr)")
+            keysFolder = folder
+        } else {
+            keysFolder = nil
+        }
+    }
+
+    deinit {
+        for worker in workers where worker.isRunning { worker.kill9() }
+        if let coordinator, coordinator.isRunning { coordinator.kill9() }
+    }
+
+    /// A temporary folder of symbolic links: NAME → model folder.
+    public static func modelFolder(_ models: [String: String]) throws -> URL {
+        let folder = try TestResources.temporaryDirectory().appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, path) in models {
+            try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent(name).path, withDestinationPath: path)
+        }
+        return folder
+    }
+
+    /// Starts `coord serve` and waits until it is ready.
+    @discardableResult
+    public func startCoordinator(_ extra: [String] = []) throws -> ManagedProcess {
+        var arguments = [
+            "serve", "--database", database.url, "--bind", workerEndpoint, "--client-bind", clientEndpoint,
+            "--models", modelsFolder.path, "--lease-seconds", "\(leaseSeconds)", "--heartbeat-seconds", "0.5",
+        ]
+        if let keysFolder { arguments += ["--keys", keysFolder] }
+        let process = try ManagedProcess(name: "coord-\(UUID().uuidString.prefix(4))", executable: TestResources.coordExecutable, arguments: arguments + extra)
+        #expect(process.waitForLog("coordinator ready", seconds: 60), "the coordinator did not start:\n\(process.log)")
+        coordinator = process
+        return process
+    }
+
+    /// Starts a worker (one thread) and waits until the coordinator welcomed it.
+    @discardableResult
+    public func startWorker(models: URL? = nil, environment: [String: String] = [:], waitForWelcome: Bool = true, extra: [String] = []) throws -> ManagedProcess {
+        var arguments = [
+            "serve", "--coordinator", workerEndpoint, "--database", database.url,
+            "--models", (models ?? modelsFolder).path, "--threads", "1",
+        ]
+        if let keysFolder { arguments += ["--keys", keysFolder] }
+        let process = try ManagedProcess(name: "worker-\(workers.count)", executable: TestResources.workerExecutable, arguments: arguments + extra, environment: environment)
+        if waitForWelcome {
+            #expect(process.waitForLog("connected to the coordinator", seconds: 60), "the worker did not connect:\n\(process.log)")
+        }
+        workers.append(process)
+        return process
+    }
+
+    /// Runs a `coord` client command to completion.
+    public func coord(_ arguments: [String]) throws -> TestResources.Run {
+        var arguments = arguments + ["--coordinator", clientEndpoint]
+        if let keysFolder { arguments += ["--keys", keysFolder] }
+        return try TestResources.run(TestResources.coordExecutable, arguments)
+    }
+
+    /// `coord submit CORPUS --index INDEX --model all-MiniLM-L6-v2 --detach`: the job id.
+    public func submitDetached(_ corpus: URL, index: String, shardSize: Int = 8, extra: [String] = []) throws -> Int64? {
+        let run = try coord(["submit", corpus.path, "--index", index, "--model", "all-MiniLM-L6-v2", "--shard-size", "\(shardSize)", "--detach"] + extra)
+        #expect(run.status == 0, "submit failed: \(run.stderr)")
+        return Int64(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Waits until the job is done (or failed); returns its state.
+    public func waitForJob(_ job: Int64, seconds: Double = 240) throws -> String? {
+        var state: String?
+        _ = try eventually(seconds, poll: 0.5) {
+            state = try database.scalar("SELECT state FROM jobs WHERE id = $1", [String(job)])
+            return state == "done" || state == "failed"
+        }
+        return state
+    }
+
+    /// Logs of every process, for a failing test's message.
+    public var logs: String {
+        ([coordinator].compactMap { $0 } + workers).map { "--- \($0.name)\n\($0.log.suffix(4000))" }.joined(separator: "\n")
+    }
+}
+
+extension TestResources {
+    /// The first `count` SciFact documents, each given metadata fields to round-trip, in a temporary file.
+    public static func scifactSubset(_ count: Int, from start: Int = 0) throws -> (url: URL, documents: [[String: Any]]) {
+        let corpus = shared.appendingPathComponent("data/scifact/corpus.jsonl")
+        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").dropFirst(start).prefix(count)
+        var documents: [[String: Any]] = []
+        var text = ""
+        for (index, line) in lines.enumerated() {
+            var object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            object["year"] = 2000 + index % 20
+            object["tags"] = ["scifact", index % 2 == 0 ? "even" : "odd"]
+            object["source"] = ["dataset": "BEIR", "line": index + 1]
+            documents.append(object)
+            text += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        }
+        let url = try temporaryDirectory().appendingPathComponent("corpus.jsonl")
+        try Data(text.utf8).write(to: url)
+        return (url, documents)
+    }
+}
