@@ -12,6 +12,7 @@ struct Coord: ParsableCommand {
         version: "0.3.0",
         subcommands: [
             ServeCommand.self, SubmitCommand.self, StatusCommand.self, MigrateCommand.self, KeysCommand.self,
+            BenchCopyCommand.self,
         ]
     )
 }
