@@ -30,14 +30,14 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
         return taken
     }
 
-    /// No more items will come: `take` returns what is left, then nil. Returns what was still waiting, removed.
+    /// No more items will come: `take` returns nil from now on. Returns what was still waiting, removed.
     @discardableResult
-    func close(keepingItems: Bool = false) -> [Item] {
+    func close() -> [Item] {
         condition.lock()
         defer { condition.unlock() }
         closed = true
-        let left = keepingItems ? [] : items
-        if !keepingItems { items.removeAll() }
+        let left = items
+        items.removeAll()
         condition.broadcast()
         return left
     }

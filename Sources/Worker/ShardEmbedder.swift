@@ -1,3 +1,4 @@
+import Corpus
 import Embedding
 import Foundation
 import Logging
@@ -98,7 +99,7 @@ final class ShardEmbedder: @unchecked Sendable {
             let embedder = try shelf.embedder(shard.model)
             let model = embedder.model
             let prompt = model.prompts["document"] ?? model.defaultPrompt
-            let texts = shard.documents.map { $0.title.isEmpty ? $0.text : $0.title + " " + $0.text }
+            let texts = shard.documents.map { CorpusRecord(id: $0.id, title: $0.title, text: $0.text).embeddingText }
             let tokens = embedder.tokenize(texts, prompt: prompt)
             tokenCount = tokens.reduce(0) { $0 + $1.count }
             vectors = try embedder.embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: nil))
@@ -153,14 +154,15 @@ final class ShardEmbedder: @unchecked Sendable {
                     log.info("database connection restored")
                 }
                 return .success(try commit.write(to: database!))
+            } catch let error as PostgresError {
+                // Only the reconnection throws these: treat them as the store's connection loss.
+                database = nil
+                guard waited < 120 else { return .failure(.database(error, during: "reconnecting")) }
+                metrics.commitRetries.increment()
+                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
             } catch let error as StoreError where error.isConnectionLoss {
                 database = nil
                 guard waited < 120 else { return .failure(error) }
-                metrics.commitRetries.increment()
-                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
-            } catch let error as PostgresError where error.isConnectionLoss {
-                database = nil
-                guard waited < 120 else { return .failure(.database(error, during: "reconnecting")) }
                 metrics.commitRetries.increment()
                 log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
             } catch let error as StoreError {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PostgresClient
 import Store
+import Telemetry
 
 struct BenchCopyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,8 +40,7 @@ struct BenchCopyCommand: ParsableCommand {
                 try connection.transaction {
                     try connection.copyIn("COPY bench_copy (doc_id, embedding) FROM STDIN", data: copy.data)
                 }
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                let seconds = (ContinuousClock.now - start).seconds
                 rates.append(Double(count) / seconds)
                 print(String(format: "round %d: %d %d-d vectors in %.3f s: %.0f vectors/s (%.1f MB of COPY text)", round, count, dimension, seconds, Double(count) / seconds, Double(copy.data.count) / 1e6))
             }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Coordinator
-import Dispatch
 import Foundation
 import Telemetry
 
@@ -71,14 +70,8 @@ struct ServeCommand: ParsableCommand {
             }
             defer { endpoint?.stop() }
             let stop = server.stopHandle
-            let sources = [SIGTERM, SIGINT].map { number in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { stop.stop() }
-                source.resume()
-                return source
-            }
-            defer { sources.forEach { $0.cancel() } }
+            let signals = SignalTrap { stop.stop() }
+            defer { withExtendedLifetime(signals) {} }
             try server.run()
         } catch {
             logger.error("\(error)")

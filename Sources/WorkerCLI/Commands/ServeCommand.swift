@@ -1,8 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Logging
 import PostgresClient
+import Telemetry
 import Worker
 
 /// `worker --coordinator … --database … --models …`: take shards from a coordinator.
@@ -81,21 +81,6 @@ struct ServeCommand: ParsableCommand {
         } catch {
             logger.error("\(error)")
             throw ExitCode(1)
-        }
-    }
-}
-
-/// Calls `handler` on SIGTERM and SIGINT (once each), instead of the default of dying at once.
-final class SignalTrap {
-    private let sources: [DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable () -> Void) {
-        sources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            return source
         }
     }
 }
