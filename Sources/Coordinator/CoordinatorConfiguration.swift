@@ -20,6 +20,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var heartbeatSeconds = 2.0
     public var maxAttempts = 2
     public var speculate = true
+    /// PostgreSQL's `maintenance_work_mem` for HNSW builds (the graph should fit in it).
+    public var maintenanceWorkMemory = "1GB"
 
     public init(databaseURL: String) { self.databaseURL = databaseURL }
 
@@ -52,7 +54,7 @@ public struct CoordinatorConfiguration: Sendable {
         [
             "database": PostgresURL.redacted(databaseURL), "workers": workerEndpoint, "clients": clientEndpoint,
             "metrics": metricsPort.map { "\(metricsHost):\($0)" } ?? "off", "keys": keysFolder ?? "none (loopback only)",
-            "lease_seconds": "\(leaseSeconds)", "heartbeat_seconds": "\(heartbeatSeconds)",
+            "lease_seconds": "\(leaseSeconds)", "maintenance_work_mem": maintenanceWorkMemory, "heartbeat_seconds": "\(heartbeatSeconds)",
         ]
     }
 }

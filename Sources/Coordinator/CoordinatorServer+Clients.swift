@@ -99,7 +99,8 @@ extension CoordinatorServer {
                 submittedDocs: job.submittedDocs, unchangedDocs: job.unchangedDocs, totalDocs: job.totalDocs,
                 doneDocs: job.doneDocs, rejectedDocs: job.rejectedDocs, shards: job.shards,
                 elapsedSeconds: job.elapsedSeconds, docsPerSecond: rate,
-                etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil, error: job.error
+                etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil, error: job.error,
+                phase: job.state == "indexing" ? indexBuilds.progress(job: job.id) ?? "building the HNSW index" : nil
             )
         }
         let workers = scheduler.workers.values.sorted { $0.id < $1.id }.map { worker in

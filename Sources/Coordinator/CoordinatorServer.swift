@@ -36,6 +36,8 @@ public final class CoordinatorServer {
     var receiving: [Int64: (index: IndexRecord, shardSize: Int, nextSeq: Int)] = [:]
     /// Jobs to check for completion (after a commit, or when the database comes back).
     var jobsToCheck: Set<Int64> = []
+    /// HNSW builds of jobs whose shards are all done.
+    let indexBuilds: IndexBuildQueue
     let clock = ContinuousClock()
     let started = ContinuousClock.now
     private var lastHousekeeping = 0.0
@@ -50,6 +52,10 @@ public final class CoordinatorServer {
         schedulerConfiguration.maxAttempts = configuration.maxAttempts
         schedulerConfiguration.speculate = configuration.speculate
         scheduler = ShardScheduler(configuration: schedulerConfiguration)
+        indexBuilds = IndexBuildQueue(
+            builder: HnswIndexBuilder(url: configuration.databaseURL, maintenanceWorkMemory: configuration.maintenanceWorkMemory),
+            logger: logger
+        )
         do {
             context = try ZeroMQContext()
             var serverKeys: CurveKeyStore.ServerKeys?
@@ -130,6 +136,7 @@ public final class CoordinatorServer {
             }
             deal()
         }
+        indexBuilds.stop()
         logger.info("coordinator stopped")
     }
 
@@ -174,15 +181,16 @@ public final class CoordinatorServer {
         for record in expired.isolate where !committed.contains(record.id) {
             isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)")
         }
+        collectIndexBuilds()
+        if !pendingIndexRetries.isEmpty, let db = connectedDatabase() { requeueIndexBuilds(db) }
         metrics.queueDepth.set(Double(scheduler.queue.count))
         metrics.workers.set(Double(scheduler.workers.count))
         if !jobsToCheck.isEmpty, let db = connectedDatabase() {
             for job in jobsToCheck.sorted() {
                 do {
-                    if try JobStore(db).finishIfComplete(job: job) {
-                        jobs.removeValue(forKey: job)
-                        metrics.jobsFinished.increment()
-                        logger.info("job done", metadata: ["job": "\(job)"])
+                    if try JobStore(db).finishIfComplete(job: job), let record = jobs.removeValue(forKey: job) {
+                        logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
+                        indexBuilds.enqueue(record)
                     }
                     jobsToCheck.remove(job)
                 } catch {
@@ -190,6 +198,54 @@ public final class CoordinatorServer {
                     return
                 }
             }
+        }
+    }
+
+    /// Jobs whose HNSW build ended: done, failed, or queued again when the database went away.
+    private func collectIndexBuilds() {
+        let finished = indexBuilds.takeFinished()
+        guard !finished.isEmpty, let db = connectedDatabase() else {
+            for build in finished { retryIndexBuild(job: build.job) }
+            return
+        }
+        for build in finished {
+            var error: String?
+            switch build.outcome {
+            case .success(.built(let seconds)):
+                logger.info("HNSW index built", metadata: ["job": "\(build.job)", "index": "\(build.index)", "seconds": "\(String(format: "%.1f", seconds))"])
+            case .success(.alreadyBuilt):
+                break
+            case .failure(let failure) where failure.isConnectionLoss:
+                logger.warning("HNSW build interrupted: the database went away; will try again", metadata: ["job": "\(build.job)", "error": "\(failure)"])
+                retryIndexBuild(job: build.job)
+                continue
+            case .failure(let failure):
+                error = "HNSW build failed: \(failure) (the vectors are stored; searches scan sequentially until `coord index build` succeeds)"
+                logger.error("HNSW build failed", metadata: ["job": "\(build.job)", "index": "\(build.index)", "error": "\(failure)"])
+            }
+            do {
+                try JobStore(db).markDone(job: build.job, error: error)
+                metrics.jobsFinished.increment()
+                logger.info(error == nil ? "job done" : "job failed", metadata: ["job": "\(build.job)"])
+            } catch {
+                databaseFailed(error)
+                retryIndexBuild(job: build.job)
+            }
+        }
+    }
+
+    private var pendingIndexRetries: Set<Int64> = []
+
+    private func retryIndexBuild(job: Int64) { pendingIndexRetries.insert(job) }
+
+    /// Queues again the builds that ended with the database gone, once it is back.
+    private func requeueIndexBuilds(_ db: PostgresConnection) {
+        guard !pendingIndexRetries.isEmpty else { return }
+        do {
+            for job in try JobStore(db).indexingJobs() where pendingIndexRetries.contains(job.id) { indexBuilds.enqueue(job) }
+            pendingIndexRetries = []
+        } catch {
+            databaseFailed(error)
         }
     }
 
@@ -363,6 +419,10 @@ public final class CoordinatorServer {
             for lease in leases { scheduler.adopt(token: lease.token, shard: lease.shard, now: now) }
             jobsToCheck.insert(job.id)
             logger.info("job resumed", metadata: ["job": "\(job.id)", "index": "\(job.index.name)", "open_shards": "\(shards.count)", "leases": "\(leases.count)"])
+        }
+        for job in try store.indexingJobs() {
+            logger.info("job resumed: building its HNSW index", metadata: ["job": "\(job.id)", "index": "\(job.index.name)"])
+            indexBuilds.enqueue(job)
         }
     }
 }

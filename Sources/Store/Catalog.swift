@@ -98,19 +98,56 @@ public struct Catalog {
         let rows = try connection.during("reading index \(name)") {
             try connection.execute(
                 """
-                SELECT i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, m.*
-                FROM indexes i JOIN models m ON m.id = i.model_id WHERE i.name = $1
+                SELECT \(Self.indexColumns) FROM indexes i JOIN models m ON m.id = i.model_id WHERE i.name = $1
                 """,
                 [name]
             )
         }
-        guard !rows.isEmpty else { return nil }
-        return IndexRecord(
-            id: Int64(rows.int(0, "index_id")!),
-            name: rows.value(0, "index_name")!,
-            collectionId: Int64(rows.int(0, "collection_id")!),
-            model: Self.model(rows, 0),
-            vectorTable: rows.value(0, "vector_table")!
+        return rows.isEmpty ? nil : Self.index(rows, 0)
+    }
+
+    /// Every index, by name.
+    public func indexes() throws(StoreError) -> [IndexRecord] {
+        let rows = try connection.during("listing indexes") {
+            try connection.execute(
+                "SELECT \(Self.indexColumns) FROM indexes i JOIN models m ON m.id = i.model_id ORDER BY i.name"
+            )
+        }
+        return (0..<rows.count).map { Self.index(rows, $0) }
+    }
+
+    /// Changes the HNSW parameters the next build of `index` uses, and its default ef_search.
+    public func setSearchParameters(
+        index: IndexRecord, hnsw: HnswParameters? = nil, efSearch: Int? = nil
+    ) throws(StoreError) {
+        let hnsw = hnsw ?? index.hnsw
+        try hnsw.validate()
+        let efSearch = efSearch ?? index.efSearch
+        try HnswParameters.validate(efSearch: efSearch)
+        try connection.during("setting search parameters of index \(index.name)") {
+            try connection.execute(
+                "UPDATE indexes SET hnsw_m = $2, hnsw_ef_construction = $3, ef_search = $4 WHERE id = $1",
+                [String(index.id), String(hnsw.m), String(hnsw.efConstruction), String(efSearch)]
+            )
+        }
+    }
+
+    /// The columns ``index(_:_:)`` reads, from `indexes i JOIN models m`.
+    static let indexColumns = """
+        i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, i.hnsw_m, i.hnsw_ef_construction,
+        i.ef_search, (to_regclass(i.vector_table || '_hnsw') IS NOT NULL) AS has_hnsw, m.*
+        """
+
+    static func index(_ rows: PostgresRows, _ row: Int) -> IndexRecord {
+        IndexRecord(
+            id: Int64(rows.int(row, "index_id")!),
+            name: rows.value(row, "index_name")!,
+            collectionId: Int64(rows.int(row, "collection_id")!),
+            model: Self.model(rows, row),
+            vectorTable: rows.value(row, "vector_table")!,
+            hnsw: HnswParameters(m: rows.int(row, "hnsw_m") ?? 16, efConstruction: rows.int(row, "hnsw_ef_construction") ?? 64),
+            efSearch: rows.int(row, "ef_search") ?? HnswParameters.defaultEfSearch,
+            hasHnsw: rows.value(row, "has_hnsw") == "t"
         )
     }
 }

@@ -38,6 +38,12 @@ public struct CopyText {
         return text + "]"
     }
 
+    /// A PostgreSQL text array literal (`{"a","b"}`), for a `$n::text[]` parameter.
+    public static func textArray(_ values: [String]) -> String {
+        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+
     /// Parses a pgvector literal back into floats.
     public static func parseVector(_ text: String) -> [Float] {
         text.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).split(separator: ",").compactMap { Float($0) }

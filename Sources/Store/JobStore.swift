@@ -109,28 +109,25 @@ public struct JobStore {
         }
     }
 
-    public func runningJobs() throws(StoreError) -> [JobRecord] {
-        let rows = try connection.during("reading running jobs") {
+    /// Jobs whose shards are being dealt.
+    public func runningJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: "running") }
+
+    /// Jobs whose shards are all done, waiting for their index's HNSW index.
+    public func indexingJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: "indexing") }
+
+    private func jobs(inState state: String) throws(StoreError) -> [JobRecord] {
+        let rows = try connection.during("reading \(state) jobs") {
             try connection.execute(
                 """
-                SELECT j.id AS job_id, j.state, i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, m.*
+                SELECT j.id AS job_id, j.state, \(Catalog.indexColumns)
                 FROM jobs j JOIN indexes i ON i.id = j.index_id JOIN models m ON m.id = i.model_id
-                WHERE j.state = 'running' ORDER BY j.id
-                """
+                WHERE j.state = $1 ORDER BY j.id
+                """,
+                [state]
             )
         }
         return (0..<rows.count).map { row in
-            JobRecord(
-                id: Int64(rows.int(row, "job_id")!),
-                index: IndexRecord(
-                    id: Int64(rows.int(row, "index_id")!),
-                    name: rows.value(row, "index_name")!,
-                    collectionId: Int64(rows.int(row, "collection_id")!),
-                    model: Catalog.model(rows, row),
-                    vectorTable: rows.value(row, "vector_table")!
-                ),
-                state: rows.value(row, "state")!
-            )
+            JobRecord(id: Int64(rows.int(row, "job_id")!), index: Catalog.index(rows, row), state: rows.value(row, "state")!)
         }
     }
 
@@ -286,12 +283,15 @@ public struct JobStore {
     }
 
     /// Marks the job done when no shard is open, and drops its staged documents. Returns whether it finished.
+    /// Moves a running job whose shards are all done (or failed) to `indexing`; the
+    /// caller then makes sure the index has its HNSW index and calls ``markDone(job:)``.
+    /// Returns whether the job moved.
     public func finishIfComplete(job: Int64) throws(StoreError) -> Bool {
         try connection.during("finishing job \(job)") {
             try connection.transaction {
                 let finished = try connection.execute(
                     """
-                    UPDATE jobs SET state = 'done', finished_at = now() WHERE id = $1 AND state = 'running'
+                    UPDATE jobs SET state = 'indexing', finished_at = now() WHERE id = $1 AND state = 'running'
                     AND NOT EXISTS (SELECT 1 FROM shards WHERE job_id = $1 AND state IN ('pending', 'leased'))
                     """,
                     [String(job)]
@@ -299,6 +299,16 @@ public struct JobStore {
                 if finished { try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]) }
                 return finished
             }
+        }
+    }
+
+    /// An `indexing` job is done (its index's HNSW index is in place), or failed with `error`.
+    public func markDone(job: Int64, error: String? = nil) throws(StoreError) {
+        try connection.during("marking job \(job) done") {
+            try connection.execute(
+                "UPDATE jobs SET state = $2, error = $3 WHERE id = $1 AND state = 'indexing'",
+                [String(job), error == nil ? "done" : "failed", error]
+            )
         }
     }
 

@@ -50,6 +50,29 @@ public struct Migrator {
         return result
     }
 
+    /// The migrations not yet applied to the database behind `connection`.
+    public func pending(_ connection: PostgresConnection) throws(StoreError) -> [String] {
+        let all = try migrations()
+        return try connection.during("reading applied migrations") {
+            guard try connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").scalar == "t" else {
+                return all.map(\.name)
+            }
+            let applied = Set(try connection.execute("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+            return all.filter { !applied.contains($0.version) }.map(\.name)
+        }
+    }
+
+    /// Throws when the database lacks migrations this program needs, saying how to apply them.
+    public func requireCurrent(_ connection: PostgresConnection) throws(StoreError) {
+        let missing = try pending(connection)
+        guard missing.isEmpty else {
+            throw .invalid(
+                "the database schema is older than this program (not applied: \(missing.joined(separator: ", "))): "
+                    + "run `coord migrate` (or start `coord serve`, which applies them)"
+            )
+        }
+    }
+
     /// Applies what is missing; returns the names applied.
     @discardableResult
     public func migrate(_ connection: PostgresConnection, logger: Logger) throws(StoreError) -> [String] {

@@ -31,4 +31,13 @@ public struct IndexRecord: Sendable, Equatable {
     public var collectionId: Int64
     public var model: ModelRecord
     public var vectorTable: String
+    /// HNSW parameters: those of the HNSW index in place, or those the next build uses.
+    public var hnsw = HnswParameters()
+    /// The `hnsw.ef_search` a search uses unless told otherwise.
+    public var efSearch = HnswParameters.defaultEfSearch
+    /// Whether an HNSW index is in place (else every search is a sequential scan).
+    public var hasHnsw = false
+
+    /// The HNSW index's name in PostgreSQL.
+    public var hnswIndexName: String { vectorTable + "_hnsw" }
 }

@@ -14,7 +14,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var id: Int64
         public var index: String
         public var model: String
-        /// receiving, running, done or failed.
+        /// receiving, running, indexing (building the HNSW index), done or failed.
         public var state: String
         public var source: String
         public var submittedDocs: Int
@@ -30,8 +30,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var docsPerSecond: Double
         public var etaSeconds: Double?
         public var error: String?
+        /// What an `indexing` job is doing ("building the HNSW index: loading tuples 2500/5183").
+        public var phase: String?
 
-        public init(id: Int64, index: String, model: String, state: String, source: String, submittedDocs: Int, unchangedDocs: Int, totalDocs: Int, doneDocs: Int, rejectedDocs: Int, shards: [String: Int], elapsedSeconds: Double, docsPerSecond: Double, etaSeconds: Double?, error: String?) {
+        public init(id: Int64, index: String, model: String, state: String, source: String, submittedDocs: Int, unchangedDocs: Int, totalDocs: Int, doneDocs: Int, rejectedDocs: Int, shards: [String: Int], elapsedSeconds: Double, docsPerSecond: Double, etaSeconds: Double?, error: String?, phase: String? = nil) {
             self.id = id
             self.index = index
             self.model = model
@@ -47,6 +49,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.docsPerSecond = docsPerSecond
             self.etaSeconds = etaSeconds
             self.error = error
+            self.phase = phase
         }
 
         public var isFinished: Bool { state == "done" || state == "failed" }

@@ -84,6 +84,15 @@ public final class TestCluster: @unchecked Sendable {
         return try TestResources.run(TestResources.coordExecutable, arguments)
     }
 
+    /// Runs a `coord` command that talks to the database itself (`query`, `eval`, `index …`):
+    /// with `--database`, and with `--models` unless `models` is false.
+    public func coordOnDatabase(_ arguments: [String], models: Bool = true) throws -> TestResources.Run {
+        try TestResources.run(
+            TestResources.coordExecutable,
+            arguments + ["--database", database.url] + (models ? ["--models", modelsFolder.path] : [])
+        )
+    }
+
     /// `coord submit CORPUS --index INDEX --model all-MiniLM-L6-v2 --detach`: the job id.
     public func submitDetached(_ corpus: URL, index: String, shardSize: Int = 8, extra: [String] = []) throws -> Int64? {
         let run = try coord(["submit", corpus.path, "--index", index, "--model", "all-MiniLM-L6-v2", "--shard-size", "\(shardSize)", "--detach"] + extra)

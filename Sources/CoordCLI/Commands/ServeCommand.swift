@@ -49,6 +49,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .long, inversion: .prefixedNo, help: "Give idle workers copies of the last slow shards (first commit wins).")
     var speculate = true
 
+    @Option(name: .long, help: "PostgreSQL maintenance_work_mem for HNSW builds (e.g. 1GB; the graph should fit in it).")
+    var maintenanceWorkMem = "1GB"
+
     func run() throws {
         let logger = logging.logger("driftless.coordinator")
         var configuration = CoordinatorConfiguration(databaseURL: database.url)
@@ -63,6 +66,7 @@ struct ServeCommand: ParsableCommand {
         configuration.heartbeatSeconds = heartbeatSeconds
         configuration.maxAttempts = maxAttempts
         configuration.speculate = speculate
+        configuration.maintenanceWorkMemory = maintenanceWorkMem
         do {
             let server = try CoordinatorServer(configuration: configuration, logger: logger)
             let endpoint = try metricsPort.map {

@@ -42,6 +42,7 @@ struct StatusCommand: ParsableCommand {
             if job.rejectedDocs > 0 { line += "  rejected \(job.rejectedDocs)" }
             print(line)
             print("      shards: \(shards.isEmpty ? "none" : shards)")
+            if let phase = job.phase { print("      \(phase)") }
             if let error = job.error { print("      error: \(error)") }
         }
         print("workers:")

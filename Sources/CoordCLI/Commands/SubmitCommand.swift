@@ -92,15 +92,21 @@ struct JobWatcher {
             do {
                 let reply = try client.request(.status(job: job))
                 guard case .status(let report) = reply, let status = report.jobs.first else {
-                    if case .failure(let message) = reply { throw fail(message) }
-                    throw fail("unexpected reply to a status request")
+                    // The coordinator answers but cannot read the job (its database restarting?): ask again for a while.
+                    failures += 1
+                    let message = if case .failure(let message) = reply { message } else { "unexpected reply to a status request" }
+                    if failures > 60 { throw fail(message) }
+                    if failures == 1 { FileHandle.standardError.write(Data("\nwaiting for the job's status: \(message)\n".utf8)) }
+                    Thread.sleep(forTimeInterval: 0.5)
+                    continue
                 }
                 failures = 0
                 let remaining = status.totalDocs - status.doneDocs - status.rejectedDocs
                 let eta = status.etaSeconds.map { "ETA \(ProgressBar.format(seconds: $0))" } ?? (remaining > 0 ? "ETA ?" : "")
                 bar.show(
                     done: status.doneDocs + status.rejectedDocs, total: status.totalDocs,
-                    detail: "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
+                    detail: status.phase
+                        ?? "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
                 )
                 if status.isFinished {
                     bar.finish()

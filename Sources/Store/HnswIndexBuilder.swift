@@ -1,0 +1,142 @@
+import Foundation
+import PostgresClient
+import Synchronization
+
+/// Where an HNSW build is, from `pg_stat_progress_create_index`.
+public struct HnswBuildProgress: Sendable, Equatable, CustomStringConvertible {
+    /// pgvector's phase: "initializing", "loading tuples", …
+    public var phase: String
+    public var tuplesDone: Int
+    public var tuplesTotal: Int
+
+    public init(phase: String, tuplesDone: Int, tuplesTotal: Int) {
+        self.phase = phase
+        self.tuplesDone = tuplesDone
+        self.tuplesTotal = tuplesTotal
+    }
+
+    public var description: String {
+        tuplesTotal > 0 ? "\(phase) \(tuplesDone)/\(tuplesTotal)" : phase
+    }
+}
+
+/// Builds an index's pgvector HNSW index (cosine distance) on a connection of its own,
+/// reporting progress from a second one.
+///
+/// A build takes a SHARE lock on the vector table: searches go on, commits into that
+/// index wait. A rebuild (new parameters) builds beside the old HNSW index and swaps
+/// the two in one short transaction, so searches never go without one. Builds of the
+/// same index are serialised by an advisory lock.
+public struct HnswIndexBuilder: Sendable {
+    public let url: String
+    /// `maintenance_work_mem` for the build: the graph should fit in it (pgvector says
+    /// when it does not, and the build slows down).
+    public let maintenanceWorkMemory: String
+
+    public init(url: String, maintenanceWorkMemory: String = "1GB") {
+        self.url = url
+        self.maintenanceWorkMemory = maintenanceWorkMemory
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case built(seconds: Double)
+        /// The index already had an HNSW index and no rebuild was asked for.
+        case alreadyBuilt
+    }
+
+    /// Makes sure `index` has an HNSW index built with `parameters` (default: the index's
+    /// own), rebuilding when `rebuild` is set. Calls `progress` about twice a second from
+    /// the calling thread while the build runs.
+    public func build(
+        _ index: IndexRecord, parameters: HnswParameters? = nil, rebuild: Bool = false,
+        progress: (HnswBuildProgress) -> Void = { _ in }
+    ) throws(StoreError) -> Outcome {
+        let parameters = parameters ?? index.hnsw
+        try parameters.validate()
+        guard maintenanceWorkMemory.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+            throw .invalid("maintenance_work_mem \"\(maintenanceWorkMemory)\" is not a size such as 1GB")
+        }
+        let monitor: PostgresConnection
+        do { monitor = try PostgresConnection(url: url) } catch { throw .database(error, during: "connecting to build HNSW") }
+
+        // pgvector reports no tuple total while loading: the planner's row estimate stands in.
+        let estimatedRows = (try? monitor.execute(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)", [index.vectorTable]
+        ).scalar).flatMap { $0.flatMap { Int($0) } } ?? 0
+        let state = SharedState()
+        let done = DispatchSemaphore(value: 0)
+        let (url, memory) = (url, maintenanceWorkMemory)
+        let thread = Thread {
+            defer { done.signal() }
+            let result = Result { () throws(StoreError) -> Outcome in
+                try Self.run(index, parameters: parameters, rebuild: rebuild, url: url, memory: memory) { pid in
+                    state.value.withLock { $0.pid = pid }
+                }
+            }
+            state.value.withLock { $0.result = result }
+        }
+        thread.name = "hnsw-build-\(index.name)"
+        thread.start()
+        while done.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
+            guard let pid = state.value.withLock({ $0.pid }) else { continue }
+            if let rows = try? monitor.execute(
+                "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1", [String(pid)]
+            ), !rows.isEmpty {
+                progress(
+                    HnswBuildProgress(
+                        phase: rows.value(0, "phase") ?? "", tuplesDone: rows.int(0, "tuples_done") ?? 0,
+                        tuplesTotal: max(rows.int(0, "tuples_total") ?? 0, estimatedRows)
+                    )
+                )
+            }
+        }
+        return try state.value.withLock { $0.result! }.get()
+    }
+
+    private struct BuildState: Sendable {
+        var pid: Int?
+        var result: Result<Outcome, StoreError>?
+    }
+
+    /// What the build thread tells the calling thread.
+    private final class SharedState: Sendable {
+        let value = Mutex(BuildState())
+    }
+
+    private static func run(
+        _ index: IndexRecord, parameters: HnswParameters, rebuild: Bool, url: String, memory: String,
+        started: (Int) -> Void
+    ) throws(StoreError) -> Outcome {
+        let connection: PostgresConnection
+        do { connection = try PostgresConnection(url: url) } catch { throw .database(error, during: "connecting to build HNSW") }
+        let clock = ContinuousClock.now
+        let name = index.hnswIndexName
+        let building = rebuild ? name + "_new" : name
+        return try connection.during("building the HNSW index of \(index.name)") {
+            try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)])
+            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(7426003, $1::int)", [String(index.id)]) }
+            let exists = try connection.execute("SELECT to_regclass($1) IS NOT NULL", [name]).scalar == "t"
+            if exists && !rebuild { return .alreadyBuilt }
+            started(Int(try connection.execute("SELECT pg_backend_pid()").scalar ?? "0") ?? 0)
+            try connection.executeScript(
+                """
+                SET maintenance_work_mem = '\(memory)';
+                DROP INDEX IF EXISTS \(index.vectorTable)_hnsw_new;
+                CREATE INDEX \(building) ON \(index.vectorTable) USING hnsw (embedding vector_cosine_ops)
+                    WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))
+                """
+            )
+            try connection.transaction {
+                if rebuild {
+                    try connection.executeScript("DROP INDEX IF EXISTS \(name); ALTER INDEX \(building) RENAME TO \(name)")
+                }
+                try connection.execute(
+                    "UPDATE indexes SET hnsw_m = $2, hnsw_ef_construction = $3, hnsw_built_at = now() WHERE id = $1",
+                    [String(index.id), String(parameters.m), String(parameters.efConstruction)]
+                )
+            }
+            let elapsed = (ContinuousClock.now - clock).components
+            return .built(seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18)
+        }
+    }
+}

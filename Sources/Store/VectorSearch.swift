@@ -1,0 +1,123 @@
+import PostgresClient
+import Retrieval
+
+/// How a search finds its nearest neighbours.
+public enum SearchMethod: Sendable, Equatable, CustomStringConvertible {
+    /// A sequential scan: every vector compared, the ground truth.
+    case exact
+    /// The index's HNSW graph with this `hnsw.ef_search` (iterative scans on, so filters and
+    /// k larger than ef_search still fill k results).
+    case hnsw(efSearch: Int)
+
+    public var description: String {
+        switch self {
+        case .exact: "exact"
+        case .hnsw(let efSearch): "hnsw (ef_search \(efSearch))"
+        }
+    }
+}
+
+/// Nearest-neighbour search over an index's vectors with pgvector (cosine distance).
+///
+/// Owns its connection's search settings (`enable_indexscan`, `hnsw.ef_search`,
+/// `hnsw.iterative_scan`) and sets them only when a search needs other values.
+public final class VectorSearch {
+    let connection: PostgresConnection
+    private var method: SearchMethod?
+
+    public init(_ connection: PostgresConnection) { self.connection = connection }
+
+    /// The `k` documents of `index` nearest to `vector`, scored by cosine similarity (a query embedded by the index's
+    /// model; its dimension must match), best first, among those matching every filter.
+    /// Filters are part of the search: with HNSW, iterative index scans go on until k
+    /// documents that match are found (or `hnsw.max_scan_tuples` were visited).
+    public func search(
+        _ index: IndexRecord, vector: [Float], k: Int, filters: [MetadataFilter] = [], method: SearchMethod
+    ) throws(StoreError) -> [ScoredDocument] {
+        guard vector.count == index.model.dimension else {
+            throw .dimensionMismatch(table: index.vectorTable, expected: index.model.dimension, got: vector.count)
+        }
+        guard k > 0 else { throw .invalid("k must be at least 1, not \(k)") }
+        try use(method == .exact || !index.hasHnsw ? .exact : method, k: k)
+        var parameters: [String?] = [CopyText.vector(vector), String(k)]
+        var sql = "SELECT v.doc_id, 1 - (v.embedding <=> $1::vector) AS score FROM \(index.vectorTable) v"
+        if !filters.isEmpty {
+            parameters.append(String(index.collectionId))
+            sql += " JOIN documents d ON d.collection_id = $3 AND d.doc_id = v.doc_id WHERE "
+            sql += filters.map { filter in
+                parameters.append(filter.pathLiteral)
+                parameters.append(filter.value)
+                return "d.metadata #>> $\(parameters.count - 1)::text[] = $\(parameters.count)"
+            }.joined(separator: " AND ")
+        }
+        sql += " ORDER BY v.embedding <=> $1::vector LIMIT $2"
+        let rows = try connection.during("searching index \(index.name)") { try connection.execute(sql, parameters) }
+        // Relaxed-order iterative scans may return near-ties out of order: sort by score, then id.
+        return (0..<rows.count).map { ScoredDocument(id: rows.value($0, "doc_id")!, score: rows.double($0, "score") ?? 0) }
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+    }
+
+    /// Titles and the first `snippetLength` characters of the bodies of `ids` in `index`'s collection.
+    public func documents(
+        _ index: IndexRecord, ids: [String], snippetLength: Int = 160
+    ) throws(StoreError) -> [String: (title: String, snippet: String)] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try connection.during("reading documents of index \(index.name)") {
+            try connection.execute(
+                """
+                SELECT doc_id, title, left(body, $3) AS snippet FROM documents
+                WHERE collection_id = $1 AND doc_id = ANY($2::text[])
+                """,
+                [String(index.collectionId), CopyText.textArray(ids), String(snippetLength)]
+            )
+        }
+        var found: [String: (title: String, snippet: String)] = [:]
+        for row in 0..<rows.count {
+            found[rows.value(row, "doc_id")!] = (rows.value(row, "title") ?? "", rows.value(row, "snippet") ?? "")
+        }
+        return found
+    }
+
+    /// How many vectors `index` holds.
+    public func vectorCount(_ index: IndexRecord) throws(StoreError) -> Int {
+        try connection.during("counting vectors of index \(index.name)") {
+            try connection.execute("SELECT count(*) FROM \(index.vectorTable)").scalar.flatMap { Int($0) } ?? 0
+        }
+    }
+
+    /// Those of `ids` that have no vector in `index`.
+    public func missing(_ index: IndexRecord, ids: Set<String>) throws(StoreError) -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try connection.during("looking up documents of index \(index.name)") {
+            try connection.execute(
+                """
+                SELECT id FROM unnest($1::text[]) AS wanted(id)
+                WHERE NOT EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = wanted.id)
+                """,
+                [CopyText.textArray(ids.sorted())]
+            )
+        }
+        return Set((0..<rows.count).compactMap { rows.value($0, "id") })
+    }
+
+    private func use(_ wanted: SearchMethod, k: Int) throws(StoreError) {
+        let effective: SearchMethod =
+            switch wanted {
+            case .exact: .exact
+            // Without iterative scans an HNSW scan returns at most ef_search rows.
+            case .hnsw(let efSearch): .hnsw(efSearch: max(efSearch, min(k, 1000)))
+            }
+        guard effective != method else { return }
+        try connection.during("setting search parameters") {
+            switch effective {
+            case .exact:
+                try connection.executeScript("SET enable_indexscan = off")
+            case .hnsw(let efSearch):
+                try connection.executeScript(
+                    "SET enable_indexscan = on; SET hnsw.iterative_scan = relaxed_order; SET hnsw.ef_search = \(efSearch)"
+                )
+            }
+        }
+        method = effective
+    }
+}
