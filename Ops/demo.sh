@@ -59,3 +59,13 @@ log "indexing $(wc -l < "$CORPUS") documents of $CORPUS into \"$INDEX\" with $MO
 "$BIN/coord" submit "$CORPUS" --index "$INDEX" --model "$MODEL" --coordinator "tcp://127.0.0.1:$((PORT + 1))"
 "$BIN/coord" status --coordinator "tcp://127.0.0.1:$((PORT + 1))"
 log "done: the vectors are in $DRIFTLESS_DATABASE_URL (index \"$INDEX\")"
+
+QRELS="$DRIFTLESS_SHARED/data/scifact/qrels/test.tsv"
+if [ "$CORPUS" -ef "$DRIFTLESS_SHARED/data/scifact/corpus.jsonl" ] && [ -f "$QRELS" ]; then
+  log "a search: coord query --index $INDEX -k 3 \"…\""
+  "$BIN/coord" query --index "$INDEX" --models "$DRIFTLESS_MODELS" -k 3 \
+    "Vitamin D deficiency is associated with a higher risk of tuberculosis."
+  log "retrieval quality on SciFact's test queries: coord eval --index $INDEX"
+  "$BIN/coord" eval --index "$INDEX" --models "$DRIFTLESS_MODELS" \
+    --queries "$DRIFTLESS_SHARED/data/scifact/queries.jsonl" --qrels "$QRELS"
+fi

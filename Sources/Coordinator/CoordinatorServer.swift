@@ -189,8 +189,16 @@ public final class CoordinatorServer {
             for job in jobsToCheck.sorted() {
                 do {
                     if try JobStore(db).finishIfComplete(job: job), let record = jobs.removeValue(forKey: job) {
-                        logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
-                        indexBuilds.enqueue(record)
+                        let sameIndex = { (index: IndexRecord) in index.id == record.index.id }
+                        if jobs.values.contains(where: { sameIndex($0.index) }) || receiving.values.contains(where: { sameIndex($0.index) }) {
+                            // Building now would leave the other job inserting into the graph one vector at a time.
+                            try JobStore(db).markDone(job: job)
+                            metrics.jobsFinished.increment()
+                            logger.info("job done; another job of its index is running and builds the HNSW index", metadata: ["job": "\(job)"])
+                        } else {
+                            logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
+                            indexBuilds.enqueue(record)
+                        }
                     }
                     jobsToCheck.remove(job)
                 } catch {

@@ -58,19 +58,26 @@ public struct JobStore {
     }
 
     /// Closes a job's submission: drops documents whose identical version is
-    /// already in the index, cuts the rest into shards, and starts the job.
+    /// already in the index, or staged by another running job of the same index
+    /// (a re-submission while the first is still running embeds nothing twice),
+    /// cuts the rest into shards, and starts the job.
     public func seal(job: Int64, index: IndexRecord, shardSize: Int) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
         try connection.during("sealing job \(job)") {
             try connection.transaction {
                 let unchanged = try connection.execute(
                     """
                     WITH gone AS (
-                        DELETE FROM job_documents j USING \(index.vectorTable) v
-                        WHERE j.job_id = $1 AND v.doc_id = j.doc_id AND v.content_hash = j.content_hash
+                        DELETE FROM job_documents j
+                        WHERE j.job_id = $1 AND (
+                            EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
+                            OR EXISTS (
+                                SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
+                                WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
+                                  AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash))
                         RETURNING 1)
                     SELECT count(*) FROM gone
                     """,
-                    [String(job)]
+                    [String(job), String(index.id)]
                 ).scalar.flatMap { Int($0) } ?? 0
                 let shards = try connection.execute(
                     """

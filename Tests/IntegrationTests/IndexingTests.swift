@@ -122,6 +122,23 @@ struct IndexingTests {
         #expect(rejected.rows[3][2]?.contains("duplicate") == true, "\(rejected.rows)")
     }
 
+    @Test("re-submitting while the first job still runs embeds nothing twice")
+    func resubmitWhileRunning() throws {
+        let cluster = try TestCluster()
+        try cluster.startCoordinator()
+        let (corpus, documents) = try TestResources.scifactSubset(24)
+        // No worker yet: the first job waits with all its shards pending.
+        let first = try #require(try cluster.submitDetached(corpus, index: "again"))
+        let second = try cluster.coord(["submit", corpus.path, "--index", "again", "--model", "all-MiniLM-L6-v2", "--detach"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("0 to embed in 0 shards, 24 unchanged"), "\(second.stderr)")
+        try cluster.startWorker()
+        #expect(try cluster.waitForJob(first) == "done", "\(cluster.logs)")
+        let check = IndexAssertions(database: cluster.database)
+        try check.exactlyOnce(index: "again", ids: check.ids(documents))
+        #expect(try cluster.database.count("SELECT count(*) FROM shards") == 3)
+    }
+
     @Test("unknown model, missing file: clear errors, exit codes")
     func badSubmissions() throws {
         let cluster = try TestCluster()

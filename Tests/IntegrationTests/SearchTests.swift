@@ -1,5 +1,8 @@
 import DriftlessTestSupport
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import PostgresClient
 import Store
 import Testing
@@ -87,17 +90,36 @@ struct SearchTests {
         #expect(short.count < 10, "\(short.count) results without iterative scans")
     }
 
+    /// Fetches the `/metrics` page whose address `process` logged ("metrics served … endpoint=http://…").
+    func metrics(logOf process: ManagedProcess) throws -> String {
+        let log = process.log
+        guard let start = log.range(of: "endpoint=http://")?.lowerBound else {
+            Issue.record("no metrics endpoint logged:\n\(log)")
+            return ""
+        }
+        let address = log[log.index(start, offsetBy: "endpoint=".count)...].prefix { !$0.isWhitespace }
+        return String(decoding: try Data(contentsOf: URL(string: String(address))!), as: UTF8.self)
+    }
+
     @Test("coord query and coord eval over an index built by coord submit; bad input is named")
     func queryAndEval() throws {
         let cluster = try TestCluster()
-        try cluster.startCoordinator()
-        try cluster.startWorker()
+        let coordinator = try cluster.startCoordinator(["--metrics-port", "0"])
+        let worker = try cluster.startWorker(extra: ["--metrics-port", "0"])
         let (corpus, documents) = try TestResources.scifactSubset(120)
         let submit = try cluster.coord(["submit", corpus.path, "--index", "sci", "--model", "all-MiniLM-L6-v2", "--shard-size", "16"])
         #expect(submit.status == 0, "\(submit.stderr)\n\(cluster.logs)")
         // The coordinator built the HNSW index when the last shard was done.
         #expect(try cluster.database.scalar("SELECT to_regclass('index_vectors_1_hnsw') IS NOT NULL") == "t", "\(cluster.logs)")
         #expect(cluster.coordinator!.log.contains("HNSW index built"), "\(cluster.logs)")
+        // Both serve Prometheus metrics that counted the job.
+        let coordinatorMetrics = try metrics(logOf: coordinator)
+        #expect(coordinatorMetrics.contains("driftless_documents_indexed_total 120"), "\(coordinatorMetrics)")
+        #expect(coordinatorMetrics.contains("driftless_jobs_finished_total 1"), "\(coordinatorMetrics)")
+        #expect(coordinatorMetrics.contains("driftless_shard_latency_seconds_bucket"), "\(coordinatorMetrics)")
+        let workerMetrics = try metrics(logOf: worker)
+        #expect(workerMetrics.contains("driftless_worker_documents_total 120"), "\(workerMetrics)")
+
         let list = try cluster.coordOnDatabase(["index", "list"], models: false)
         #expect(list.stdout.contains("sci  all-MiniLM-L6-v2 (384-d)  120 vectors  HNSW m 16, ef_construction 64  ef_search 40"), "\(list.stdout)\(list.stderr)")
 

@@ -60,7 +60,7 @@ struct SubmitCommand: ParsableCommand {
         }
         let sealed = outcome.sealed
         var summary = "job \(outcome.job): \(outcome.submitted) documents sent, \(sealed.toEmbed) to embed in \(sealed.shards) shards"
-        if sealed.unchanged > 0 { summary += ", \(sealed.unchanged) unchanged (already indexed)" }
+        if sealed.unchanged > 0 { summary += ", \(sealed.unchanged) unchanged (already indexed, or being indexed by a running job)" }
         if outcome.invalid > 0 { summary += ", \(outcome.invalid) invalid lines recorded as rejected" }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
         if detach {
