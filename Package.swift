@@ -52,6 +52,7 @@ let package = Package(
         ),
         .target(name: "Corpus"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
+        .target(name: "Compat", dependencies: ["LinearAlgebra"]),
         .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient"]),
         .target(
             name: "Store",
@@ -113,6 +114,7 @@ let package = Package(
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
+        .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),
         // Real PostgreSQL, real sockets, real `coord` and `worker` processes.
         .testTarget(
             name: "IntegrationTests",

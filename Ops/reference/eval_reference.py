@@ -5,6 +5,10 @@ Two uses:
   # Score a TREC run file (as written by `coord eval --run-file`) with pytrec_eval:
   python eval_reference.py --qrels qrels/test.tsv --run run.trec
 
+  # Query embedding latency of the reference (one query at a time, as a search service):
+  python eval_reference.py --qrels qrels/test.tsv --model models/all-MiniLM-L6-v2 \
+      --queries queries.jsonl --latency
+
   # The whole reference stack: sentence-transformers embeds the corpus and the judged
   # queries, exact cosine search (torch), top 100, scored with pytrec_eval:
   python eval_reference.py --qrels qrels/test.tsv --model models/all-MiniLM-L6-v2 \
@@ -90,6 +94,24 @@ def reference_run(model_path, corpus_path, queries_path, qrels):
     return run, seconds
 
 
+def query_latency(model_path, queries_path, qrels):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path, device="cpu")
+    queries = [json.loads(line) for line in open(queries_path) if line.strip()]
+    texts = [q["text"] for q in queries if str(q["_id"]) in qrels]
+    prompt = "query" if "query" in model.prompts else None
+    model.encode(texts[:8], prompt_name=prompt)  # warm up
+    seconds = []
+    for text in texts:
+        started = time.perf_counter()
+        model.encode([text], prompt_name=prompt, normalize_embeddings=True)
+        seconds.append(time.perf_counter() - started)
+    seconds.sort()
+    at = lambda p: seconds[min(len(seconds), max(1, -(-p * len(seconds) // 100))) - 1] * 1000
+    return {"queries": len(texts), "embedding_ms": {"p50": at(50), "p99": at(99), "mean": sum(seconds) / len(seconds) * 1000}}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--qrels", required=True)
@@ -98,9 +120,13 @@ def main():
     parser.add_argument("--corpus")
     parser.add_argument("--queries")
     parser.add_argument("--save-run")
+    parser.add_argument("--latency", action="store_true")
     args = parser.parse_args()
     qrels = load_qrels(args.qrels)
     extra = {}
+    if args.latency:
+        print(json.dumps(query_latency(args.model, args.queries, qrels), indent=2, sort_keys=True))
+        return
     if args.run:
         run = load_run(args.run)
     else:

@@ -49,6 +49,15 @@ public enum BLAS {
         )
     }
 
+    /// `y = alpha · xᵀ · A + beta · y` for a row vector `x` of `m` and a row-major `m × n`
+    /// matrix `A` (`y` has `n`): a vector through a matrix, as a projection applies it.
+    @inline(__always)
+    public static func vectorTimesMatrix(
+        m: Int, n: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, blasint(m), blasint(n), 1, a, blasint(n), x, 1, beta, y, 1)
+    }
+
     /// Sets OpenBLAS's own thread count (process-wide).
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
