@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Corpus"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
         .target(name: "Compat", dependencies: ["LinearAlgebra"]),
-        .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient"]),
+        .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]),
         .target(
             name: "Store",
             dependencies: [
@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "CoordCLI",
             dependencies: [
-                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
+                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval", "Compat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -81,5 +81,19 @@ install_mpnet() {
   log "models: all-mpnet-base-v2 installed in $dest"
 }
 
+# The fine-tuned successor of all-MiniLM-L6-v2 ships with the shared material: linked
+# into models/ so that the coordinator registers it and workers can embed with it.
+FT_SHA=4d37ae9e624f99cb4fc274d5a27aa0db913fc6979a1724c2993cd058bca8f578
+link_successor() {
+  local name=all-MiniLM-L6-v2-scifact-ft src="$DRIFTLESS_SHARED/models/all-MiniLM-L6-v2-scifact-ft"
+  local dest="$DRIFTLESS_MODELS/$name"
+  [ -f "$src/model.safetensors" ] || { log "models: $name not in $DRIFTLESS_SHARED/models (upgrade examples need it)"; return 0; }
+  [ -L "$dest" ] || ln -sfn "$(cd "$src" && pwd)" "$dest"
+  # Hashed each time (45 MB): a stamp file would have to go into the shared folder.
+  [ "$(sha256sum "$src/model.safetensors" | cut -d' ' -f1)" = "$FT_SHA" ] || die "$name: weights do not match sha256 $FT_SHA"
+  log "models: $name linked from $src"
+}
+
 install_minilm
 install_mpnet
+link_successor

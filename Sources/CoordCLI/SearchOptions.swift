@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresClient
 import Search
 import Store
 
@@ -20,20 +21,61 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "HNSW candidate list size (1–1000; default: the index's, set with `coord index set`).")
     var efSearch: Int?
 
+    @Option(name: .long, help: "Embed queries with this registered model instead of the serving one (with --mode).")
+    var model: String?
+
+    @Option(name: .long, help: "Serve this way instead of the index's own: native, project, fuse or rescore (the newest projection for the model is used).")
+    var mode: String?
+
+    @Option(name: .long, help: "With --mode fuse: the weight of the projected query (default: the index's, else 0.5).")
+    var fuseWeight: Double?
+
+    @Option(name: .long, help: "With --mode rescore: candidates re-scored (default 20).")
+    var rescoreDepth: Int?
+
     var modelsFolder: String { models ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models" }
 
     func validate() throws {
         guard !index.isEmpty else { throw ValidationError("--index is empty") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let mode, ServingState.Mode(rawValue: mode) == nil {
+            throw ValidationError("--mode must be native, project, fuse or rescore, not \(mode)")
+        }
+        if model != nil && mode == nil { throw ValidationError("--model needs --mode (native, project, fuse or rescore)") }
+        if let fuseWeight, !(0...1).contains(fuseWeight) { throw ValidationError("--fuse-weight must be between 0 and 1") }
         if let efSearch, !(1...1000).contains(efSearch) {
             throw ValidationError("--ef-search must be between 1 and 1000, not \(efSearch)")
         }
     }
 
     func searcher(_ database: DatabaseOptions) throws -> IndexSearcher {
-        _ = try database.connect()
-        do { return try IndexSearcher(url: database.url, index: index, modelsFolder: modelsFolder, threads: threads) } catch {
-            throw fail(error)
+        let connection = try database.connect()
+        do {
+            return try IndexSearcher(
+                url: database.url, index: index, modelsFolder: modelsFolder, threads: threads, serving: try serving(connection)
+            )
+        } catch { throw fail(error) }
+    }
+
+    /// The serving state `--mode`/`--model` ask for, or nil for the index's own.
+    func serving(_ connection: PostgresConnection) throws -> ServingState? {
+        guard let modeName = mode, let mode = ServingState.Mode(rawValue: modeName) else { return nil }
+        let catalog = Catalog(connection)
+        guard let record = try catalog.index(named: index) else { return nil }  // IndexSearcher names the unknown index
+        let current = try ServingStore(connection).current(record)
+        var queryModel = mode == .native ? record.model : current.model
+        if let model {
+            guard let found = try catalog.model(named: model) else {
+                throw StoreError.unknownModel(model, known: try catalog.models().map(\.name))
+            }
+            queryModel = found
         }
+        return ServingState(
+            mode: mode, model: queryModel,
+            projectionId: try ServingStore(connection).latestProjection(index: record, from: queryModel),
+            fuseWeight: fuseWeight ?? current.fuseWeight ?? 0.5,
+            rescoreDepth: rescoreDepth ?? current.rescoreDepth ?? 20,
+            successorIndex: mode == .native ? nil : "\(record.name)@\(queryModel.name)"
+        )
     }
 }

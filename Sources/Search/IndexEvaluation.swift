@@ -27,6 +27,9 @@ public struct IndexEvaluation {
         /// Embedding plus search, per query.
         public var totalLatency: LatencySummary
         public var method: SearchMethod
+        public var serving: ServingState
+        /// Documents embedded on demand while re-scoring (rescore mode).
+        public var embeddedOnDemand: Int
         public var vectors: Int
         /// Queries of the query file without judgments (not run).
         public var unjudgedQueries: Int
@@ -70,16 +73,16 @@ public struct IndexEvaluation {
         for start in stride(from: 0, to: judged.count, by: batch) {
             let slice = Array(judged[start..<min(start + batch, judged.count)])
             let began = ContinuousClock.now
-            let vectors = try searcher.encoder.embed(slice.map(\.text))
+            let vectors = try searcher.embed(slice.map(\.text))
             let perQuery = Self.seconds(since: began) / Double(slice.count)
             embedSeconds += Array(repeating: perQuery, count: slice.count)
             for (query, vector) in zip(slice, vectors) {
                 let searchBegan = ContinuousClock.now
-                let hits = try searcher.search(vector: vector, k: depth, method: options.method)
+                let hits = try searcher.search(vector, k: depth, method: options.method)
                 searchSeconds.append(Self.seconds(since: searchBegan))
                 run[query.id] = hits
                 if options.compareExact {
-                    let exact = options.method == .exact ? hits : try searcher.search(vector: vector, k: depth, method: .exact)
+                    let exact = options.method == .exact ? hits : try searcher.search(vector, k: depth, method: .exact)
                     exactRun[query.id] = exact
                     let truth = Set(exact.prefix(10).map(\.id))
                     if !truth.isEmpty {
@@ -105,6 +108,8 @@ public struct IndexEvaluation {
             embeddingLatency: LatencySummary(seconds: embedSeconds),
             totalLatency: LatencySummary(seconds: zip(embedSeconds, searchSeconds).map { $0 + $1 }),
             method: options.method,
+            serving: searcher.serving,
+            embeddedOnDemand: searcher.embeddedOnDemand,
             vectors: try searcher.vectorCount(),
             unjudgedQueries: queries.count - judged.count,
             unknownQueries: judgments.queryIds.subtracting(fileIds).count,

@@ -1,13 +1,25 @@
+import Compat
 import Foundation
 import PostgresClient
 import Retrieval
 import Store
 
-/// Searches one index: embeds query texts with the index's model, then asks pgvector.
+/// Searches one index the way it serves: queries embedded by its own model (native), or,
+/// after an upgrade, by the new model through a projection (project), blended with the old
+/// model's query (fuse), or re-scoring the stored vectors' candidates with new-model
+/// vectors (rescore; documents without one are embedded on demand and kept).
 public final class IndexSearcher {
     public let index: IndexRecord
-    public let encoder: QueryEncoder
+    public let serving: ServingState
+    /// The index of the new model's vectors (rescore), when serving needs one.
+    public let successor: IndexRecord?
     let vectors: VectorSearch
+    let projection: Projection?
+    private let modelsFolder: String
+    private let threads: Int
+    private var encoders: [String: QueryEncoder] = [:]
+    /// Documents embedded on demand while re-scoring.
+    public private(set) var embeddedOnDemand = 0
 
     /// One result as shown to a person: id, cosine similarity, title and the start of the text.
     public struct Result: Sendable, Codable, Equatable {
@@ -17,8 +29,18 @@ public final class IndexSearcher {
         public var snippet: String
     }
 
-    /// Opens `indexName` in the database at `url` and loads its model from `modelsFolder`.
-    public init(url: String, index indexName: String, modelsFolder: String, threads: Int = 1) throws(SearchError) {
+    /// What a query needs under the serving mode: the vector searched against the stored
+    /// vectors, and for rescore the new model's vector.
+    public struct QueryVectors: Sendable {
+        public var search: [Float]
+        public var rescore: [Float]?
+    }
+
+    /// Opens `indexName` in the database at `url`; models load from `modelsFolder` when first
+    /// needed. `serving` overrides the index's own serving state (as `coord eval --mode` does).
+    public init(
+        url: String, index indexName: String, modelsFolder: String, threads: Int = 1, serving: ServingState? = nil
+    ) throws(SearchError) {
         let connection: PostgresConnection
         do { connection = try PostgresConnection(url: url) } catch {
             throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
@@ -29,15 +51,38 @@ public final class IndexSearcher {
                 throw SearchError.unknownIndex(indexName, known: try catalog.indexes().map(\.name))
             }
             self.index = index
+            let store = ServingStore(connection)
+            let serving = try serving ?? store.current(index)
+            self.serving = serving
+            successor = try serving.successorIndex.map { name throws -> IndexRecord in
+                guard let found = try catalog.index(named: name) else { throw StoreError.unknownIndex(name) }
+                return found
+            }
+            switch serving.mode {
+            case .native:
+                guard serving.model.name == index.model.name else {
+                    throw SearchError.dimensionsDiffer(index: index.name, indexModel: index.model, queryModel: serving.model)
+                }
+                projection = nil
+            case .project, .fuse:
+                guard let id = serving.projectionId else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
+                projection = try Projection(decoding: store.projection(id: id))
+            case .rescore:
+                guard successor != nil else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
+                projection = nil
+            }
         } catch let error as StoreError {
             throw .store(error)
         } catch let error as SearchError {
             throw error
+        } catch let error as CompatError {
+            throw .projection(error)
         } catch {
             throw .store(.invalid("\(error)"))
         }
         vectors = VectorSearch(connection)
-        encoder = try QueryEncoder(for: index, modelsFolder: modelsFolder, threads: threads)
+        self.modelsFolder = modelsFolder
+        self.threads = threads
     }
 
     /// The method a search uses: `exact`, or HNSW with `efSearch` (default: the index's own).
@@ -46,28 +91,97 @@ public final class IndexSearcher {
         exact || !index.hasHnsw ? .exact : .hnsw(efSearch: efSearch ?? index.efSearch)
     }
 
+    /// The encoder of a registered model, loaded once.
+    public func encoder(for model: ModelRecord) throws(SearchError) -> QueryEncoder {
+        if let loaded = encoders[model.name] { return loaded }
+        let encoder = try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
+        encoders[model.name] = encoder
+        return encoder
+    }
+
+    /// Embeds query texts (in one batch per model) as the serving mode needs them.
+    public func embed(_ texts: [String]) throws(SearchError) -> [QueryVectors] {
+        if let blank = texts.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw .emptyQuery(id: texts.count > 1 ? "#\(blank + 1)" : nil)
+        }
+        switch serving.mode {
+        case .native:
+            return try encoder(for: index.model).embed(texts).map { QueryVectors(search: $0) }
+        case .project:
+            var result: [QueryVectors] = []
+            for vector in try encoder(for: serving.model).embed(texts) { result.append(QueryVectors(search: try project(vector))) }
+            return result
+        case .fuse:
+            let weight = Float(serving.fuseWeight ?? 0.5)
+            let new = try encoder(for: serving.model).embed(texts)
+            let old = try encoder(for: index.model).embed(texts)
+            var result: [QueryVectors] = []
+            for (new, old) in zip(new, old) {
+                let blended = zip(try project(new), old).map { weight * $0 + (1 - weight) * $1 }
+                result.append(QueryVectors(search: Self.normalized(blended)))
+            }
+            return result
+        case .rescore:
+            let old = try encoder(for: index.model).embed(texts)
+            let new = try encoder(for: serving.model).embed(texts)
+            return zip(old, new).map { QueryVectors(search: $0, rescore: $1) }
+        }
+    }
+
+    /// The `k` best documents for an embedded query, best first.
+    public func search(
+        _ query: QueryVectors, k: Int, filters: [MetadataFilter] = [], method: SearchMethod
+    ) throws(SearchError) -> [ScoredDocument] {
+        do {
+            guard serving.mode == .rescore, let rescore = query.rescore, let successor else {
+                return try vectors.search(index, vector: query.search, k: k, filters: filters, method: method)
+            }
+            let depth = serving.rescoreDepth ?? 20
+            let candidates = try vectors.search(index, vector: query.search, k: max(k, depth), filters: filters, method: method)
+            let head = Array(candidates.prefix(depth))
+            var stored = try vectors.vectors(successor, ids: head.map(\.id))
+            let missing = head.map(\.id).filter { stored[$0] == nil }
+            if !missing.isEmpty { stored.merge(try embedOnDemand(missing, into: successor)) { a, _ in a } }
+            var rescored = head.map { candidate in
+                ScoredDocument(id: candidate.id, score: Double(zip(rescore, stored[candidate.id] ?? []).reduce(Float(0)) { $0 + $1.0 * $1.1 }))
+            }
+            rescored.sort(by: ScoredDocument.trecOrder)
+            // Beyond the re-scoring depth, candidates keep their order below every re-scored one.
+            let floor = (rescored.last?.score ?? 0) - 1
+            let tail = candidates.dropFirst(depth).prefix(max(0, k - rescored.count)).enumerated().map {
+                ScoredDocument(id: $0.element.id, score: floor - Double($0.offset) * 1e-6)
+            }
+            return Array((rescored + tail).prefix(k))
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch let error as SearchError {
+            throw error
+        } catch {
+            throw .store(.invalid("\(error)"))
+        }
+    }
+
+    /// Embeds documents with the serving model and keeps their vectors in `successor`.
+    private func embedOnDemand(_ ids: [String], into successor: IndexRecord) throws -> [String: [Float]] {
+        let documents = try vectors.embeddingTexts(index, ids: ids)
+        let embedded = try encoder(for: serving.model).embedDocuments(documents.map(\.text))
+        try vectors.store(successor, vectors: zip(documents, embedded).map { ($0.id, $1, $0.hash) })
+        embeddedOnDemand += documents.count
+        return Dictionary(uniqueKeysWithValues: zip(documents.map(\.id), embedded))
+    }
+
     /// The `k` best documents for `text`, with titles and snippets.
     public func query(
         _ text: String, k: Int, filters: [MetadataFilter] = [], method: SearchMethod, snippetLength: Int = 160
     ) throws(SearchError) -> [Result] {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyQuery(id: nil) }
-        let vector = try encoder.embed([text])[0]
-        let hits = try search(vector: vector, k: k, filters: filters, method: method)
+        let hits = try search(try embed([text])[0], k: k, filters: filters, method: method)
         let documents: [String: (title: String, snippet: String)]
         do { documents = try vectors.documents(index, ids: hits.map(\.id), snippetLength: snippetLength) } catch {
             throw .store(error)
         }
         return hits.map { hit in
             Result(id: hit.id, score: hit.score, title: documents[hit.id]?.title ?? "", snippet: documents[hit.id]?.snippet ?? "")
-        }
-    }
-
-    /// The `k` nearest documents to an already embedded query.
-    public func search(
-        vector: [Float], k: Int, filters: [MetadataFilter] = [], method: SearchMethod
-    ) throws(SearchError) -> [ScoredDocument] {
-        do { return try vectors.search(index, vector: vector, k: k, filters: filters, method: method) } catch {
-            throw .store(error)
         }
     }
 
@@ -79,5 +193,15 @@ public final class IndexSearcher {
     /// Those of `ids` with no vector in the index.
     public func missing(_ ids: Set<String>) throws(SearchError) -> Set<String> {
         do { return try vectors.missing(index, ids: ids) } catch { throw .store(error) }
+    }
+
+    private func project(_ vector: [Float]) throws(SearchError) -> [Float] {
+        guard let projection else { throw .noProjection(index: index.name, model: serving.model.name) }
+        do { return try projection.apply(vector) } catch { throw .projection(error) }
+    }
+
+    static func normalized(_ vector: [Float]) -> [Float] {
+        let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? vector.map { $0 / norm } : vector
     }
 }

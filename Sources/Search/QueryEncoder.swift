@@ -2,23 +2,23 @@ import Embedding
 import Foundation
 import Store
 
-/// Embeds queries for an index with the model that built it (the model's "query" prompt,
-/// when it has one), after checking that the model folder holds the same weights.
+/// Embeds queries with a registered model (its "query" prompt, when it has one), after
+/// checking that the model folder holds the weights the registry names.
 public final class QueryEncoder {
     public let model: EmbeddingModel
     public let prompt: PromptTemplate?
     private let embedder: SentenceEmbedder
 
-    /// Loads `index`'s model from `modelsFolder/<model name>`.
-    public init(for index: IndexRecord, modelsFolder: String, threads: Int = 1) throws(SearchError) {
-        let name = index.model.name
+    /// Loads `model` from `modelsFolder/<model name>`, checking its weights against the registry's.
+    public init(for registered: ModelRecord, modelsFolder: String, threads: Int = 1) throws(SearchError) {
+        let name = registered.name
         let folder = URL(fileURLWithPath: modelsFolder, isDirectory: true).appendingPathComponent(name).path
         guard FileManager.default.fileExists(atPath: folder) else { throw .modelMissing(model: name, folder: modelsFolder) }
         do { model = try EmbeddingModel(folder: folder) } catch {
             throw .modelUnreadable(model: name, folder: folder, reason: "\(error)")
         }
-        guard model.weightsHash == index.model.weightsHash else {
-            throw .weightsDiffer(model: name, folder: folder, registered: index.model.weightsHash, found: model.weightsHash)
+        guard model.weightsHash == registered.weightsHash else {
+            throw .weightsDiffer(model: name, folder: folder, registered: registered.weightsHash, found: model.weightsHash)
         }
         prompt = model.prompts["query"]
         embedder = SentenceEmbedder(model: model, threads: threads)
@@ -27,5 +27,12 @@ public final class QueryEncoder {
     /// One unit-length vector per query text, in order. Texts must not be blank.
     public func embed(_ texts: [String]) throws(SearchError) -> [[Float]] {
         do { return try embedder.embed(texts, prompt: prompt) } catch { throw .embedding(error) }
+    }
+
+    /// Document vectors, as workers make them (the model's "document" or default prompt).
+    public func embedDocuments(_ texts: [String]) throws(SearchError) -> [[Float]] {
+        do { return try embedder.embed(texts, prompt: model.prompts["document"] ?? model.defaultPrompt) } catch {
+            throw .embedding(error)
+        }
     }
 }

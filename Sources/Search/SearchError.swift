@@ -1,3 +1,4 @@
+import Compat
 import Embedding
 import Retrieval
 import Store
@@ -10,6 +11,10 @@ public enum SearchError: Error, CustomStringConvertible {
     /// The model folder's weights are not those the index was built with.
     case weightsDiffer(model: String, folder: String, registered: String, found: String)
     case emptyQuery(id: String?)
+    /// Queries of one model cannot search vectors of another without a projection.
+    case dimensionsDiffer(index: String, indexModel: ModelRecord, queryModel: ModelRecord)
+    case noProjection(index: String, model: String)
+    case projection(CompatError)
     case store(StoreError)
     case embedding(EmbeddingError)
     case input(RetrievalError)
@@ -25,6 +30,15 @@ public enum SearchError: Error, CustomStringConvertible {
             "model \(model) in \(folder) has weights \(found.prefix(12))…, but the index was built with \(registered.prefix(12))…: "
                 + "its queries would not match the stored vectors"
         case .emptyQuery(let id): id.map { "query \($0) is empty" } ?? "the query is empty"
+        case .dimensionsDiffer(let index, let indexModel, let queryModel):
+            indexModel.dimension != queryModel.dimension
+                ? "index \(index) holds \(indexModel.dimension)-d vectors of \(indexModel.name); \(queryModel.name) makes \(queryModel.dimension)-d queries: "
+                    + "the dimensions differ, so it can only search through a projection (`coord upgrade --index \(index) --to \(queryModel.name)`)"
+                : "index \(index) holds vectors of \(indexModel.name), not \(queryModel.name): searching it with another model's queries "
+                    + "without a projection would return unrelated documents (`coord upgrade --index \(index) --to \(queryModel.name)`)"
+        case .noProjection(let index, let model):
+            "index \(index) has no projection or successor vectors for \(model) (`coord upgrade --index \(index) --to \(model)`)"
+        case .projection(let error): "\(error)"
         case .store(let error): "\(error)"
         case .embedding(let error): "\(error)"
         case .input(let error): "\(error)"

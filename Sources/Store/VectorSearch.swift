@@ -78,6 +78,53 @@ public final class VectorSearch {
         return found
     }
 
+    /// The stored vectors of those of `ids` that `index` holds.
+    public func vectors(_ index: IndexRecord, ids: [String]) throws(StoreError) -> [String: [Float]] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try connection.during("reading vectors of index \(index.name)") {
+            try connection.execute(
+                "SELECT doc_id, embedding::text FROM \(index.vectorTable) WHERE doc_id = ANY($1::text[])",
+                [CopyText.textArray(ids)]
+            )
+        }
+        var found: [String: [Float]] = [:]
+        for row in 0..<rows.count { found[rows.value(row, "doc_id")!] = CopyText.parseVector(rows.value(row, "embedding") ?? "") }
+        return found
+    }
+
+    /// The text a model embeds for each of `ids` (title and body, as workers join them) and its content hash.
+    public func embeddingTexts(_ index: IndexRecord, ids: [String]) throws(StoreError) -> [(id: String, text: String, hash: String)] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try connection.during("reading documents of index \(index.name)") {
+            try connection.execute(
+                """
+                SELECT doc_id, CASE WHEN title = '' THEN body ELSE title || ' ' || body END AS text, content_hash
+                FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[])
+                """,
+                [String(index.collectionId), CopyText.textArray(ids)]
+            )
+        }
+        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "text") ?? "", rows.value($0, "content_hash") ?? "") }
+    }
+
+    /// Writes vectors into `index` (documents embedded on demand); existing ones are kept.
+    public func store(_ index: IndexRecord, vectors: [(id: String, vector: [Float], hash: String)]) throws(StoreError) {
+        guard !vectors.isEmpty else { return }
+        for entry in vectors where entry.vector.count != index.model.dimension {
+            throw .dimensionMismatch(table: index.vectorTable, expected: index.model.dimension, got: entry.vector.count)
+        }
+        try connection.during("storing vectors into index \(index.name)") {
+            try connection.execute(
+                """
+                INSERT INTO \(index.vectorTable) (doc_id, embedding, content_hash)
+                SELECT * FROM unnest($1::text[], $2::vector[], $3::text[]) ON CONFLICT (doc_id) DO NOTHING
+                """,
+                [CopyText.textArray(vectors.map(\.id)), CopyText.textArray(vectors.map { CopyText.vector($0.vector) }),
+                 CopyText.textArray(vectors.map(\.hash))]
+            )
+        }
+    }
+
     /// How many vectors `index` holds.
     public func vectorCount(_ index: IndexRecord) throws(StoreError) -> Int {
         try connection.during("counting vectors of index \(index.name)") {

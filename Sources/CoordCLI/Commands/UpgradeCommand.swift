@@ -1,0 +1,163 @@
+import ArgumentParser
+import Compat
+import Coordinator
+import Foundation
+import Search
+import Store
+import Wire
+
+struct UpgradeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Serve an index with a new model without re-indexing: project, fuse or rescore.",
+        discussion: """
+            project and fuse: a sample of the index's documents is embedded by the new model (a job for the \
+            workers, into the successor index INDEX@MODEL), a projection from the new model's space into the \
+            index's is fitted on the pairs (plus query pairs from --queries), scored on pseudo-queries (sampled \
+            documents' titles, each relevant to its own document), stored, and the index switched to it. \
+            rescore needs no fit: candidates from the stored vectors are re-scored with new-model vectors, \
+            embedded on demand into INDEX@MODEL when missing. The switch is atomic; --rollback undoes the last one.
+            """
+    )
+
+    @Option(name: .long, help: "The index to upgrade.")
+    var index: String
+
+    @Option(name: .long, help: "The new model (registered by `coord serve --models`).")
+    var to: String?
+
+    @Option(name: .long, help: "How queries meet the stored vectors: project, fuse or rescore.")
+    var mode: String = "project"
+
+    @Option(name: .long, help: "The projection: auto, drift, procrustes, affine or lowrank.")
+    var method: String = "auto"
+
+    @Option(name: .long, help: "Documents sampled (seeded) for the fit.")
+    var sample = 2000
+
+    @Option(name: .long, help: "Seed of the sample and of the fit's held-out split.")
+    var seed = 42
+
+    @Option(name: .long, help: "A BEIR query file: its queries, embedded by both models, join the fitting pairs.")
+    var queries: String?
+
+    @Option(name: .long, help: "The rank of the lowrank projection.")
+    var rank = 64
+
+    @Option(name: .long, help: "rescore: candidates taken from the stored vectors and re-scored.")
+    var rescoreDepth = 20
+
+    @Flag(name: .long, help: "Restore the serving state before the last upgrade.")
+    var rollback = false
+
+    @Option(name: .long, help: "Threads that embed queries here.")
+    var threads = 2
+
+    @Option(name: .long, help: "The folder with the model folders (default: $DRIFTLESS_MODELS, else ./models).")
+    var models: String?
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var client: ClientOptions
+
+    var modelsFolder: String { models ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models" }
+
+    func validate() throws {
+        if rollback { return }
+        guard to != nil else { throw ValidationError("--to MODEL is required (or --rollback)") }
+        guard ServingState.Mode(rawValue: mode) != nil, mode != "native" else {
+            throw ValidationError("--mode must be project, fuse or rescore, not \(mode)")
+        }
+        guard method == "auto" || ProjectionMethod(rawValue: method) != nil else {
+            throw ValidationError("--method must be auto, \(ProjectionMethod.allCases.map(\.rawValue).joined(separator: ", ")), not \(method)")
+        }
+        guard (1...1000).contains(rescoreDepth) else { throw ValidationError("--rescore-depth must be between 1 and 1000") }
+        guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
+    }
+
+    func run() throws {
+        _ = try database.connect()
+        if rollback {
+            do {
+                let connection = try database.connect()
+                guard let record = try Catalog(connection).index(named: index) else { throw StoreError.unknownIndex(index) }
+                let restored = try ServingStore(connection).rollback(record)
+                print("\(index): serving \(restored.mode) with \(restored.model.name) again")
+            } catch { throw fail(error) }
+            return
+        }
+        let upgrade: ModelUpgrade
+        do { upgrade = try ModelUpgrade(url: database.url, index: index, to: to!, modelsFolder: modelsFolder, threads: threads) } catch {
+            throw fail(error)
+        }
+        let mode = ServingState.Mode(rawValue: mode)!
+        if upgrade.current.model.name == upgrade.model.name && upgrade.current.mode == mode {
+            throw fail("index \(index) already serves \(upgrade.model.name) in \(mode) mode")
+        }
+        if upgrade.model.name == upgrade.index.model.name {
+            throw fail("index \(index) is embedded by \(upgrade.model.name) already: nothing to upgrade to")
+        }
+        do {
+            let successor = try upgrade.successor()
+            if mode == .rescore {
+                try upgrade.switchServing(
+                    ServingState(mode: .rescore, model: upgrade.model, rescoreDepth: rescoreDepth, successorIndex: successor.name)
+                )
+                print("\(index): now serving \(upgrade.model.name) by re-scoring the top \(rescoreDepth) with its vectors (kept in \(successor.name); missing ones embedded on demand)")
+                return
+            }
+            // 1. The sample, and the workers embed what the successor index lacks.
+            let sampled = try upgrade.sample(size: sample, seed: seed)
+            let missing = Set(try upgrade.missing(sampled.map(\.id)))
+            FileHandle.standardError.write(Data("sampled \(sampled.count) documents of \(index); \(missing.count) to embed with \(upgrade.model.name)\n".utf8))
+            if !missing.isEmpty { try embedWithWorkers(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name) }
+
+            // 2. Fit, score, store.
+            var options = ProjectionFitter.Options()
+            options.seed = UInt64(seed)
+            options.rank = rank
+            let queryTexts = try queries.map { try IndexEvaluation.loadQueries($0).map(\.text) } ?? []
+            let fit = try upgrade.fit(
+                sample: sampled.map(\.id), method: method == "auto" ? nil : ProjectionMethod(rawValue: method)!,
+                queries: queryTexts, options: options, fuse: mode == .fuse
+            )
+            print("\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)")
+            print("  pairs: \(fit.documentPairs) documents + \(fit.queryPairs) queries")
+            print("  pseudo-queries (\(fit.pseudoQueries) sampled titles), MRR@10 among the sample:")
+            print(String(format: "    old model on its own vectors  %.4f", fit.oldModelScore))
+            for entry in fit.scores.sorted(by: { $0.score > $1.score }) {
+                let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
+                print(String(format: "    %-28@ %.4f", "\(entry.method)" as NSString, entry.score) + chosen)
+            }
+            for (weight, score) in fit.fuseScores {
+                print(String(format: "    fuse weight %.1f              %.4f", weight, score) + (weight == fit.fuseWeight ? "   ← chosen" : ""))
+            }
+            if let cosine = fit.projection.details["held_out_cosine"] {
+                print(String(format: "  held-out cosine with the old vectors: %.4f", cosine))
+            }
+            // 3. Switch.
+            try upgrade.switchServing(
+                ServingState(
+                    mode: mode, model: upgrade.model, projectionId: fit.projectionId, fuseWeight: fit.fuseWeight,
+                    successorIndex: successor.name
+                )
+            )
+            print("\(index): now serving \(upgrade.model.name) in \(mode) mode (projection \(fit.projectionId), \(fit.projection.method)); `coord upgrade --index \(index) --rollback` undoes it")
+        } catch let error as SearchError {
+            throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
+        }
+    }
+
+    /// Submits the sampled documents to the successor index and waits for the workers.
+    private func embedWithWorkers(_ lines: [String], into successor: String) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("driftless-sample-\(UUID().uuidString).jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let connection = try client.client()
+        let outcome: CorpusSubmission.Outcome
+        do { outcome = try CorpusSubmission(path: file.path, index: successor, model: to!).run(client: connection) } catch {
+            throw fail("submitting the sample to the workers: \(error)")
+        }
+        let final = try JobWatcher(client: connection).wait(job: outcome.job)
+        guard final.state == "done" else { throw fail("the sample's job \(outcome.job) \(final.state): \(final.error ?? "see coord status")") }
+    }
+}

@@ -1,0 +1,217 @@
+import Compat
+import Foundation
+import PostgresClient
+import Retrieval
+import Store
+
+/// `coord upgrade`: moves an index to a new model without re-embedding its corpus.
+///
+/// 1. ``sample(size:seed:)`` picks documents of the index (seeded);
+/// 2. the caller has the workers embed those without a new-model vector into the
+///    successor index (a job like any other: ``successorName``);
+/// 3. ``fit(method:queries:)`` pairs old and new vectors (plus query pairs, if given) and
+///    fits the projection, scoring methods on pseudo-queries (titles whose own document is
+///    the relevant one) when asked for `auto`;
+/// 4. ``switchServing(_:)`` makes the new serving state current, atomically.
+public final class ModelUpgrade {
+    public let index: IndexRecord
+    public let model: ModelRecord
+    public let current: ServingState
+    let connection: PostgresConnection
+    let vectors: VectorSearch
+    let modelsFolder: String
+    let threads: Int
+
+    /// What fitting found, for the report.
+    public struct Fit: Sendable {
+        public var projection: Projection
+        public var projectionId: Int64
+        public var documentPairs: Int
+        public var queryPairs: Int
+        /// Method → score: MRR@10 of pseudo-queries through each method's projection.
+        public var scores: [(method: ProjectionMethod, score: Double)]
+        public var pseudoQueries: Int
+        /// The same pseudo-queries with the old model on the old vectors, for scale.
+        public var oldModelScore: Double
+        /// fuse: the weight chosen, and the pseudo-query MRR@10 at each weight tried.
+        public var fuseWeight: Double?
+        public var fuseScores: [(weight: Double, score: Double)]
+    }
+
+    public init(url: String, index indexName: String, to modelName: String, modelsFolder: String, threads: Int = 2) throws(SearchError) {
+        do { connection = try PostgresConnection(url: url) } catch {
+            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
+        }
+        let catalog = Catalog(connection)
+        do {
+            guard let index = try catalog.index(named: indexName) else {
+                throw SearchError.unknownIndex(indexName, known: try catalog.indexes().map(\.name))
+            }
+            guard let model = try catalog.model(named: modelName) else {
+                throw StoreError.unknownModel(modelName, known: try catalog.models().map(\.name))
+            }
+            self.index = index
+            self.model = model
+            current = try ServingStore(connection).current(index)
+        } catch let error as SearchError {
+            throw error
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch {
+            throw .store(.invalid("\(error)"))
+        }
+        vectors = VectorSearch(connection)
+        self.modelsFolder = modelsFolder
+        self.threads = threads
+    }
+
+    /// The index that holds the new model's vectors of the same collection.
+    public var successorName: String { "\(index.name)@\(model.name)" }
+
+    /// Creates the successor index (its table) if needed.
+    public func successor() throws(SearchError) -> IndexRecord {
+        do { return try Catalog(connection).index(named: successorName, model: model.name) } catch { throw .store(error) }
+    }
+
+    /// `size` documents of the index, chosen by a seeded hash of their ids (the same seed
+    /// gives the same sample). Each comes as a JSON corpus line, for submission.
+    public func sample(size: Int, seed: Int) throws(SearchError) -> [(id: String, line: String)] {
+        let rows: PostgresRows
+        do {
+            let total = try vectors.vectorCount(index)
+            guard size >= 4 else { throw StoreError.invalid("--sample \(size) is too small: a fit needs at least 4 documents") }
+            guard size <= total else {
+                throw StoreError.invalid("--sample \(size) is larger than index \(index.name) (\(total) documents)")
+            }
+            rows = try connection.execute(
+                """
+                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
+                FROM documents d JOIN \(index.vectorTable) v ON v.doc_id = d.doc_id
+                WHERE d.collection_id = $1 ORDER BY md5(d.doc_id || ':' || $2), d.doc_id LIMIT $3
+                """,
+                [String(index.collectionId), String(seed), String(size)]
+            )
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch let error as PostgresError {
+            throw .store(.database(error, during: "sampling index \(index.name)"))
+        } catch {
+            throw .store(.invalid("\(error)"))
+        }
+        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
+    }
+
+    /// Those of `ids` the successor index has no vector for.
+    public func missing(_ ids: [String]) throws(SearchError) -> [String] {
+        let successor = try successor()
+        do {
+            let have = try vectors.vectors(successor, ids: ids)
+            return ids.filter { have[$0] == nil }
+        } catch { throw .store(error) }
+    }
+
+    /// Fits the projection from pairs of the sampled documents (and of `queries`, embedded
+    /// by both models), stores it, and (for `fuse`) chooses the blend weight.
+    public func fit(
+        sample ids: [String], method: ProjectionMethod?, queries: [String] = [], options: ProjectionFitter.Options = .init(),
+        fuse: Bool = false
+    ) throws(SearchError) -> Fit {
+        let successor = try successor()
+        let old: [String: [Float]], new: [String: [Float]], titles: [(id: String, text: String)]
+        do {
+            old = try vectors.vectors(index, ids: ids)
+            new = try vectors.vectors(successor, ids: ids)
+            titles = try connection.execute(
+                "SELECT doc_id, title FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[]) AND title <> '' ORDER BY doc_id",
+                [String(index.collectionId), CopyText.textArray(ids)]
+            ).rows.compactMap { row in row[0].flatMap { id in row[1].map { (id, $0) } } }
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch {
+            throw .store(.invalid("\(error)"))
+        }
+        let paired = ids.filter { old[$0] != nil && new[$0] != nil }
+        var newSide = paired.map { new[$0]! }
+        var oldSide = paired.map { old[$0]! }
+        let oldEncoder = try QueryEncoder(for: index.model, modelsFolder: modelsFolder, threads: threads)
+        let newEncoder = try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
+        if !queries.isEmpty {
+            newSide += try newEncoder.embed(queries)
+            oldSide += try oldEncoder.embed(queries)
+        }
+        let fitter: ProjectionFitter
+        do { fitter = try ProjectionFitter(new: newSide, old: oldSide, options: options) } catch { throw .projection(error) }
+
+        // Pseudo-queries: a sampled document's title should find that document among the sample's old vectors.
+        let pseudo = Array(titles.filter { old[$0.id] != nil }.prefix(500))
+        let pseudoNew = try newEncoder.embed(pseudo.map(\.text))
+        let pseudoOld = try oldEncoder.embed(pseudo.map(\.text))
+        let candidates = paired.map { ($0, old[$0]!) }
+        func reciprocalRank(_ queries: [[Float]]) -> Double {
+            var total = 0.0
+            for (query, target) in zip(queries, pseudo) {
+                let scored = candidates.map { ScoredDocument(id: $0.0, score: Double(Self.dot(query, $0.1))) }.sorted(by: ScoredDocument.trecOrder)
+                total += RankingMetrics.reciprocalRank(at: 10, ranking: scored.map(\.id), judgments: [target.id: 1])
+            }
+            return total / Double(max(queries.count, 1))
+        }
+        let score: (ProjectionMethod, Projection) throws -> Double = { _, projection in
+            reciprocalRank(try pseudoNew.map { try projection.apply($0) })
+        }
+        var projection: Projection
+        var scores: [(method: ProjectionMethod, score: Double)]
+        do {
+            if let method {
+                projection = try fitter.fit(method)
+                scores = [(method, try score(method, projection))]
+            } else {
+                (projection, scores) = try fitter.auto(score: score)
+            }
+        } catch let error as CompatError {
+            throw .projection(error)
+        } catch {
+            throw .projection(.numerical("\(error)"))
+        }
+        var fuseWeight: Double?
+        var fuseScores: [(weight: Double, score: Double)] = []
+        if fuse {
+            var projected: [[Float]] = []
+            do { for vector in pseudoNew { projected.append(try projection.apply(vector)) } } catch { throw .projection(error) }
+            for step in 0...10 {
+                let weight = Double(step) / 10
+                let blended = zip(projected, pseudoOld).map { p, o in
+                    IndexSearcher.normalized(zip(p, o).map { Float(weight) * $0 + Float(1 - weight) * $1 })
+                }
+                fuseScores.append((weight, reciprocalRank(blended)))
+            }
+            fuseWeight = fuseScores.max { $0.score < $1.score }!.weight
+        }
+        projection.details["pseudo_query_mrr@10"] = scores.first { $0.method == projection.method }?.score
+        let details = (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {
+            String(decoding: $0, as: UTF8.self)
+        } ?? "{}"
+        let id: Int64
+        do {
+            id = try ServingStore(connection).saveProjection(
+                index: index, from: model, method: projection.method.rawValue, pairs: newSide.count, data: projection.encoded(),
+                details: details
+            )
+        } catch { throw .store(error) }
+        return Fit(
+            projection: projection, projectionId: id, documentPairs: paired.count, queryPairs: queries.count, scores: scores,
+            pseudoQueries: pseudo.count, oldModelScore: reciprocalRank(pseudoOld), fuseWeight: fuseWeight, fuseScores: fuseScores
+        )
+    }
+
+    /// Makes `state` current for the index, atomically.
+    public func switchServing(_ state: ServingState) throws(SearchError) {
+        do { try ServingStore(connection).switchTo(state, index: index) } catch { throw .store(error) }
+    }
+
+    /// Restores the serving state before the current one.
+    public func rollback() throws(SearchError) -> ServingState {
+        do { return try ServingStore(connection).rollback(index) } catch { throw .store(error) }
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+}

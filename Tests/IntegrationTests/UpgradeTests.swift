@@ -1,0 +1,75 @@
+import DriftlessTestSupport
+import Foundation
+import Testing
+
+extension Integration {
+@Suite("Upgrade")
+struct UpgradeTests {
+    static let successor = "all-MiniLM-L6-v2-scifact-ft"
+
+    @Test("coord upgrade: project through a projection fitted on a sample the workers embed, rescore, rollback; bad requests named")
+    func upgradeAndRollback() throws {
+        let cluster = try TestCluster(models: [
+            "all-MiniLM-L6-v2": TestResources.minilm, Self.successor: TestResources.model(Self.successor),
+            "all-mpnet-base-v2": TestResources.model("all-mpnet-base-v2"),
+        ])
+        try cluster.startCoordinator()
+        try cluster.startWorker()
+        let (corpus, documents) = try TestResources.scifactSubset(120)
+        let submit = try cluster.coord(["submit", corpus.path, "--index", "sci", "--model", "all-MiniLM-L6-v2", "--shard-size", "30"])
+        #expect(submit.status == 0, "\(submit.stderr)\n\(cluster.logs)")
+        let upgrade = { (arguments: [String]) throws -> TestResources.Run in
+            try TestResources.run(
+                TestResources.coordExecutable,
+                ["upgrade", "--index", "sci"] + arguments + [
+                    "--database", cluster.database.url, "--coordinator", cluster.clientEndpoint, "--models", cluster.modelsFolder.path,
+                ]
+            )
+        }
+        let title = documents[11]["title"] as! String
+        let topHit = { () throws -> String? in
+            let run = try cluster.coordOnDatabase(["query", "--index", "sci", "-k", "1", "--json", title])
+            #expect(run.status == 0, "\(run.stderr)")
+            let answer = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return ((answer?["results"] as? [[String: Any]])?.first)?["id"] as? String
+        }
+
+        // project: 60 sampled documents embedded by the workers into sci@successor, a fit, the switch.
+        let project = try upgrade(["--to", Self.successor, "--mode", "project", "--sample", "60", "--method", "procrustes"])
+        #expect(project.status == 0, "\(project.stdout)\(project.stderr)\n\(cluster.logs)")
+        #expect(project.stdout.contains("now serving \(Self.successor) in project mode"), "\(project.stdout)")
+        #expect(project.stdout.contains("pairs: 60 documents + 0 queries"), "\(project.stdout)")
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") == 60)
+        #expect(try cluster.database.scalar("SELECT mode FROM index_serving WHERE ended_at IS NULL") == "project")
+        #expect(try topHit() == documents[11]["_id"] as? String)
+
+        // Bad requests, each named.
+        let again = try upgrade(["--to", Self.successor, "--mode", "project", "--sample", "60"])
+        #expect(again.status == 1 && again.stderr.contains("already serves \(Self.successor) in project mode"), "\(again.stderr)")
+        let tooMany = try upgrade(["--to", Self.successor, "--mode", "fuse", "--sample", "1000"])
+        #expect(tooMany.status == 1 && tooMany.stderr.contains("--sample 1000 is larger than index sci (120 documents)"), "\(tooMany.stderr)")
+        let unknown = try upgrade(["--to", "no-such-model"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown model \"no-such-model\""), "\(unknown.stderr)")
+        let same = try upgrade(["--to", "all-MiniLM-L6-v2"])
+        #expect(same.status == 1 && same.stderr.contains("is embedded by all-MiniLM-L6-v2 already"), "\(same.stderr)")
+        // Another model's queries without a projection: refused, never answered.
+        let raw = try cluster.coordOnDatabase(["query", "--index", "sci", "--model", "all-mpnet-base-v2", "--mode", "native", title])
+        #expect(raw.status == 1 && raw.stderr.contains("the dimensions differ"), "\(raw.stderr)")
+
+        // rescore: candidates re-scored with successor vectors, the missing ones embedded on demand and kept.
+        let rescore = try upgrade(["--to", Self.successor, "--mode", "rescore", "--rescore-depth", "20"])
+        #expect(rescore.status == 0, "\(rescore.stderr)")
+        #expect(try topHit() == documents[11]["_id"] as? String)
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") > 60)
+
+        // Rollback, twice: rescore → project → native.
+        let back = try upgrade(["--rollback"])
+        #expect(back.status == 0 && back.stdout.contains("serving project with \(Self.successor) again"), "\(back.stdout)\(back.stderr)")
+        let native = try upgrade(["--rollback"])
+        #expect(native.status == 0 && native.stdout.contains("serving native with all-MiniLM-L6-v2 again"), "\(native.stdout)\(native.stderr)")
+        #expect(try topHit() == documents[11]["_id"] as? String)
+        let nothing = try upgrade(["--rollback"])
+        #expect(nothing.status == 1 && nothing.stderr.contains("has no upgrade to roll back"), "\(nothing.stderr)")
+    }
+}
+}
