@@ -52,7 +52,7 @@ let package = Package(
         ),
         .target(name: "Corpus"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
-        .target(name: "Compat", dependencies: ["LinearAlgebra"]),
+        .target(name: "Compat", dependencies: ["LinearAlgebra"], swiftSettings: numericSettings),
         .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]),
         .target(
             name: "Store",
@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "CoordCLI",
             dependencies: [
-                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval", "Compat",
+                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval", "Compat", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

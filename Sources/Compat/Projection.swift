@@ -46,9 +46,12 @@ public struct Projection: Sendable, Equatable {
 
     /// The projected vector at unit length (what is searched with).
     public func apply(_ x: [Float]) throws(CompatError) -> [Float] {
-        let y = try map(x)
-        let norm = y.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? y.map { $0 / norm } : y
+        var y = try map(x)
+        var norm: Float = 0
+        for value in y { norm += value * value }
+        norm = norm.squareRoot()
+        if norm > 0 { for j in y.indices { y[j] /= norm } }
+        return y
     }
 
     // MARK: Storage

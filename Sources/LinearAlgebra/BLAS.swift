@@ -49,8 +49,8 @@ public enum BLAS {
         )
     }
 
-    /// `y = alpha · xᵀ · A + beta · y` for a row vector `x` of `m` and a row-major `m × n`
-    /// matrix `A` (`y` has `n`): a vector through a matrix, as a projection applies it.
+    /// `y = xᵀ · A + beta · y` for a row vector `x` of `m` and a row-major `m × n` matrix `A`
+    /// (`y` has `n`): a vector through a matrix, as a projection maps it.
     @inline(__always)
     public static func vectorTimesMatrix(
         m: Int, n: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>

@@ -39,22 +39,15 @@ public final class IndexSearcher {
     /// Opens `indexName` in the database at `url`; models load from `modelsFolder` when first
     /// needed. `serving` overrides the index's own serving state (as `coord eval --mode` does).
     public init(
-        url: String, index indexName: String, modelsFolder: String, threads: Int = 1, serving: ServingState? = nil
+        url: String, index indexName: String, modelsFolder: String, threads: Int = 1, serving override: ServingState? = nil
     ) throws(SearchError) {
-        let connection: PostgresConnection
-        do { connection = try PostgresConnection(url: url) } catch {
-            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
-        }
+        let connection = try SearchError.connect(url)
         let catalog = Catalog(connection)
-        do {
-            guard let index = try catalog.index(named: indexName) else {
-                throw SearchError.unknownIndex(indexName, known: try catalog.indexes().map(\.name))
-            }
-            self.index = index
+        (index, serving, successor, projection) = try SearchError.mapping {
+            let index = try catalog.existingIndex(named: indexName)
             let store = ServingStore(connection)
-            let serving = try serving ?? store.current(index)
-            self.serving = serving
-            successor = try serving.successorIndex.map { name throws -> IndexRecord in
+            let serving = try override ?? store.current(index)
+            let successor = try serving.successorIndex.map { name throws -> IndexRecord in
                 guard let found = try catalog.index(named: name) else { throw StoreError.unknownIndex(name) }
                 return found
             }
@@ -63,22 +56,14 @@ public final class IndexSearcher {
                 guard serving.model.name == index.model.name else {
                     throw SearchError.dimensionsDiffer(index: index.name, indexModel: index.model, queryModel: serving.model)
                 }
-                projection = nil
+                return (index, serving, successor, nil)
             case .project, .fuse:
                 guard let id = serving.projectionId else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
-                projection = try Projection(decoding: store.projection(id: id))
+                return (index, serving, successor, try Projection(decoding: store.projection(id: id)))
             case .rescore:
                 guard successor != nil else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
-                projection = nil
+                return (index, serving, successor, nil)
             }
-        } catch let error as StoreError {
-            throw .store(error)
-        } catch let error as SearchError {
-            throw error
-        } catch let error as CompatError {
-            throw .projection(error)
-        } catch {
-            throw .store(.invalid("\(error)"))
         }
         vectors = VectorSearch(connection)
         self.modelsFolder = modelsFolder

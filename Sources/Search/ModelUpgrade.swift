@@ -39,26 +39,15 @@ public final class ModelUpgrade {
     }
 
     public init(url: String, index indexName: String, to modelName: String, modelsFolder: String, threads: Int = 2) throws(SearchError) {
-        do { connection = try PostgresConnection(url: url) } catch {
-            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
-        }
+        let connection = try SearchError.connect(url)
+        self.connection = connection
         let catalog = Catalog(connection)
-        do {
-            guard let index = try catalog.index(named: indexName) else {
-                throw SearchError.unknownIndex(indexName, known: try catalog.indexes().map(\.name))
-            }
+        (index, model, current) = try SearchError.mapping {
+            let index = try catalog.existingIndex(named: indexName)
             guard let model = try catalog.model(named: modelName) else {
                 throw StoreError.unknownModel(modelName, known: try catalog.models().map(\.name))
             }
-            self.index = index
-            self.model = model
-            current = try ServingStore(connection).current(index)
-        } catch let error as SearchError {
-            throw error
-        } catch let error as StoreError {
-            throw .store(error)
-        } catch {
-            throw .store(.invalid("\(error)"))
+            return (index, model, try ServingStore(connection).current(index))
         }
         vectors = VectorSearch(connection)
         self.modelsFolder = modelsFolder

@@ -1,5 +1,6 @@
 import Compat
 import Embedding
+import PostgresClient
 import Retrieval
 import Store
 
@@ -43,5 +44,37 @@ public enum SearchError: Error, CustomStringConvertible {
         case .embedding(let error): "\(error)"
         case .input(let error): "\(error)"
         }
+    }
+}
+
+extension SearchError {
+    /// Runs `body`, turning the errors of the modules below into this one.
+    static func mapping<T>(_ body: () throws -> T) throws(SearchError) -> T {
+        do { return try body() } catch let error as SearchError {
+            throw error
+        } catch let error as StoreError {
+            throw .store(error)
+        } catch let error as CompatError {
+            throw .projection(error)
+        } catch let error as PostgresError {
+            throw .store(.database(error, during: "searching"))
+        } catch {
+            throw .store(.invalid("\(error)"))
+        }
+    }
+
+    /// A connection to `url`, its failure named without the password.
+    static func connect(_ url: String) throws(SearchError) -> PostgresConnection {
+        do { return try PostgresConnection(url: url) } catch {
+            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
+        }
+    }
+}
+
+extension Catalog {
+    /// The index named `name`, or an error listing the indexes there are.
+    func existingIndex(named name: String) throws -> IndexRecord {
+        guard let index = try index(named: name) else { throw SearchError.unknownIndex(name, known: try indexes().map(\.name)) }
+        return index
     }
 }

@@ -166,6 +166,21 @@ struct SearchTests {
         #expect((metrics["mrr@10"] as? Double ?? 0) > 0.9, "\(eval.stdout)")
         #expect((metrics["overlap_with_exact@10"] as? Double ?? 0) >= 0.99, "\(eval.stdout)")
 
+        // Batch mode: one JSON line per query, each with its k results.
+        let batch = try cluster.coordOnDatabase(["query", "--index", "sci", "-k", "2", "--queries", queriesPath])
+        #expect(batch.status == 0, "\(batch.stderr)")
+        let lines = batch.stdout.split(separator: "\n")
+        #expect(lines.count == 30)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        #expect(first?["query"] as? String == "q0" && (first?["results"] as? [[String: Any]])?.count == 2, "\(lines[0])")
+        // Per query, and a rebuild with other HNSW parameters.
+        let perQuery = try cluster.coordOnDatabase(["eval", "--index", "sci", "--queries", queriesPath, "--qrels", qrelsPath, "--per-query", "-k", "5"])
+        #expect(perQuery.status == 0 && perQuery.stdout.contains("  q7  ndcg@5 "), "\(perQuery.stdout)")
+        let rebuild = try cluster.coordOnDatabase(["index", "build", "--index", "sci", "--m", "8", "--ef-construction", "32"], models: false)
+        #expect(rebuild.status == 0 && rebuild.stdout.contains("HNSW index built (m 8, ef_construction 32)"), "\(rebuild.stdout)\(rebuild.stderr)")
+        let relisted = try cluster.coordOnDatabase(["index", "list"], models: false)
+        #expect(relisted.stdout.contains("HNSW m 8, ef_construction 32"), "\(relisted.stdout)")
+
         // Bad input, each named.
         let unknown = try cluster.coordOnDatabase(["query", "--index", "nope", "anything"])
         #expect(unknown.status == 1 && unknown.stderr.contains("unknown index \"nope\"; indexes: sci"), "\(unknown.stderr)")

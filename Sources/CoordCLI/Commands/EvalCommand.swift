@@ -78,7 +78,8 @@ struct EvalCommand: ParsableCommand {
     private func printText(_ outcome: IndexEvaluation.Outcome, _ searcher: IndexSearcher) {
         let evaluation = outcome.evaluation
         print(
-            "\(searcher.index.name) (\(searcher.index.model.name), \(outcome.vectors) vectors), \(outcome.method) search: "
+            "\(searcher.index.name) (\(searcher.index.model.name), \(outcome.vectors) vectors), queries by \(outcome.serving.model.name) "
+                + "(\(outcome.serving.mode)), \(outcome.method) search: "
                 + "\(evaluation.queries) queries evaluated"
         )
         for name in evaluation.metricNames {
@@ -118,6 +119,8 @@ struct EvalCommand: ParsableCommand {
         object["unknown_queries"] = outcome.unknownQueries
         object["unknown_documents"] = outcome.unknownDocuments
         object["unjudged_queries"] = outcome.unjudgedQueries
+        object["serving"] = ["mode": outcome.serving.mode.rawValue, "model": outcome.serving.model.name] as [String: Any]
+        object["embedded_on_demand"] = outcome.embeddedOnDemand
         func latency(_ summary: LatencySummary) -> [String: Any] { ["p50": summary.p50, "p99": summary.p99, "mean": summary.mean] }
         object["latency_ms"] = [
             "search": latency(outcome.searchLatency), "embedding": latency(outcome.embeddingLatency),

@@ -50,6 +50,9 @@ struct UpgradeCommand: ParsableCommand {
     @Flag(name: .long, help: "Restore the serving state before the last upgrade.")
     var rollback = false
 
+    @Flag(name: .long, help: "Fit again although the index already serves this model in this mode (another method, sample or query file).")
+    var refit = false
+
     @Option(name: .long, help: "Threads that embed queries here.")
     var threads = 2
 
@@ -90,8 +93,8 @@ struct UpgradeCommand: ParsableCommand {
             throw fail(error)
         }
         let mode = ServingState.Mode(rawValue: mode)!
-        if upgrade.current.model.name == upgrade.model.name && upgrade.current.mode == mode {
-            throw fail("index \(index) already serves \(upgrade.model.name) in \(mode) mode")
+        if upgrade.current.model.name == upgrade.model.name && upgrade.current.mode == mode && !(refit && mode != .rescore) {
+            throw fail("index \(index) already serves \(upgrade.model.name) in \(mode) mode (--refit fits its projection again)")
         }
         if upgrade.model.name == upgrade.index.model.name {
             throw fail("index \(index) is embedded by \(upgrade.model.name) already: nothing to upgrade to")
@@ -126,7 +129,7 @@ struct UpgradeCommand: ParsableCommand {
             print(String(format: "    old model on its own vectors  %.4f", fit.oldModelScore))
             for entry in fit.scores.sorted(by: { $0.score > $1.score }) {
                 let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
-                print(String(format: "    %-28@ %.4f", "\(entry.method)" as NSString, entry.score) + chosen)
+                print("    " + "\(entry.method)".padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%.4f", entry.score) + chosen)
             }
             for (weight, score) in fit.fuseScores {
                 print(String(format: "    fuse weight %.1f              %.4f", weight, score) + (weight == fit.fuseWeight ? "   ← chosen" : ""))

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Model upgrades on SciFact (test qrels): the old model on its own index, each serving
+# mode and projection method, and the new model on native vectors, for
+#   all-MiniLM-L6-v2 → all-MiniLM-L6-v2-scifact-ft   (same architecture, fine-tuned)
+#   all-MiniLM-L6-v2 → all-mpnet-base-v2             (768-d → 384-d)
+#
+#   Ops/bench-upgrade.sh        # needs the index "scifact" (Ops/demo.sh) and, for the second,
+#                               # "scifact-mpnet" (DRIFTLESS_MODEL=all-mpnet-base-v2 DRIFTLESS_INDEX=scifact-mpnet Ops/demo.sh)
+#
+# Starts a coordinator and two workers (the sample is embedded by them), runs
+# `coord upgrade --sample 2000` per method, `coord eval` after each, then fills the
+# successor indexes completely (`coord submit`) for the native rows. The MPNet successor
+# index is seeded from "scifact-mpnet" (the same model's vectors of the same documents) to
+# spare 35 minutes of embedding; re-scoring's cold cost is measured on its own (see the end).
+# Results: .cache/bench/upgrade-*.json and a Markdown table on standard output.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$DRIFTLESS_ROOT"
+
+"$DRIFTLESS_ROOT/Ops/install-models.sh"
+DRIFTLESS_DATABASE_URL=$("$DRIFTLESS_ROOT/Ops/postgres.sh" start | tail -1)
+export DRIFTLESS_DATABASE_URL
+swift build -c release --product coord >&2
+swift build -c release --product worker >&2
+BIN="$(swift build -c release --show-bin-path)"
+DATA="$DRIFTLESS_SHARED/data/scifact"
+OUT="$DRIFTLESS_CACHE/bench"
+LOGS="$DRIFTLESS_ROOT/var/log"
+PORT=${DRIFTLESS_PORT:-5585}
+SAMPLE=${SAMPLE:-2000}
+mkdir -p "$OUT" "$LOGS"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+"$BIN/coord" serve --models "$DRIFTLESS_MODELS" --bind "tcp://127.0.0.1:$PORT" --client-bind "tcp://127.0.0.1:$((PORT + 1))" \
+  >"$LOGS/upgrade-coord.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 120); do grep -q "coordinator ready" "$LOGS/upgrade-coord.log" && break; sleep 0.5; done
+for n in 1 2; do
+  "$BIN/worker" serve --coordinator "tcp://127.0.0.1:$PORT" --models "$DRIFTLESS_MODELS" --threads 1 >"$LOGS/upgrade-worker-$n.log" 2>&1 &
+  PIDS+=($!)
+done
+CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))" --models "$DRIFTLESS_MODELS")
+evaluate() { # evaluate NAME INDEX [flags...]: nDCG@10 etc. as JSON in $OUT/upgrade-NAME.json
+  local name=$1 index=$2; shift 2
+  "$BIN/coord" eval --index "$index" --models "$DRIFTLESS_MODELS" --queries "$DATA/queries.jsonl" \
+    --qrels "$DATA/qrels/test.tsv" --exact --json --threads 2 "$@" > "$OUT/upgrade-$name.json"
+  log "$name: nDCG@10 $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['ndcg@10'], 4))" "$OUT/upgrade-$name.json")"
+}
+upgrade() { "$BIN/coord" upgrade --index scifact "${CLIENT[@]}" --sample "$SAMPLE" "$@" | tee -a "$OUT/upgrade-log.txt"; }
+
+evaluate minilm-native scifact --mode native
+"$BIN/coord" upgrade --index scifact --rollback >/dev/null 2>&1 || true
+
+# 1. The fine-tuned successor.
+FT=all-MiniLM-L6-v2-scifact-ft
+for method in drift procrustes affine lowrank auto; do
+  upgrade --to "$FT" --mode project --method "$method" --refit
+  evaluate "ft-project-$method" scifact
+done
+upgrade --to "$FT" --mode fuse --method auto
+evaluate ft-fuse scifact
+"$BIN/coord" submit "$DATA/corpus.jsonl" --index "scifact@$FT" --model "$FT" --coordinator "tcp://127.0.0.1:$((PORT + 1))"
+evaluate ft-native "scifact@$FT"
+upgrade --to "$FT" --mode rescore --rescore-depth 20
+evaluate ft-rescore scifact
+
+# 2. Across architectures. The successor index is seeded from scifact-mpnet (same model,
+#    same documents) once re-scoring's cold cost has been measured on 20 queries.
+MP=all-mpnet-base-v2
+evaluate mpnet-native scifact-mpnet
+upgrade --to "$MP" --mode rescore --rescore-depth 20 >/dev/null  # creates scifact@$MP, empty: cold
+awk -F'\t' 'NR == 1 { print; next } !($1 in seen) { seen[$1] = 1; n++ } n <= 20 { print }' "$DATA/qrels/test.tsv" > "$OUT/upgrade-qrels-20.tsv"
+for state in cold warm; do
+  "$BIN/coord" eval --index scifact --models "$DRIFTLESS_MODELS" --queries "$DATA/queries.jsonl" \
+    --qrels "$OUT/upgrade-qrels-20.tsv" --exact --json --batch-size 1 --threads 2 > "$OUT/upgrade-mpnet-rescore-20-$state.json"
+done
+"$DRIFTLESS_CACHE/pgserver/pgserver/pginstall/bin/psql" "$DRIFTLESS_DATABASE_URL" -qtA -c "DO \$\$ DECLARE src text; dst text; BEGIN
+  SELECT vector_table INTO src FROM indexes WHERE name = 'scifact-mpnet';
+  SELECT vector_table INTO dst FROM indexes WHERE name = 'scifact@$MP';
+  EXECUTE format('INSERT INTO %I (doc_id, embedding, content_hash) SELECT doc_id, embedding, content_hash FROM %I ON CONFLICT DO NOTHING', dst, src);
+END \$\$"
+evaluate mpnet-rescore scifact
+for method in procrustes affine lowrank auto; do
+  upgrade --to "$MP" --mode project --method "$method" --refit
+  evaluate "mpnet-project-$method" scifact
+done
+upgrade --to "$MP" --mode fuse --method auto
+evaluate mpnet-fuse scifact
+"$BIN/coord" upgrade --index scifact --rollback >/dev/null
+while "$BIN/coord" upgrade --index scifact --rollback >/dev/null 2>&1; do :; done  # back to native
+
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+get = lambda name: json.load(open(f"{out}/upgrade-{name}.json"))
+old = get("minilm-native")["ndcg@10"]
+for new, label, rows in [
+    ("ft", "all-MiniLM-L6-v2 → all-MiniLM-L6-v2-scifact-ft",
+     ["project-drift", "project-procrustes", "project-affine", "project-lowrank", "project-auto", "fuse", "rescore", "native"]),
+    ("mpnet", "all-MiniLM-L6-v2 → all-mpnet-base-v2",
+     ["project-procrustes", "project-affine", "project-lowrank", "project-auto", "fuse", "rescore", "native"]),
+]:
+    native = get(f"{new}-native")["ndcg@10"]
+    print(f"\n{label}: old model on its own index nDCG@10 {old:.4f}, new model on native vectors {native:.4f}\n")
+    print("| serving | nDCG@10 | × old | × new native | search p50 ms (embedding included) |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        r = get(f"{new}-{row}")
+        print(f'| {row} ({r["method"]}) | {r["ndcg@10"]:.4f} | {r["ndcg@10"] / old:.3f} | {r["ndcg@10"] / native:.3f} | {r["latency_ms"]["total"]["p50"]:.2f} |')
+for state in ["cold", "warm"]:
+    r = json.load(open(f"{out}/upgrade-mpnet-rescore-20-{state}.json"))
+    l = r["latency_ms"]
+    print(f'\nrescore, 20 queries, {state}: nDCG@10 {r["ndcg@10"]:.4f}, documents embedded on demand {r.get("embedded_on_demand", 0)}, '
+          f'per query total p50 {l["total"]["p50"]:.1f} ms p99 {l["total"]["p99"]:.1f} ms (search incl. re-scoring p50 {l["search"]["p50"]:.1f} ms)')
+PY
