@@ -103,7 +103,7 @@ public final class ModelUpgrade {
     /// by both models), stores it, and (for `fuse`) chooses the blend weight.
     public func fit(
         sample ids: [String], method: ProjectionMethod?, queries: [String] = [], options: ProjectionFitter.Options = .init(),
-        fuse: Bool = false
+        fuse: Bool = false, fuseWeight chosenWeight: Double? = nil
     ) throws(SearchError) -> Fit {
         let successor = try successor()
         let old: [String: [Float]], new: [String: [Float]], titles: [(id: String, text: String)]
@@ -136,13 +136,16 @@ public final class ModelUpgrade {
         let pseudoNew = try newEncoder.embed(pseudo.map(\.text))
         let pseudoOld = try oldEncoder.embed(pseudo.map(\.text))
         let candidates = paired.map { ($0, old[$0]!) }
-        func reciprocalRank(_ queries: [[Float]]) -> Double {
-            var total = 0.0
-            for (query, target) in zip(queries, pseudo) {
+        /// Each pseudo-query's reciprocal rank (top 10) of its own document among the sample.
+        func reciprocalRanks(_ queries: [[Float]]) -> [Double] {
+            zip(queries, pseudo).map { query, target in
                 let scored = candidates.map { ScoredDocument(id: $0.0, score: Double(Self.dot(query, $0.1))) }.sorted(by: ScoredDocument.trecOrder)
-                total += RankingMetrics.reciprocalRank(at: 10, ranking: scored.map(\.id), judgments: [target.id: 1])
+                return RankingMetrics.reciprocalRank(at: 10, ranking: scored.map(\.id), judgments: [target.id: 1])
             }
-            return total / Double(max(queries.count, 1))
+        }
+        func reciprocalRank(_ queries: [[Float]]) -> Double {
+            let ranks = reciprocalRanks(queries)
+            return ranks.reduce(0, +) / Double(max(ranks.count, 1))
         }
         let score: (ProjectionMethod, Projection) throws -> Double = { _, projection in
             reciprocalRank(try pseudoNew.map { try projection.apply($0) })
@@ -166,14 +169,24 @@ public final class ModelUpgrade {
         if fuse {
             var projected: [[Float]] = []
             do { for vector in pseudoNew { projected.append(try projection.apply(vector)) } } catch { throw .projection(error) }
+            var standardErrors: [Double] = []
             for step in 0...10 {
                 let weight = Double(step) / 10
                 let blended = zip(projected, pseudoOld).map { p, o in
                     IndexSearcher.normalized(zip(p, o).map { Float(weight) * $0 + Float(1 - weight) * $1 })
                 }
-                fuseScores.append((weight, reciprocalRank(blended)))
+                let ranks = reciprocalRanks(blended)
+                let mean = ranks.reduce(0, +) / Double(max(ranks.count, 1))
+                let variance = ranks.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(ranks.count - 1, 1))
+                fuseScores.append((weight, mean))
+                standardErrors.append((variance / Double(max(ranks.count, 1))).squareRoot())
             }
-            fuseWeight = fuseScores.max { $0.score < $1.score }!.weight
+            // The one-standard-error rule: the smallest weight (the most of the old model's own query, which
+            // matches the stored vectors) scoring within one standard error of the best. Pseudo-queries are
+            // easy, so their scores differ little; this keeps noise from pulling the blend to the new model.
+            let best = fuseScores.indices.max { fuseScores[$0].score < fuseScores[$1].score }!
+            let threshold = fuseScores[best].score - standardErrors[best]
+            fuseWeight = chosenWeight ?? fuseScores.first { $0.score >= threshold }!.weight
         }
         projection.details["pseudo_query_mrr@10"] = scores.first { $0.method == projection.method }?.score
         let details = (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {

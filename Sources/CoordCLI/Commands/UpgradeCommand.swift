@@ -44,6 +44,9 @@ struct UpgradeCommand: ParsableCommand {
     @Option(name: .long, help: "The rank of the lowrank projection.")
     var rank = 64
 
+    @Option(name: .long, help: "fuse: the weight of the projected new-model query (default: chosen on pseudo-queries).")
+    var fuseWeight: Double?
+
     @Option(name: .long, help: "rescore: candidates taken from the stored vectors and re-scored.")
     var rescoreDepth = 20
 
@@ -73,6 +76,7 @@ struct UpgradeCommand: ParsableCommand {
         guard method == "auto" || ProjectionMethod(rawValue: method) != nil else {
             throw ValidationError("--method must be auto, \(ProjectionMethod.allCases.map(\.rawValue).joined(separator: ", ")), not \(method)")
         }
+        if let fuseWeight, !(0...1).contains(fuseWeight) { throw ValidationError("--fuse-weight must be between 0 and 1") }
         guard (1...1000).contains(rescoreDepth) else { throw ValidationError("--rescore-depth must be between 1 and 1000") }
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
     }
@@ -121,7 +125,7 @@ struct UpgradeCommand: ParsableCommand {
             let queryTexts = try queries.map { try IndexEvaluation.loadQueries($0).map(\.text) } ?? []
             let fit = try upgrade.fit(
                 sample: sampled.map(\.id), method: method == "auto" ? nil : ProjectionMethod(rawValue: method)!,
-                queries: queryTexts, options: options, fuse: mode == .fuse
+                queries: queryTexts, options: options, fuse: mode == .fuse, fuseWeight: fuseWeight
             )
             print("\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)")
             print("  pairs: \(fit.documentPairs) documents + \(fit.queryPairs) queries")
