@@ -129,7 +129,7 @@ struct UpgradeCommand: ParsableCommand {
             )
             print("\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)")
             print("  pairs: \(fit.documentPairs) documents + \(fit.queryPairs) queries")
-            print("  pseudo-queries (\(fit.pseudoQueries) sampled titles), MRR@10 among the sample:")
+            print("  pseudo-queries (\(fit.pseudoQueries) titles of held-out sampled documents), MRR@10 among those documents:")
             print(String(format: "    old model on its own vectors  %.4f", fit.oldModelScore))
             for entry in fit.scores.sorted(by: { $0.score > $1.score }) {
                 let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
