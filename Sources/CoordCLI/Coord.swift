@@ -4,7 +4,7 @@ import ArgumentParser
 struct Coord: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coord",
-        abstract: "The Driftless coordinator: index JSONL corpora into PostgreSQL with a fleet of embedding workers.",
+        abstract: "The Driftless coordinator: index JSONL corpora into PostgreSQL with a fleet of embedding workers, search and evaluate the indexes, and upgrade their models without re-indexing.",
         discussion: """
             Exit codes: 0 success, 1 failure (database, coordinator, a job that failed), 64 bad usage, \
             65 invalid input (corpus, query or qrels lines).
