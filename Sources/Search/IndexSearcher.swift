@@ -60,7 +60,7 @@ public final class IndexSearcher {
             case .project, .fuse:
                 guard let id = serving.projectionId else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
                 return (index, serving, successor, try Projection(decoding: store.projection(id: id)))
-            case .rescore:
+            case .rescore, .promoted:
                 guard successor != nil else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
                 return (index, serving, successor, nil)
             }
@@ -70,10 +70,13 @@ public final class IndexSearcher {
         self.threads = threads
     }
 
+    /// The vectors searched: the successor's once promoted, else the index's own.
+    var searched: IndexRecord { serving.mode == .promoted ? successor ?? index : index }
+
     /// The method a search uses: `exact`, or HNSW with `efSearch` (default: the index's own).
     /// An index without an HNSW index is always searched exactly.
     public func method(exact: Bool, efSearch: Int? = nil) -> SearchMethod {
-        exact || !index.hasHnsw ? .exact : .hnsw(efSearch: efSearch ?? index.efSearch)
+        exact || !searched.hasHnsw ? .exact : .hnsw(efSearch: efSearch ?? searched.efSearch)
     }
 
     /// The encoder of a registered model, loaded once.
@@ -92,6 +95,8 @@ public final class IndexSearcher {
         switch serving.mode {
         case .native:
             return try encoder(for: index.model).embed(texts).map { QueryVectors(search: $0) }
+        case .promoted:
+            return try encoder(for: serving.model).embed(texts).map { QueryVectors(search: $0) }
         case .project:
             var result: [QueryVectors] = []
             for vector in try encoder(for: serving.model).embed(texts) { result.append(QueryVectors(search: try project(vector))) }
@@ -119,7 +124,7 @@ public final class IndexSearcher {
     ) throws(SearchError) -> [ScoredDocument] {
         do {
             guard serving.mode == .rescore, let rescore = query.rescore, let successor else {
-                return try vectors.search(index, vector: query.search, k: k, filters: filters, method: method)
+                return try vectors.search(searched, vector: query.search, k: k, filters: filters, method: method)
             }
             let depth = serving.rescoreDepth ?? 20
             let candidates = try vectors.search(index, vector: query.search, k: max(k, depth), filters: filters, method: method)
@@ -170,14 +175,14 @@ public final class IndexSearcher {
         }
     }
 
-    /// How many vectors the index holds.
+    /// How many vectors the searched index holds.
     public func vectorCount() throws(SearchError) -> Int {
-        do { return try vectors.vectorCount(index) } catch { throw .store(error) }
+        do { return try vectors.vectorCount(searched) } catch { throw .store(error) }
     }
 
-    /// Those of `ids` with no vector in the index.
+    /// Those of `ids` with no vector in the searched index.
     public func missing(_ ids: Set<String>) throws(SearchError) -> Set<String> {
-        do { return try vectors.missing(index, ids: ids) } catch { throw .store(error) }
+        do { return try vectors.missing(searched, ids: ids) } catch { throw .store(error) }
     }
 
     private func project(_ vector: [Float]) throws(SearchError) -> [Float] {

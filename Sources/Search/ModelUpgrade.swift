@@ -90,6 +90,22 @@ public final class ModelUpgrade {
         return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
     }
 
+    /// Every document of the index that the successor has no vector for yet, as JSON corpus lines.
+    public func unembedded() throws(SearchError) -> [(id: String, line: String)] {
+        let successor = try successor()
+        return try SearchError.mapping {
+            let rows = try connection.execute(
+                """
+                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
+                FROM documents d WHERE d.collection_id = $1
+                AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id) ORDER BY d.doc_id
+                """,
+                [String(index.collectionId)]
+            )
+            return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
+        }
+    }
+
     /// Those of `ids` the successor index has no vector for.
     public func missing(_ ids: [String]) throws(SearchError) -> [String] {
         let successor = try successor()

@@ -12,6 +12,8 @@ public struct ServingState: Sendable, Equatable {
         case fuse
         /// Candidates from the stored vectors (old-model query), re-scored with new-model vectors.
         case rescore
+        /// The successor index holds every document's new vector: new-model queries search it natively.
+        case promoted
     }
 
     public var mode: Mode

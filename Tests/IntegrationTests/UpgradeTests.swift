@@ -70,6 +70,37 @@ struct UpgradeTests {
         #expect(try topHit() == documents[11]["_id"] as? String)
         let nothing = try upgrade(["--rollback"])
         #expect(nothing.status == 1 && nothing.stderr.contains("has no upgrade to roll back"), "\(nothing.stderr)")
+
+        // Promotion needs every document's new vector.
+        let direct = { (command: String, arguments: [String], client: Bool) throws -> TestResources.Run in
+            try TestResources.run(
+                TestResources.coordExecutable,
+                [command, "--index", "sci"] + arguments + ["--database", cluster.database.url]
+                    + (client ? ["--coordinator", cluster.clientEndpoint, "--models", cluster.modelsFolder.path] : [])
+            )
+        }
+        let early = try direct("promote", ["--to", Self.successor], false)
+        #expect(early.status == 1 && early.stderr.contains("lacks"), "\(early.stderr)")
+        // Re-index in the background; queries are answered throughout.
+        let reindex = try direct("reindex", ["--to", Self.successor, "--detach"], true)
+        #expect(reindex.status == 0, "\(reindex.stderr)")
+        let job = try #require(Int64(reindex.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(reindex.stdout)")
+        var answered = 0
+        while try cluster.database.scalar("SELECT state FROM jobs WHERE id = $1", [String(job)]) != "done" {
+            #expect(try topHit() == documents[11]["_id"] as? String)
+            answered += 1
+            if answered > 200 { Issue.record("the re-index did not finish"); break }
+        }
+        #expect(answered >= 1)
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") == 120)
+        let promote = try direct("promote", ["--to", Self.successor], false)
+        #expect(promote.status == 0 && promote.stdout.contains("promoted to \(Self.successor)"), "\(promote.stdout)\(promote.stderr)")
+        #expect(try cluster.database.scalar("SELECT mode FROM index_serving WHERE ended_at IS NULL") == "promoted")
+        #expect(try topHit() == documents[11]["_id"] as? String)
+        let twice = try direct("promote", [], false)
+        #expect(twice.status == 1 && twice.stderr.contains("already promoted"), "\(twice.stderr)")
+        let unpromote = try upgrade(["--rollback"])
+        #expect(unpromote.status == 0 && unpromote.stdout.contains("serving native with all-MiniLM-L6-v2 again"), "\(unpromote.stdout)")
     }
 }
 }

@@ -70,7 +70,7 @@ struct UpgradeCommand: ParsableCommand {
     func validate() throws {
         if rollback { return }
         guard to != nil else { throw ValidationError("--to MODEL is required (or --rollback)") }
-        guard ServingState.Mode(rawValue: mode) != nil, mode != "native" else {
+        guard ["project", "fuse", "rescore"].contains(mode) else {
             throw ValidationError("--mode must be project, fuse or rescore, not \(mode)")
         }
         guard method == "auto" || ProjectionMethod(rawValue: method) != nil else {
@@ -116,7 +116,10 @@ struct UpgradeCommand: ParsableCommand {
             let sampled = try upgrade.sample(size: sample, seed: seed)
             let missing = Set(try upgrade.missing(sampled.map(\.id)))
             FileHandle.standardError.write(Data("sampled \(sampled.count) documents of \(index); \(missing.count) to embed with \(upgrade.model.name)\n".utf8))
-            if !missing.isEmpty { try embedWithWorkers(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name) }
+            if !missing.isEmpty {
+                _ = try SuccessorSubmission(client: client, model: to!)
+                    .submit(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name, wait: true)
+            }
 
             // 2. Fit, score, store.
             var options = ProjectionFitter.Options()
@@ -152,19 +155,5 @@ struct UpgradeCommand: ParsableCommand {
         } catch let error as SearchError {
             throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
         }
-    }
-
-    /// Submits the sampled documents to the successor index and waits for the workers.
-    private func embedWithWorkers(_ lines: [String], into successor: String) throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("driftless-sample-\(UUID().uuidString).jsonl")
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let connection = try client.client()
-        let outcome: CorpusSubmission.Outcome
-        do { outcome = try CorpusSubmission(path: file.path, index: successor, model: to!).run(client: connection) } catch {
-            throw fail("submitting the sample to the workers: \(error)")
-        }
-        let final = try JobWatcher(client: connection).wait(job: outcome.job)
-        guard final.state == "done" else { throw fail("the sample's job \(outcome.job) \(final.state): \(final.error ?? "see coord status")") }
     }
 }

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import Search
+import Store
+
+struct PromoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Serve an index from its complete successor (INDEX@MODEL): new-model queries on native vectors.",
+        discussion: "Atomic, like every switch of serving state; `coord upgrade --index INDEX --rollback` returns to the state before."
+    )
+
+    @Option(name: .long, help: "The index.") var index: String
+    @Option(name: .long, help: "The new model (default: the one the index serves now).") var to: String?
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let connection = try database.connect()
+        do {
+            let catalog = Catalog(connection)
+            guard let record = try catalog.index(named: index) else { throw StoreError.unknownIndex(index) }
+            let current = try ServingStore(connection).current(record)
+            let modelName = to ?? current.model.name
+            guard let model = try catalog.model(named: modelName) else {
+                throw StoreError.unknownModel(modelName, known: try catalog.models().map(\.name))
+            }
+            guard model.name != record.model.name else {
+                throw StoreError.invalid("index \(index) is embedded by \(model.name) already: nothing to promote (pass --to MODEL)")
+            }
+            if current.mode == .promoted && current.model.name == model.name {
+                throw StoreError.invalid("index \(index) is already promoted to \(model.name)")
+            }
+            let successorName = "\(index)@\(model.name)"
+            guard let successor = try catalog.index(named: successorName) else {
+                throw StoreError.invalid("no successor index \(successorName): `coord reindex --index \(index) --to \(model.name)` first")
+            }
+            let missing = try connection.execute(
+                """
+                SELECT count(*) FROM documents d WHERE d.collection_id = $1
+                AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
+                """,
+                [String(record.collectionId)]
+            ).scalar.flatMap { Int($0) } ?? 0
+            guard missing == 0 else {
+                throw StoreError.invalid("\(successorName) lacks \(missing) documents of \(index): `coord reindex --index \(index) --to \(model.name)` first")
+            }
+            try ServingStore(connection).switchTo(ServingState(mode: .promoted, model: model, successorIndex: successorName), index: record)
+            print("\(index): promoted to \(model.name) (native vectors in \(successorName)); `coord upgrade --index \(index) --rollback` undoes it")
+        } catch {
+            throw fail(error)
+        }
+    }
+}
