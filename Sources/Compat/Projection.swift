@@ -45,13 +45,14 @@ public struct Projection: Sendable, Equatable {
     }
 
     /// The projected vector at unit length (what is searched with).
-    public func apply(_ x: [Float]) throws(CompatError) -> [Float] {
-        var y = try map(x)
+    public func apply(_ x: [Float]) throws(CompatError) -> [Float] { Self.unitLength(try map(x)) }
+
+    /// `v / ‖v‖` (a zero vector stays zero).
+    public static func unitLength(_ v: [Float]) -> [Float] {
         var norm: Float = 0
-        for value in y { norm += value * value }
+        for value in v { norm += value * value }
         norm = norm.squareRoot()
-        if norm > 0 { for j in y.indices { y[j] /= norm } }
-        return y
+        return norm > 0 ? v.map { $0 / norm } : v
     }
 
     // MARK: Storage

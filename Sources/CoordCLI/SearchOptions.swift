@@ -33,7 +33,7 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "With --mode rescore: candidates re-scored (default 20).")
     var rescoreDepth: Int?
 
-    var modelsFolder: String { models ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models" }
+    var modelsFolder: String { CoordCLI.modelsFolder(models) }
 
     func validate() throws {
         guard !index.isEmpty else { throw ValidationError("--index is empty") }

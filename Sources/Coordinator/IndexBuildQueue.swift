@@ -16,7 +16,6 @@ final class IndexBuildQueue: Sendable {
 
     private struct State: Sendable {
         var waiting: [JobRecord] = []
-        var queued: Set<Int64> = []
         var progress: [Int64: String] = [:]
         var finished: [Finished] = []
         var stopped = false
@@ -38,8 +37,7 @@ final class IndexBuildQueue: Sendable {
     /// Queues `job` (in state `indexing`) unless it is queued already.
     func enqueue(_ job: JobRecord) {
         let added = state.withLock { state in
-            guard !state.queued.contains(job.id) else { return false }
-            state.queued.insert(job.id)
+            guard !state.waiting.contains(where: { $0.id == job.id }) else { return false }
             state.waiting.append(job)
             state.progress[job.id] = "waiting to build the HNSW index"
             return true
@@ -79,7 +77,6 @@ final class IndexBuildQueue: Sendable {
                 }
                 state.withLock { state in
                     state.waiting.removeFirst()
-                    state.queued.remove(job.id)
                     state.progress[job.id] = nil
                     state.finished.append(Finished(job: job.id, index: index.name, outcome: outcome))
                 }

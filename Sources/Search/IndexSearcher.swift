@@ -102,14 +102,11 @@ public final class IndexSearcher {
             for vector in try encoder(for: serving.model).embed(texts) { result.append(QueryVectors(search: try project(vector))) }
             return result
         case .fuse:
-            let weight = Float(serving.fuseWeight ?? 0.5)
+            let weight = serving.fuseWeight ?? 0.5
             let new = try encoder(for: serving.model).embed(texts)
             let old = try encoder(for: index.model).embed(texts)
             var result: [QueryVectors] = []
-            for (new, old) in zip(new, old) {
-                let blended = zip(try project(new), old).map { weight * $0 + (1 - weight) * $1 }
-                result.append(QueryVectors(search: Self.normalized(blended)))
-            }
+            for (new, old) in zip(new, old) { result.append(QueryVectors(search: Self.fused(try project(new), old, weight: weight))) }
             return result
         case .rescore:
             let old = try encoder(for: index.model).embed(texts)
@@ -122,7 +119,7 @@ public final class IndexSearcher {
     public func search(
         _ query: QueryVectors, k: Int, filters: [MetadataFilter] = [], method: SearchMethod
     ) throws(SearchError) -> [ScoredDocument] {
-        do {
+        try SearchError.mapping {
             guard serving.mode == .rescore, let rescore = query.rescore, let successor else {
                 return try vectors.search(searched, vector: query.search, k: k, filters: filters, method: method)
             }
@@ -133,7 +130,7 @@ public final class IndexSearcher {
             let missing = head.map(\.id).filter { stored[$0] == nil }
             if !missing.isEmpty { stored.merge(try embedOnDemand(missing, into: successor)) { a, _ in a } }
             var rescored = head.map { candidate in
-                ScoredDocument(id: candidate.id, score: Double(zip(rescore, stored[candidate.id] ?? []).reduce(Float(0)) { $0 + $1.0 * $1.1 }))
+                ScoredDocument(id: candidate.id, score: Double(Self.dot(rescore, stored[candidate.id] ?? [])))
             }
             rescored.sort(by: ScoredDocument.trecOrder)
             // Beyond the re-scoring depth, candidates keep their order below every re-scored one.
@@ -142,12 +139,6 @@ public final class IndexSearcher {
                 ScoredDocument(id: $0.element.id, score: floor - Double($0.offset) * 1e-6)
             }
             return Array((rescored + tail).prefix(k))
-        } catch let error as StoreError {
-            throw .store(error)
-        } catch let error as SearchError {
-            throw error
-        } catch {
-            throw .store(.invalid("\(error)"))
         }
     }
 
@@ -190,8 +181,11 @@ public final class IndexSearcher {
         do { return try projection.apply(vector) } catch { throw .projection(error) }
     }
 
-    static func normalized(_ vector: [Float]) -> [Float] {
-        let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        return norm > 0 ? vector.map { $0 / norm } : vector
+    /// fuse: `weight·projected + (1 − weight)·old`, at unit length.
+    static func fused(_ projected: [Float], _ old: [Float], weight: Double) -> [Float] {
+        let w = Float(weight)
+        return Projection.unitLength(zip(projected, old).map { w * $0 + (1 - w) * $1 })
     }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 }

@@ -175,7 +175,7 @@ public final class ModelUpgrade {
         /// Each pseudo-query's reciprocal rank (top 10) of its own document among the held-out old vectors.
         func reciprocalRanks(_ queries: [[Float]]) -> [Double] {
             zip(queries, validation).map { query, target in
-                let ranking = candidates.map { ScoredDocument(id: $0.0, score: Double(Self.dot(query, $0.1))) }
+                let ranking = candidates.map { ScoredDocument(id: $0.0, score: Double(IndexSearcher.dot(query, $0.1))) }
                     .sorted(by: ScoredDocument.trecOrder).prefix(10).map(\.id)
                 return RankingMetrics.reciprocalRank(at: 10, ranking: ranking, judgments: target.judgments)
             }
@@ -215,9 +215,7 @@ public final class ModelUpgrade {
             var standardErrors: [Double] = []
             for step in 0...10 {
                 let weight = Double(step) / 10
-                let blended = zip(projected, pseudoOld).map { p, o in
-                    IndexSearcher.normalized(zip(p, o).map { Float(weight) * $0 + Float(1 - weight) * $1 })
-                }
+                let blended = zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) }
                 let ranks = reciprocalRanks(blended)
                 let mean = ranks.reduce(0, +) / Double(max(ranks.count, 1))
                 let variance = ranks.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(ranks.count - 1, 1))
@@ -258,5 +256,4 @@ public final class ModelUpgrade {
         do { return try ServingStore(connection).rollback(index) } catch { throw .store(error) }
     }
 
-    static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 }

@@ -76,9 +76,9 @@ public struct ServingStore {
                 try connection.execute(
                     """
                     INSERT INTO projections (index_id, model_id, method, pairs, data, details)
-                    VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6::jsonb) RETURNING id
+                    VALUES ($1, $2, $3, $4, decode($5, 'base64'), $6::jsonb) RETURNING id
                     """,
-                    [String(index.id), String(model.id), method, String(pairs), data.map { String(format: "%02x", $0) }.joined(), details]
+                    [String(index.id), String(model.id), method, String(pairs), data.base64EncodedString(), details]
                 ).scalar ?? "0"
             ) ?? 0
         }
@@ -95,29 +95,42 @@ public struct ServingStore {
 
     /// A stored projection's bytes.
     public func projection(id: Int64) throws(StoreError) -> Data {
-        let hex = try connection.during("reading projection \(id)") {
-            try connection.execute("SELECT encode(data, 'hex') FROM projections WHERE id = $1", [String(id)]).scalar
+        let text = try connection.during("reading projection \(id)") {
+            try connection.execute("SELECT encode(data, 'base64') FROM projections WHERE id = $1", [String(id)]).scalar
         }
-        guard let hex else { throw .invalid("projection \(id) not found") }
-        var data = Data(capacity: hex.utf8.count / 2)
-        var iterator = hex.utf8.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            data.append(UInt8(Self.nibble(high) << 4 | Self.nibble(low)))
+        // PostgreSQL breaks base64 into lines of 76 characters.
+        guard let text, let data = Data(base64Encoded: text, options: .ignoreUnknownCharacters) else {
+            throw .invalid("projection \(id) not found")
         }
         return data
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8 { c <= UInt8(ascii: "9") ? c - UInt8(ascii: "0") : c - UInt8(ascii: "a") + 10 }
-
     /// Makes `state` the index's serving state, atomically: the current one ends in the same transaction.
     public func switchTo(_ state: ServingState, index: IndexRecord) throws(StoreError) {
         try connection.during("switching how index \(index.name) serves") {
+            try connection.transaction { try replaceCurrent(with: state, index: index) }
+        }
+    }
+
+    /// Serves `index` from `successor` natively (`promoted`), in one transaction with the check
+    /// that the successor holds a vector for every document of the collection.
+    public func promote(_ index: IndexRecord, to successor: IndexRecord) throws(StoreError) {
+        try connection.during("promoting index \(index.name)") {
             try connection.transaction {
-                try connection.execute("SELECT id FROM indexes WHERE id = $1 FOR UPDATE", [String(index.id)])
-                let previous = try connection.execute(
-                    "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id", [String(index.id)]
-                ).scalar
-                try insert(state, index: index, previous: previous)
+                try lock(index)
+                let missing = try connection.execute(
+                    """
+                    SELECT count(*) FROM documents d WHERE d.collection_id = $1
+                    AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
+                    """,
+                    [String(index.collectionId)]
+                ).scalar.flatMap { Int($0) } ?? 0
+                guard missing == 0 else {
+                    throw StoreError.invalid(
+                        "\(successor.name) lacks \(missing) documents of \(index.name): `coord reindex --index \(index.name) --to \(successor.model.name)` first"
+                    )
+                }
+                try replaceCurrent(with: ServingState(mode: .promoted, model: successor.model, successorIndex: successor.name), index: index)
             }
         }
     }
@@ -126,7 +139,7 @@ public struct ServingStore {
     public func rollback(_ index: IndexRecord) throws(StoreError) -> ServingState {
         try connection.during("rolling back index \(index.name)") {
             try connection.transaction {
-                try connection.execute("SELECT id FROM indexes WHERE id = $1 FOR UPDATE", [String(index.id)])
+                try lock(index)
                 let previous = try connection.execute(
                     "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id, previous_id",
                     [String(index.id)]
@@ -147,6 +160,20 @@ public struct ServingStore {
             }
         }
         return try current(index)
+    }
+
+    /// Serialises changes of one index's serving state (inside a transaction).
+    private func lock(_ index: IndexRecord) throws {
+        try connection.execute("SELECT id FROM indexes WHERE id = $1 FOR UPDATE", [String(index.id)])
+    }
+
+    /// Ends the current state and makes `state` current, remembering the one it replaced.
+    private func replaceCurrent(with state: ServingState, index: IndexRecord) throws {
+        try lock(index)
+        let previous = try connection.execute(
+            "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id", [String(index.id)]
+        ).scalar
+        try insert(state, index: index, previous: previous)
     }
 
     private func insert(_ state: ServingState, index: IndexRecord, previous: String?) throws {

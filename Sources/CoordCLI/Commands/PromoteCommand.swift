@@ -34,17 +34,7 @@ struct PromoteCommand: ParsableCommand {
             guard let successor = try catalog.index(named: successorName) else {
                 throw StoreError.invalid("no successor index \(successorName): `coord reindex --index \(index) --to \(model.name)` first")
             }
-            let missing = try connection.execute(
-                """
-                SELECT count(*) FROM documents d WHERE d.collection_id = $1
-                AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
-                """,
-                [String(record.collectionId)]
-            ).scalar.flatMap { Int($0) } ?? 0
-            guard missing == 0 else {
-                throw StoreError.invalid("\(successorName) lacks \(missing) documents of \(index): `coord reindex --index \(index) --to \(model.name)` first")
-            }
-            try ServingStore(connection).switchTo(ServingState(mode: .promoted, model: model, successorIndex: successorName), index: record)
+            try ServingStore(connection).promote(record, to: successor)
             print("\(index): promoted to \(model.name) (native vectors in \(successorName)); `coord upgrade --index \(index) --rollback` undoes it")
         } catch {
             throw fail(error)

@@ -19,7 +19,7 @@ struct ReindexCommand: ParsableCommand {
 
     func run() throws {
         _ = try database.connect()
-        let folder = models ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models"
+        let folder = modelsFolder(models)
         do {
             let upgrade = try ModelUpgrade(url: database.url, index: index, to: to, modelsFolder: folder)
             guard upgrade.model.name != upgrade.index.model.name else {

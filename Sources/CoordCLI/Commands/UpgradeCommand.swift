@@ -65,7 +65,7 @@ struct UpgradeCommand: ParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var client: ClientOptions
 
-    var modelsFolder: String { models ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models" }
+    var modelsFolder: String { CoordCLI.modelsFolder(models) }
 
     func validate() throws {
         if rollback { return }
