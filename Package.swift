@@ -10,8 +10,11 @@ import PackageDescription
 let targetCPU = ProcessInfo.processInfo.environment["DRIFTLESS_TARGET_CPU"] ?? "haswell"
 #if arch(x86_64)
 let cpuFlags = targetCPU.isEmpty ? [] : ["-target-cpu", targetCPU]
+// The C kernels get the same instruction set (F16C and FMA come with "haswell").
+let cKernelFlags = targetCPU.isEmpty ? ["-O3"] : ["-O3", "-march=\(targetCPU)"]
 #else
 let cpuFlags: [String] = []
+let cKernelFlags = ["-O3"]
 #endif
 let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"] + cpuFlags, .when(configuration: .release))
@@ -39,6 +42,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
 
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        // Half-precision matrix–vector products for serving projections (F16C + FMA intrinsics).
+        .target(name: "CHalfKernel", cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))]),
         .target(name: "ZeroMQ", dependencies: ["CLibZMQ"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
 
@@ -52,7 +57,7 @@ let package = Package(
         ),
         .target(name: "Corpus"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
-        .target(name: "Compat", dependencies: ["LinearAlgebra"], swiftSettings: numericSettings),
+        .target(name: "Compat", dependencies: ["LinearAlgebra", "CHalfKernel"], swiftSettings: numericSettings),
         .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]),
         .target(
             name: "Store",

@@ -54,7 +54,7 @@ evaluate minilm-native scifact --mode native
 
 # 1. The fine-tuned successor.
 FT=all-MiniLM-L6-v2-scifact-ft
-for method in drift procrustes affine lowrank auto; do
+for method in drift procrustes affine lowrank mlp auto; do
   upgrade --to "$FT" --mode project --method "$method" --refit
   evaluate "ft-project-$method" scifact
 done
@@ -71,9 +71,11 @@ MP=all-mpnet-base-v2
 evaluate mpnet-native scifact-mpnet
 upgrade --to "$MP" --mode rescore --rescore-depth 20 >/dev/null  # creates scifact@$MP, empty: cold
 awk -F'\t' 'NR == 1 { print; next } !($1 in seen) { seen[$1] = 1; n++ } n <= 20 { print }' "$DATA/qrels/test.tsv" > "$OUT/upgrade-qrels-20.tsv"
+# Cold: the 20 queries' missing candidates are embedded by the two workers (urgent jobs); warm: all are there.
 for state in cold warm; do
   "$BIN/coord" eval --index scifact --models "$DRIFTLESS_MODELS" --queries "$DATA/queries.jsonl" \
-    --qrels "$OUT/upgrade-qrels-20.tsv" --exact --json --batch-size 1 --threads 2 > "$OUT/upgrade-mpnet-rescore-20-$state.json"
+    --qrels "$OUT/upgrade-qrels-20.tsv" --exact --json --batch-size 1 --threads 2 \
+    --on-demand-workers --coordinator "tcp://127.0.0.1:$((PORT + 1))" > "$OUT/upgrade-mpnet-rescore-20-$state.json"
 done
 "$DRIFTLESS_CACHE/pgserver/pgserver/pginstall/bin/psql" "$DRIFTLESS_DATABASE_URL" -qtA -c "DO \$\$ DECLARE src text; dst text; BEGIN
   SELECT vector_table INTO src FROM indexes WHERE name = 'scifact-mpnet';
@@ -81,7 +83,7 @@ done
   EXECUTE format('INSERT INTO %I (doc_id, embedding, content_hash) SELECT doc_id, embedding, content_hash FROM %I ON CONFLICT DO NOTHING', dst, src);
 END \$\$"
 evaluate mpnet-rescore scifact
-for method in procrustes affine lowrank auto; do
+for method in procrustes affine lowrank mlp auto; do
   upgrade --to "$MP" --mode project --method "$method" --refit
   evaluate "mpnet-project-$method" scifact
 done
@@ -97,9 +99,9 @@ get = lambda name: json.load(open(f"{out}/upgrade-{name}.json"))
 old = get("minilm-native")["ndcg@10"]
 for new, label, rows in [
     ("ft", "all-MiniLM-L6-v2 → all-MiniLM-L6-v2-scifact-ft",
-     ["project-drift", "project-procrustes", "project-affine", "project-lowrank", "project-auto", "fuse", "rescore", "native"]),
+     ["project-drift", "project-procrustes", "project-affine", "project-lowrank", "project-mlp", "project-auto", "fuse", "rescore", "native"]),
     ("mpnet", "all-MiniLM-L6-v2 → all-mpnet-base-v2",
-     ["project-procrustes", "project-affine", "project-lowrank", "project-auto", "fuse", "rescore", "native"]),
+     ["project-procrustes", "project-affine", "project-lowrank", "project-mlp", "project-auto", "fuse", "rescore", "native"]),
 ]:
     native = get(f"{new}-native")["ndcg@10"]
     print(f"\n{label}: old model on its own index nDCG@10 {old:.4f}, new model on native vectors {native:.4f}\n")
@@ -111,6 +113,6 @@ for new, label, rows in [
 for state in ["cold", "warm"]:
     r = json.load(open(f"{out}/upgrade-mpnet-rescore-20-{state}.json"))
     l = r["latency_ms"]
-    print(f'\nrescore, 20 queries, {state}: nDCG@10 {r["ndcg@10"]:.4f}, documents embedded on demand {r.get("embedded_on_demand", 0)}, '
+    print(f'\nrescore, 20 queries, {state}: nDCG@10 {r["ndcg@10"]:.4f}, documents embedded on demand {r.get("embedded_on_demand", 0)} (by the workers {r.get("embedded_by_workers", 0)}), '
           f'per query total p50 {l["total"]["p50"]:.1f} ms p99 {l["total"]["p99"]:.1f} ms (search incl. re-scoring p50 {l["search"]["p50"]:.1f} ms)')
 PY

@@ -2,9 +2,29 @@ import Foundation
 import LinearAlgebra
 
 /// A fitted map from a new model's embedding space (dimension `inputDimension`) into an
-/// old one's (`outputDimension`): `y = x·W + b`, re-normalised to unit length. Drift has
-/// no `W` (the identity). Applying one costs a matrix–vector product (microseconds).
+/// old one's (`outputDimension`): `y = x·W + b`, plus for `mlp` a residual block
+/// `relu(x·A + c)·B`, re-normalised to unit length. Drift has no `W` (the identity).
+/// Applying one costs a matrix–vector product or three (microseconds).
 public struct Projection: Sendable, Equatable {
+    /// `mlp`'s residual block: `relu(x·A + c)·B` with `hidden` units.
+    public struct Residual: Sendable, Equatable {
+        public let hidden: Int
+        /// `A`: `inputDimension × hidden`, row-major.
+        public let inWeights: [Float]
+        /// `c`: `hidden` values.
+        public let inBias: [Float]
+        /// `B`: `hidden × outputDimension`, row-major.
+        public let outWeights: [Float]
+
+        public init(hidden: Int, inWeights: [Float], inBias: [Float], outWeights: [Float]) {
+            precondition(inBias.count == hidden && hidden > 0)
+            self.hidden = hidden
+            self.inWeights = inWeights
+            self.inBias = inBias
+            self.outWeights = outWeights
+        }
+    }
+
     public let method: ProjectionMethod
     public let inputDimension: Int
     public let outputDimension: Int
@@ -12,15 +32,22 @@ public struct Projection: Sendable, Equatable {
     public let weights: [Float]?
     /// `outputDimension` values.
     public let bias: [Float]
+    /// `mlp` only.
+    public let residual: Residual?
     /// What fitting chose and measured (λ, rank, held-out cosine, …), for reports.
     public var details: [String: Double]
 
     public init(
         method: ProjectionMethod, inputDimension: Int, outputDimension: Int, weights: [Float]?, bias: [Float],
-        details: [String: Double] = [:]
+        residual: Residual? = nil, details: [String: Double] = [:]
     ) {
         precondition(weights == nil ? inputDimension == outputDimension : weights!.count == inputDimension * outputDimension)
         precondition(bias.count == outputDimension)
+        if let residual {
+            precondition(residual.inWeights.count == inputDimension * residual.hidden)
+            precondition(residual.outWeights.count == residual.hidden * outputDimension)
+        }
+        self.residual = residual
         self.method = method
         self.inputDimension = inputDimension
         self.outputDimension = outputDimension
@@ -34,14 +61,26 @@ public struct Projection: Sendable, Equatable {
         guard x.count == inputDimension else { throw .wrongDimension(expected: inputDimension, got: x.count) }
         guard let weights else { return zip(x, bias).map { $0 + $1 } }
         var y = bias
+        Self.accumulate(x, through: weights, into: &y)
+        if let residual {
+            var hidden = residual.inBias
+            Self.accumulate(x, through: residual.inWeights, into: &hidden)
+            for i in hidden.indices where hidden[i] < 0 { hidden[i] = 0 }
+            Self.accumulate(hidden, through: residual.outWeights, into: &y)
+        }
+        return y
+    }
+
+    /// `y += x·M` for a row-major `x.count × y.count` matrix `M`.
+    static func accumulate(_ x: [Float], through matrix: [Float], into y: inout [Float]) {
+        let (m, n) = (x.count, y.count)
         x.withUnsafeBufferPointer { x in
-            weights.withUnsafeBufferPointer { w in
+            matrix.withUnsafeBufferPointer { a in
                 y.withUnsafeMutableBufferPointer { y in
-                    BLAS.vectorTimesMatrix(m: inputDimension, n: outputDimension, x: x.baseAddress!, a: w.baseAddress!, beta: 1, y: y.baseAddress!)
+                    BLAS.vectorTimesMatrix(m: m, n: n, x: x.baseAddress!, a: a.baseAddress!, beta: 1, y: y.baseAddress!)
                 }
             }
         }
-        return y
     }
 
     /// The projected vector at unit length (what is searched with).
@@ -64,17 +103,23 @@ public struct Projection: Sendable, Equatable {
         var inputDimension: Int
         var outputDimension: Int
         var hasWeights: Bool
+        /// mlp's hidden units (absent: no residual block).
+        var hidden: Int?
         var details: [String: Double]
     }
 
     /// A self-describing binary form: a magic line, a JSON header line, then the
-    /// weights (if any) and the bias as little-endian float32.
+    /// weights (if any), the bias and the residual block's A, c and B (if any) as little-endian float32.
     public func encoded() -> Data {
         var data = Self.magic
-        let header = Header(method: method, inputDimension: inputDimension, outputDimension: outputDimension, hasWeights: weights != nil, details: details)
+        let header = Header(
+            method: method, inputDimension: inputDimension, outputDimension: outputDimension, hasWeights: weights != nil,
+            hidden: residual?.hidden, details: details
+        )
         data.append((try? JSONEncoder().encode(header)) ?? Data())
         data.append(UInt8(ascii: "\n"))
-        for value in (weights ?? []) + bias { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        let values = (weights ?? []) + bias + (residual.map { $0.inWeights + $0.inBias + $0.outWeights } ?? [])
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 
@@ -86,18 +131,29 @@ public struct Projection: Sendable, Equatable {
         else { throw .corrupt("its header is not valid JSON") }
         let body = Data(rest[rest.index(after: newline)...])
         let weightCount = header.hasWeights ? header.inputDimension * header.outputDimension : 0
-        let expected = (weightCount + header.outputDimension) * 4
-        guard header.inputDimension > 0, header.outputDimension > 0, body.count == expected,
-            header.hasWeights || header.inputDimension == header.outputDimension
+        let hidden = header.hidden ?? 0
+        let residualCount = hidden * (header.inputDimension + 1 + header.outputDimension)
+        let expected = (weightCount + header.outputDimension + residualCount) * 4
+        guard header.inputDimension > 0, header.outputDimension > 0, hidden >= 0, body.count == expected,
+            header.hasWeights || (header.inputDimension == header.outputDimension && hidden == 0)
         else { throw .corrupt("\(body.count) bytes of values, expected \(expected)") }
         var floats = [Float](repeating: 0, count: body.count / 4)
         body.withUnsafeBytes { raw in
             for i in floats.indices { floats[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
         }
+        let biasEnd = weightCount + header.outputDimension
+        var residual: Residual?
+        if hidden > 0 {
+            let aEnd = biasEnd + header.inputDimension * hidden
+            residual = Residual(
+                hidden: hidden, inWeights: Array(floats[biasEnd..<aEnd]), inBias: Array(floats[aEnd..<(aEnd + hidden)]),
+                outWeights: Array(floats[(aEnd + hidden)...])
+            )
+        }
         self.init(
             method: header.method, inputDimension: header.inputDimension, outputDimension: header.outputDimension,
-            weights: header.hasWeights ? Array(floats[..<weightCount]) : nil, bias: Array(floats[weightCount...]),
-            details: header.details
+            weights: header.hasWeights ? Array(floats[..<weightCount]) : nil, bias: Array(floats[weightCount..<biasEnd]),
+            residual: residual, details: header.details
         )
     }
 }

@@ -5,7 +5,7 @@ import LinearAlgebra
 /// OpenBLAS and LAPACK; fits of thousands of pairs take well under a second.
 public struct ProjectionFitter {
     public struct Options: Sendable {
-        /// Share of the pairs held out to choose λ (affine, lowrank) and to score methods (`auto`).
+        /// Share of the pairs held out to choose λ (affine, lowrank, mlp), to stop mlp's training and to score methods (`auto`).
         public var heldOutFraction = 0.2
         /// Seeds the split into fitting and held-out pairs.
         public var seed: UInt64 = 42
@@ -15,6 +15,14 @@ public struct ProjectionFitter {
         public var scaling = false
         /// Ridge λ candidates, relative to the mean squared norm of the centred inputs per dimension.
         public var ridgeGrid: [Double] = [1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1]
+        /// mlp: hidden units of the residual block, Adam's step size, pairs per step, decoupled weight
+        /// decay, the most epochs, and epochs without a better held-out error before stopping.
+        public var hiddenUnits = 256
+        public var learningRate = 1e-3
+        public var batchSize = 64
+        public var weightDecay = 1e-4
+        public var maxEpochs = 200
+        public var patience = 10
 
         public init() {}
     }
@@ -80,7 +88,10 @@ public struct ProjectionFitter {
             }
             scores.append((method, value))
         }
-        guard let best = scores.max(by: { $0.score < $1.score }) else { throw .invalidSetting("no method applies") }
+        // In order of simplicity: a more elaborate method is chosen only when it scores higher, not as high.
+        var best: (method: ProjectionMethod, score: Double)?
+        for entry in scores where best == nil || entry.score > best!.score + 1e-9 { best = entry }
+        guard let best else { throw .invalidSetting("no method applies") }
         var chosen = try fit(best.method)
         for entry in scores { chosen.details["auto_score_\(entry.method)"] = entry.score }
         return (chosen, scores)
@@ -89,7 +100,7 @@ public struct ProjectionFitter {
     // MARK: Fitting on a subset
 
     func fit(_ method: ProjectionMethod, rows: [Int], lambda: Double) throws(CompatError) -> Projection {
-        let x = select(new, rows), y = select(old, rows)
+        let x = new.rows(at: rows), y = old.rows(at: rows)
         let (meanX, meanY) = (x.columnMeans, y.columnMeans)
         let (xc, yc) = (x.subtractingFromRows(meanX), y.subtractingFromRows(meanY))
         let weights: Matrix?
@@ -102,7 +113,7 @@ public struct ProjectionFitter {
             weights = nil
         case .procrustes:
             weights = try procrustes(xc, yc)
-        case .affine:
+        case .affine, .mlp:
             weights = try ridge(xc, yc, lambda: lambda)
             details["lambda"] = lambda
         case .lowrank:
@@ -122,9 +133,43 @@ public struct ProjectionFitter {
         } else {
             for j in 0..<outputDimension { bias[j] -= meanX[j] }
         }
-        return Projection(
+        let affine = Projection(
             method: method, inputDimension: inputDimension, outputDimension: outputDimension,
             weights: weights.map { $0.values.map(Float.init) }, bias: bias.map(Float.init), details: details
+        )
+        guard method == .mlp else { return affine }
+        // The residual block, on what the affine map leaves. Fitted on the fitting pairs, it stops early on
+        // the held-out ones; fitted on every pair, it trains as many epochs as that run found best.
+        let trainer = ResidualTrainer(
+            hidden: options.hiddenUnits, learningRate: options.learningRate, batchSize: options.batchSize,
+            weightDecay: options.weightDecay, seed: options.seed
+        )
+        let leftover = { (rows: [Int]) throws(CompatError) -> (x: Matrix, r: Matrix) in
+            let x = self.new.rows(at: rows)
+            var r = self.old.rows(at: rows)
+            for (k, i) in rows.enumerated() {
+                let mapped = try affine.map(self.new.row(i).map(Float.init))
+                for j in 0..<self.outputDimension { r.values[k * self.outputDimension + j] -= Double(mapped[j]) }
+            }
+            return (x, r)
+        }
+        let training = try leftover(rows)
+        var outcome: ResidualTrainer.Outcome
+        if rows == fitting {
+            outcome = trainer.train(
+                x: training.x, r: training.r, epochs: options.maxEpochs, validation: try leftover(heldOut), patience: options.patience
+            )
+        } else {
+            let epochs = Int(try self.fit(.mlp, rows: fitting, lambda: lambda).details["epochs"] ?? 0)
+            outcome = trainer.train(x: training.x, r: training.r, epochs: epochs, validation: nil, patience: options.patience)
+        }
+        details["hidden_units"] = Double(options.hiddenUnits)
+        details["epochs"] = Double(outcome.epochs)
+        if let error = outcome.validationError { details["held_out_residual_error"] = error }
+        // No epoch beat the affine map on the held-out pairs: the residual block would only add noise.
+        return Projection(
+            method: method, inputDimension: inputDimension, outputDimension: outputDimension, weights: affine.weights, bias: affine.bias,
+            residual: outcome.epochs > 0 ? outcome.residual : nil, details: details
         )
     }
 
@@ -168,12 +213,12 @@ public struct ProjectionFitter {
         return w.multiplied(by: leading, transposingOther: true).multiplied(by: leading)
     }
 
-    /// The ridge λ with the smallest held-out squared error (affine, lowrank); 0 for the others.
+    /// The ridge λ with the smallest held-out squared error (affine, lowrank, mlp's affine part); 0 for the others.
     func chooseLambda(for method: ProjectionMethod) throws(CompatError) -> Double {
-        guard method == .affine || method == .lowrank else { return 0 }
+        guard method == .affine || method == .lowrank || method == .mlp else { return 0 }
         var best = (lambda: options.ridgeGrid.first ?? 1e-6, error: Double.infinity)
         for lambda in options.ridgeGrid {
-            let projection = try fit(method == .lowrank ? .affine : method, rows: fitting, lambda: lambda)
+            let projection = try fit(.affine, rows: fitting, lambda: lambda)
             let error = try squaredError(projection, rows: heldOut)
             if error < best.error { best = (lambda, error) }
         }
@@ -199,13 +244,6 @@ public struct ProjectionFitter {
             total += norms > 0 ? dot / norms : 0
         }
         return total / Double(max(rows.count, 1))
-    }
-
-    private func select(_ matrix: Matrix, _ rows: [Int]) -> Matrix {
-        var values: [Double] = []
-        values.reserveCapacity(rows.count * matrix.columns)
-        for i in rows { values.append(contentsOf: matrix.row(i)) }
-        return Matrix(rows: rows.count, columns: matrix.columns, values: values)
     }
 
     private func pow2(_ x: Double) -> Double { x * x }

@@ -9,6 +9,9 @@ public enum ProjectionMethod: String, Sendable, Codable, CaseIterable, CustomStr
     case affine
     /// Ridge regression reduced to rank r (reduced-rank regression).
     case lowrank
+    /// The affine map plus a small residual MLP `relu(x·A + c)·B` fitted to what it leaves
+    /// (Drift-Adapter's residual MLP): Adam, seeded, early stopping on held-out pairs.
+    case mlp
 
     public var description: String { rawValue }
 }

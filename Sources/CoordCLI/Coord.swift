@@ -12,7 +12,8 @@ struct Coord: ParsableCommand {
         version: "0.4.0",
         subcommands: [
             ServeCommand.self, SubmitCommand.self, StatusCommand.self, MigrateCommand.self, KeysCommand.self,
-            QueryCommand.self, EvalCommand.self, IndexCommand.self, UpgradeCommand.self, ReindexCommand.self, PromoteCommand.self, BenchCopyCommand.self, BenchProjectionCommand.self,
+            QueryCommand.self, EvalCommand.self, IndexCommand.self, UpgradeCommand.self, ReindexCommand.self, PromoteCommand.self, GcCommand.self, ModelsCommand.self,
+            BenchCopyCommand.self, BenchProjectionCommand.self,
         ]
     )
 }

@@ -33,6 +33,11 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "With --mode rescore: candidates re-scored (default 20).")
     var rescoreDepth: Int?
 
+    @Flag(name: .long, help: "rescore: documents without a new-model vector are embedded by the workers (an urgent job through --coordinator), not by this process.")
+    var onDemandWorkers = false
+
+    @OptionGroup var client: ClientOptions
+
     var modelsFolder: String { CoordCLI.modelsFolder(models) }
 
     func validate() throws {
@@ -51,9 +56,11 @@ struct SearchOptions: ParsableArguments {
     func searcher(_ database: DatabaseOptions) throws -> IndexSearcher {
         let connection = try database.connect()
         do {
-            return try IndexSearcher(
+            let searcher = try IndexSearcher(
                 url: database.url, index: index, modelsFolder: modelsFolder, threads: threads, serving: try serving(connection)
             )
+            if onDemandWorkers { searcher.onDemand = WorkerEmbedding(client: client) }
+            return searcher
         } catch { throw fail(error) }
     }
 

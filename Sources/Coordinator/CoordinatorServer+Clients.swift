@@ -46,9 +46,13 @@ extension CoordinatorServer {
             let index = try Catalog(db).index(named: submit.index, model: submit.model)
             let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
             receiving[job] = (index, submit.shardSize, 0)
+            if submit.urgent == true { urgentJobs.insert(job) }
             logger.info(
                 "job submitted",
-                metadata: ["job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)", "source": "\(submit.source)", "shard_size": "\(submit.shardSize)"]
+                metadata: [
+                    "job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)", "source": "\(submit.source)",
+                    "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
+                ]
             )
             return .accepted(job: job)
 
@@ -75,7 +79,7 @@ extension CoordinatorServer {
             receiving.removeValue(forKey: job)
             let record = JobRecord(id: job, index: open.index, state: "running")
             jobs[job] = record
-            scheduler.add(try store.openShards(job: job), model: open.index.model.name)
+            scheduler.add(try store.openShards(job: job), model: open.index.model.name, atFront: urgentJobs.contains(job))
             jobsToCheck.insert(job)
             logger.info(
                 "job sealed: dealing shards",

@@ -34,6 +34,8 @@ public final class CoordinatorServer {
     var jobs: [Int64: JobRecord] = [:]
     /// Jobs whose documents are arriving: their index and the next sequence number.
     var receiving: [Int64: (index: IndexRecord, shardSize: Int, nextSeq: Int)] = [:]
+    /// Jobs submitted as urgent (a query waits for them): dealt first, done without an HNSW build.
+    var urgentJobs: Set<Int64> = []
     /// Jobs to check for completion (after a commit, or when the database comes back).
     var jobsToCheck: Set<Int64> = []
     /// HNSW builds of jobs whose shards are all done.
@@ -190,7 +192,12 @@ public final class CoordinatorServer {
                 do {
                     if try JobStore(db).finishIfComplete(job: job), let record = jobs.removeValue(forKey: job) {
                         let sameIndex = { (index: IndexRecord) in index.id == record.index.id }
-                        if jobs.values.contains(where: { sameIndex($0.index) }) || receiving.values.contains(where: { sameIndex($0.index) }) {
+                        if urgentJobs.remove(job) != nil {
+                            // A query is waiting; its documents are looked up by id, not through the graph.
+                            try JobStore(db).markDone(job: job)
+                            metrics.jobsFinished.increment()
+                            logger.info("urgent job done (no HNSW build)", metadata: ["job": "\(job)"])
+                        } else if jobs.values.contains(where: { sameIndex($0.index) }) || receiving.values.contains(where: { sameIndex($0.index) }) {
                             // Building now would leave the other job inserting into the graph one vector at a time.
                             try JobStore(db).markDone(job: job)
                             metrics.jobsFinished.increment()

@@ -13,6 +13,8 @@ public struct CorpusSubmission {
     public var skipInvalid = false
     /// Documents per message.
     public var chunkSize = 500
+    /// A query waits for these documents: dealt before other jobs' shards, no HNSW build after.
+    public var urgent = false
 
     public init(path: String, index: String, model: String) {
         self.path = path
@@ -37,7 +39,7 @@ public struct CorpusSubmission {
         guard report.records > 0 else { throw SubmissionError.empty(path: path) }
 
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard case .accepted(let job) = try expect(client.request(.submit(.init(index: index, model: model, shardSize: shardSize, source: source))))
+        guard case .accepted(let job) = try expect(client.request(.submit(.init(index: index, model: model, shardSize: shardSize, source: source, urgent: urgent))))
         else { throw SubmissionError.protocolError("expected the job to be accepted") }
 
         if report.errorCount > 0 {

@@ -71,6 +71,14 @@ public struct Matrix: Sendable, Equatable {
         Matrix(rows: range.count, columns: columns, values: Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)]))
     }
 
+    /// The rows at `indices`, in that order.
+    public func rows(at indices: [Int]) -> Matrix {
+        var selected: [Double] = []
+        selected.reserveCapacity(indices.count * columns)
+        for i in indices { selected.append(contentsOf: row(i)) }
+        return Matrix(rows: indices.count, columns: columns, values: selected)
+    }
+
     /// Columns `0..<count`.
     public func leadingColumns(_ count: Int) -> Matrix {
         var result = Matrix(rows: rows, columns: count)

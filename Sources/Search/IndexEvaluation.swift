@@ -30,6 +30,8 @@ public struct IndexEvaluation {
         public var serving: ServingState
         /// Documents embedded on demand while re-scoring (rescore mode).
         public var embeddedOnDemand: Int
+        /// Of those, the documents the workers embedded (`--on-demand-workers`).
+        public var embeddedByWorkers: Int
         public var vectors: Int
         /// Queries of the query file without judgments (not run).
         public var unjudgedQueries: Int
@@ -110,6 +112,7 @@ public struct IndexEvaluation {
             method: options.method,
             serving: searcher.serving,
             embeddedOnDemand: searcher.embeddedOnDemand,
+            embeddedByWorkers: searcher.embeddedByWorkers,
             vectors: try searcher.vectorCount(),
             unjudgedQueries: queries.count - judged.count,
             unknownQueries: judgments.queryIds.subtracting(fileIds).count,

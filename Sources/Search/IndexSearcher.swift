@@ -14,12 +14,18 @@ public final class IndexSearcher {
     /// The index of the new model's vectors (rescore), when serving needs one.
     public let successor: IndexRecord?
     let vectors: VectorSearch
-    let projection: Projection?
+    /// The serving projection (half-precision weights: microseconds per query).
+    let projection: HalfPrecisionProjection?
     private let modelsFolder: String
     private let threads: Int
     private var encoders: [String: QueryEncoder] = [:]
-    /// Documents embedded on demand while re-scoring.
+    /// Documents embedded on demand while re-scoring (by the workers or here).
     public private(set) var embeddedOnDemand = 0
+    /// Documents of those the workers embedded.
+    public private(set) var embeddedByWorkers = 0
+    /// rescore: hands documents without a new-model vector to the workers (see ``OnDemandEmbedding``).
+    /// Nil, or documents it leaves without a vector: embedded in this process.
+    public var onDemand: (any OnDemandEmbedding)?
 
     /// One result as shown to a person: id, cosine similarity, title and the start of the text.
     public struct Result: Sendable, Codable, Equatable {
@@ -59,7 +65,7 @@ public final class IndexSearcher {
                 return (index, serving, successor, nil)
             case .project, .fuse:
                 guard let id = serving.projectionId else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
-                return (index, serving, successor, try Projection(decoding: store.projection(id: id)))
+                return (index, serving, successor, HalfPrecisionProjection(try Projection(decoding: store.projection(id: id))))
             case .rescore, .promoted:
                 guard successor != nil else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
                 return (index, serving, successor, nil)
@@ -142,13 +148,23 @@ public final class IndexSearcher {
         }
     }
 
-    /// Embeds documents with the serving model and keeps their vectors in `successor`.
+    /// Embeds documents with the serving model and keeps their vectors in `successor`: by the
+    /// workers when ``onDemand`` is set, here for whatever they leave.
     private func embedOnDemand(_ ids: [String], into successor: IndexRecord) throws -> [String: [Float]] {
-        let documents = try vectors.embeddingTexts(index, ids: ids)
-        let embedded = try encoder(for: serving.model).embedDocuments(documents.map(\.text))
-        try vectors.store(successor, vectors: zip(documents, embedded).map { ($0.id, $1, $0.hash) })
-        embeddedOnDemand += documents.count
-        return Dictionary(uniqueKeysWithValues: zip(documents.map(\.id), embedded))
+        var found: [String: [Float]] = [:]
+        if let onDemand {
+            try onDemand.embed(try vectors.corpusLines(index, ids: ids), into: successor)
+            found = try vectors.vectors(successor, ids: ids)
+            embeddedByWorkers += found.count
+        }
+        let documents = try vectors.embeddingTexts(index, ids: ids.filter { found[$0] == nil })
+        if !documents.isEmpty {
+            let embedded = try encoder(for: serving.model).embedDocuments(documents.map(\.text))
+            try vectors.store(successor, vectors: zip(documents, embedded).map { ($0.id, $1, $0.hash) })
+            found.merge(zip(documents.map(\.id), embedded)) { a, _ in a }
+        }
+        embeddedOnDemand += found.count
+        return found
     }
 
     /// The `k` best documents for `text`, with titles and snippets.
@@ -188,4 +204,12 @@ public final class IndexSearcher {
     }
 
     static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+}
+
+/// Has documents embedded by the new model into a successor index, for re-scoring: in Driftless
+/// the workers, as an urgent job (`coord query`/`coord eval` with `--coordinator`). Documents it
+/// leaves without a vector (no coordinator, no worker with the model) are embedded by the caller.
+public protocol OnDemandEmbedding: AnyObject {
+    /// Embeds `documents` (JSON corpus lines) into `successor`, waiting until they are stored.
+    func embed(_ documents: [(id: String, line: String)], into successor: IndexRecord) throws
 }

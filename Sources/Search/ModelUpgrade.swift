@@ -33,7 +33,8 @@ public final class ModelUpgrade {
         public var pseudoQueries: Int
         /// The same pseudo-queries with the old model on the old vectors, for scale.
         public var oldModelScore: Double
-        /// fuse: the weight chosen, and the pseudo-query MRR@10 at each weight tried.
+        /// fuse: the weight chosen, and at each weight tried the share of the two models' joint top 10
+        /// (mean of native scores, held-out documents) that the blended query finds.
         public var fuseWeight: Double?
         public var fuseScores: [(weight: Double, score: Double)]
     }
@@ -93,17 +94,7 @@ public final class ModelUpgrade {
     /// Every document of the index that the successor has no vector for yet, as JSON corpus lines.
     public func unembedded() throws(SearchError) -> [(id: String, line: String)] {
         let successor = try successor()
-        return try SearchError.mapping {
-            let rows = try connection.execute(
-                """
-                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
-                FROM documents d WHERE d.collection_id = $1
-                AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id) ORDER BY d.doc_id
-                """,
-                [String(index.collectionId)]
-            )
-            return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
-        }
+        do { return try vectors.corpusLines(index, ids: nil, lacking: successor) } catch { throw .store(error) }
     }
 
     /// Those of `ids` the successor index has no vector for.
@@ -212,22 +203,33 @@ public final class ModelUpgrade {
         if fuse {
             var projected: [[Float]] = []
             do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch { throw .projection(error) }
-            var standardErrors: [Double] = []
+            // The blend aims at what both models together rank first: its target for each pseudo-query is
+            // the top 10 of the held-out documents by the mean of the two models' native scores (the new
+            // model's vectors of those documents are there, the sample was embedded). A perfect projection
+            // would earn weight 0.5; the noisier it is, the more the old model's own query wins. Each
+            // weight is scored by the share of that top 10 its blended query finds among the old vectors.
+            // (Pseudo-queries' own documents cannot tell the weights apart: titles find their document
+            // at almost every weight.)
+            let targets: [Set<String>] = zip(pseudoNew, pseudoOld).map { newQuery, oldQuery in
+                Set(
+                    heldOut.map { id in
+                        ScoredDocument(id: id, score: Double(IndexSearcher.dot(newQuery, new[id]!) + IndexSearcher.dot(oldQuery, old[id]!)) / 2)
+                    }.sorted(by: ScoredDocument.trecOrder).prefix(10).map(\.id)
+                )
+            }
             for step in 0...10 {
                 let weight = Double(step) / 10
-                let blended = zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) }
-                let ranks = reciprocalRanks(blended)
-                let mean = ranks.reduce(0, +) / Double(max(ranks.count, 1))
-                let variance = ranks.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(ranks.count - 1, 1))
-                fuseScores.append((weight, mean))
-                standardErrors.append((variance / Double(max(ranks.count, 1))).squareRoot())
+                var found = 0
+                for ((projectedQuery, oldQuery), target) in zip(zip(projected, pseudoOld), targets) {
+                    let blended = IndexSearcher.fused(projectedQuery, oldQuery, weight: weight)
+                    let top = candidates.map { ScoredDocument(id: $0.0, score: Double(IndexSearcher.dot(blended, $0.1))) }
+                        .sorted(by: ScoredDocument.trecOrder).prefix(10)
+                    found += top.filter { target.contains($0.id) }.count
+                }
+                fuseScores.append((weight, Double(found) / Double(max(targets.count * 10, 1))))
             }
-            // The one-standard-error rule: the smallest weight (the most of the old model's own query, which
-            // matches the stored vectors) scoring within one standard error of the best. Pseudo-queries are
-            // easy, so their scores differ little; this keeps noise from pulling the blend to the new model.
-            let best = fuseScores.indices.max { fuseScores[$0].score < fuseScores[$1].score }!
-            let threshold = fuseScores[best].score - standardErrors[best]
-            fuseWeight = chosenWeight ?? fuseScores.first { $0.score >= threshold }!.weight
+            let best = fuseScores.max { $0.score < $1.score || ($0.score == $1.score && $0.weight > $1.weight) }!
+            fuseWeight = chosenWeight ?? best.weight
         }
         projection.details["validation_score"] = scores.first { $0.method == projection.method }?.score
         let details = (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {

@@ -140,6 +140,12 @@ public struct ServingStore {
         try connection.during("rolling back index \(index.name)") {
             try connection.transaction {
                 try lock(index)
+                let collected = try connection.execute(
+                    "SELECT 1 FROM index_serving WHERE index_id = $1 AND ended_at IS NULL AND collected_at IS NOT NULL", [String(index.id)]
+                )
+                guard collected.isEmpty else {
+                    throw StoreError.invalid("index \(index.name)'s old vectors were freed by `coord gc` after its promotion: there is nothing to roll back to")
+                }
                 let previous = try connection.execute(
                     "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id, previous_id",
                     [String(index.id)]
@@ -160,6 +166,52 @@ public struct ServingStore {
             }
         }
         return try current(index)
+    }
+
+    /// What ``collectGarbage(_:dryRun:)`` freed (or would free).
+    public struct Garbage: Sendable {
+        public var oldVectors: Int
+        /// Bytes of the old vector table with its indexes, before.
+        public var oldVectorBytes: Int
+        public var projections: Int
+        /// Earlier serving states (no longer restorable by `--rollback`).
+        public var history: Int
+    }
+
+    /// Once an index is promoted, frees what only a rollback could use: its old model's vectors
+    /// (the table is emptied, not dropped: the index keeps its name and record), its projections,
+    /// and its serving history, in one transaction. Refused unless the index serves `promoted`.
+    public func collectGarbage(_ index: IndexRecord, dryRun: Bool) throws(StoreError) -> Garbage {
+        try connection.during("collecting garbage of index \(index.name)") {
+            try connection.transaction {
+                try lock(index)
+                let state = try current(index)
+                guard state.mode == .promoted else {
+                    throw StoreError.invalid(
+                        "index \(index.name) serves \(state.mode) with \(state.model.name): its vectors are in use (gc runs after `coord promote`)"
+                    )
+                }
+                let number = { (sql: String, parameters: [String?]) throws -> Int in
+                    Int(try connection.execute(sql, parameters).scalar ?? "0") ?? 0
+                }
+                let id = [String(index.id)]
+                let garbage = Garbage(
+                    oldVectors: try number("SELECT count(*) FROM \(index.vectorTable)", []),
+                    oldVectorBytes: try number("SELECT pg_total_relation_size($1::regclass)", [index.vectorTable]),
+                    projections: try number("SELECT count(*) FROM projections WHERE index_id = $1", id),
+                    history: try number("SELECT count(*) FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL", id)
+                )
+                guard !dryRun else { return garbage }
+                try connection.execute(
+                    "UPDATE index_serving SET previous_id = NULL, collected_at = now() WHERE index_id = $1 AND ended_at IS NULL", id
+                )
+                try connection.execute("UPDATE index_serving SET previous_id = NULL WHERE index_id = $1", id)
+                try connection.execute("DELETE FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL", id)
+                try connection.execute("DELETE FROM projections WHERE index_id = $1", id)
+                try connection.execute("TRUNCATE \(index.vectorTable)")
+                return garbage
+            }
+        }
     }
 
     /// Serialises changes of one index's serving state (inside a transaction).

@@ -107,6 +107,25 @@ public final class VectorSearch {
         return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "text") ?? "", rows.value($0, "content_hash") ?? "") }
     }
 
+    /// Documents of the index's collection as JSON corpus lines (`_id`, `title`, `text` and their
+    /// metadata), for handing them to the workers: all of `ids` found, or with `ids` nil those
+    /// without a vector in `lacking` (a successor index), in id order.
+    public func corpusLines(_ index: IndexRecord, ids: [String]?, lacking: IndexRecord? = nil) throws(StoreError) -> [(id: String, line: String)] {
+        if let ids, ids.isEmpty { return [] }
+        let rows = try connection.during("reading documents of index \(index.name)") {
+            try connection.execute(
+                """
+                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
+                FROM documents d WHERE d.collection_id = $1 AND ($2::text[] IS NULL OR d.doc_id = ANY($2::text[]))
+                \(lacking.map { "AND NOT EXISTS (SELECT 1 FROM \($0.vectorTable) s WHERE s.doc_id = d.doc_id)" } ?? "")
+                ORDER BY d.doc_id
+                """,
+                [String(index.collectionId), ids.map(CopyText.textArray)]
+            )
+        }
+        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
+    }
+
     /// Writes vectors into `index` (documents embedded on demand); existing ones are kept.
     public func store(_ index: IndexRecord, vectors: [(id: String, vector: [Float], hash: String)]) throws(StoreError) {
         guard !vectors.isEmpty else { return }

@@ -17,12 +17,18 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         public var model: String
         public var shardSize: Int
         public var source: String
-        public init(protocolVersion: Int = WireProtocol.version, index: String, model: String, shardSize: Int, source: String) {
+        /// Documents a query is waiting for (re-scoring's on-demand embedding): dealt before every
+        /// other job's shards, and done without an HNSW build. Absent means false.
+        public var urgent: Bool?
+        public init(
+            protocolVersion: Int = WireProtocol.version, index: String, model: String, shardSize: Int, source: String, urgent: Bool = false
+        ) {
             self.protocolVersion = protocolVersion
             self.index = index
             self.model = model
             self.shardSize = shardSize
             self.source = source
+            self.urgent = urgent ? true : nil
         }
     }
 

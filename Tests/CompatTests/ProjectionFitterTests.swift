@@ -117,10 +117,60 @@ struct ProjectionFitterTests {
         var options = ProjectionFitter.Options()
         options.rank = 8
         let (chosen, scores) = try ProjectionFitter(new: x, old: Self.transform(x, r, t), options: options).auto()
-        #expect(Set(scores.map(\.method)) == [.drift, .procrustes, .affine, .lowrank])
+        #expect(Set(scores.map(\.method)) == [.drift, .procrustes, .affine, .lowrank, .mlp])
         #expect(chosen.method == .procrustes || chosen.method == .affine, "\(scores)")
         #expect(try Self.worstError(chosen, r, t, inputDimension: 24) < 1e-4)
         #expect(scores.first { $0.method == .drift }!.score < 0.99)
+    }
+
+    @Test("mlp fits a map with a nonlinear part that affine cannot; stored, loaded and served in half precision")
+    func residualMLP() throws {
+        let (n, o) = (16, 12)
+        let w = Matrix(rowVectors: Self.gaussian(n, o, seed: 20).map { $0.map { $0 * 0.3 } })
+        let a0 = Matrix(rowVectors: Self.gaussian(n, 6, seed: 21))
+        let b0 = Matrix(rowVectors: Self.gaussian(6, o, seed: 22).map { $0.map { $0 * 0.5 } })
+        let t = (0..<o).map { Double($0) / 24 }
+        /// `x·W + t + relu(x·A0)·B0`: a known residual MLP on top of an affine map.
+        func truth(_ x: [[Float]]) -> [[Float]] {
+            let linear = Self.transform(x, w, t)
+            return zip(x, linear).map { row, base in
+                var hidden = Matrix(rows: 1, columns: n, values: row.map(Double.init)).multiplied(by: a0)
+                for i in hidden.values.indices { hidden.values[i] = max(0, hidden.values[i]) }
+                let added = hidden.multiplied(by: b0).values
+                return zip(base, added).map { $0 + Float($1) }
+            }
+        }
+        let x = Self.gaussian(1500, n, seed: 23)
+        var options = ProjectionFitter.Options()
+        options.hiddenUnits = 32
+        options.learningRate = 3e-3
+        let fitter = try ProjectionFitter(new: x, old: truth(x), options: options)
+        let mlp = try fitter.fit(.mlp)
+        let affine = try fitter.fit(.affine)
+        let probes = Self.gaussian(200, n, seed: 24)
+        let expected = truth(probes)
+        func meanSquaredError(_ projection: Projection) throws -> Double {
+            var total = 0.0
+            for (probe, target) in zip(probes, expected) {
+                for (a, b) in zip(try projection.map(probe), target) { total += Double((a - b) * (a - b)) }
+            }
+            return total / Double(probes.count)
+        }
+        let (mlpError, affineError) = (try meanSquaredError(mlp), try meanSquaredError(affine))
+        #expect(mlp.residual?.hidden == 32 && (mlp.details["epochs"] ?? 0) >= 1, "\(mlp.details)")
+        #expect(mlpError < 0.25 * affineError, "mlp \(mlpError), affine \(affineError), \(mlp.details)")
+        // On a purely linear map the residual block learns (almost) nothing: as good as affine.
+        let r = try Self.orthonormal(n, n, seed: 25)
+        let linear = try ProjectionFitter(new: x, old: Self.transform(x, r, Array(repeating: 0.1, count: n)), options: options)
+        #expect(try Self.worstError(try linear.fit(.mlp), r, Array(repeating: 0.1, count: n), inputDimension: n) < 1e-3)
+        // Stored and loaded unchanged; half precision serves it to rounding.
+        let loaded = try Projection(decoding: mlp.encoded())
+        #expect(loaded == mlp)
+        let half = HalfPrecisionProjection(loaded)
+        for probe in probes.prefix(20) {
+            let difference = zip(try mlp.apply(probe), try half.apply(probe)).map { abs($0 - $1) }.max() ?? 1
+            #expect(difference < 2e-3)
+        }
     }
 
     @Test("bad pairs are refused with what is wrong")

@@ -42,6 +42,15 @@ struct UpgradeTests {
         #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") == 60)
         #expect(try cluster.database.scalar("SELECT mode FROM index_serving WHERE ended_at IS NULL") == "project")
         #expect(try topHit() == documents[11]["_id"] as? String)
+        // The registry says which model built the index and which serves it.
+        let models = try cluster.coordOnDatabase(["models", "list"], models: false)
+        #expect(models.status == 0 && models.stdout.contains("indexes built: sci"), "\(models.stdout)\(models.stderr)")
+        #expect(models.stdout.contains("serving the queries of: sci (project)"), "\(models.stdout)")
+        let successorFolder = cluster.modelsFolder.appendingPathComponent(Self.successor).path
+        let known = try cluster.coordOnDatabase(["models", "add", Self.successor, "--path", successorFolder], models: false)
+        #expect(known.status == 0 && known.stdout.contains("registered already"), "\(known.stdout)\(known.stderr)")
+        let misnamed = try cluster.coordOnDatabase(["models", "add", "other-name", "--path", successorFolder], models: false)
+        #expect(misnamed.status == 1 && misnamed.stderr.contains("not other-name"), "\(misnamed.stderr)")
 
         // Bad requests, each named.
         let again = try upgrade(["--to", Self.successor, "--mode", "project", "--sample", "60"])
@@ -59,6 +68,21 @@ struct UpgradeTests {
         // rescore: candidates re-scored with successor vectors, the missing ones embedded on demand and kept.
         let rescore = try upgrade(["--to", Self.successor, "--mode", "rescore", "--rescore-depth", "20"])
         #expect(rescore.status == 0, "\(rescore.stderr)")
+        // The first rescore query: of its 20 candidates some lack a successor vector (60 of 120 have one);
+        // with --on-demand-workers the worker embeds them, as an urgent job, while the query waits.
+        let vectorsBefore = try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"")
+        let jobsBefore = try cluster.database.count("SELECT count(*) FROM jobs")
+        let byWorkers = try cluster.coordOnDatabase([
+            "query", "--index", "sci", "-k", "1", "--json", "--on-demand-workers", "--coordinator", cluster.clientEndpoint, title,
+        ])
+        #expect(byWorkers.status == 0, "\(byWorkers.stderr)\n\(cluster.logs)")
+        #expect(!byWorkers.stderr.contains("embedding here instead"), "\(byWorkers.stderr)")
+        let answer = try JSONSerialization.jsonObject(with: Data(byWorkers.stdout.utf8)) as? [String: Any]
+        #expect(((answer?["results"] as? [[String: Any]])?.first)?["id"] as? String == documents[11]["_id"] as? String)
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") > vectorsBefore)
+        #expect(try cluster.database.count("SELECT count(*) FROM jobs") == jobsBefore + 1)
+        #expect(try cluster.database.scalar("SELECT state FROM jobs ORDER BY id DESC LIMIT 1") == "done")
+        #expect(cluster.logs.contains("urgent job done"), "\(cluster.logs)")
         #expect(try topHit() == documents[11]["_id"] as? String)
         #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") > 60)
 
@@ -101,6 +125,20 @@ struct UpgradeTests {
         #expect(twice.status == 1 && twice.stderr.contains("already promoted"), "\(twice.stderr)")
         let unpromote = try upgrade(["--rollback"])
         #expect(unpromote.status == 0 && unpromote.stdout.contains("serving native with all-MiniLM-L6-v2 again"), "\(unpromote.stdout)")
+        // gc only after a promotion; then the old vectors are gone and so is the way back.
+        let inUse = try direct("gc", [], false)
+        #expect(inUse.status == 1 && inUse.stderr.contains("its vectors are in use"), "\(inUse.stderr)")
+        #expect(try direct("promote", ["--to", Self.successor], false).status == 0)
+        let dry = try direct("gc", ["--dry-run"], false)
+        #expect(dry.status == 0 && dry.stdout.contains("would free 120 vectors of all-MiniLM-L6-v2"), "\(dry.stdout)\(dry.stderr)")
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_1\"") == 120)
+        let gc = try direct("gc", [], false)
+        #expect(gc.status == 0 && gc.stdout.contains("freed 120 vectors"), "\(gc.stdout)\(gc.stderr)")
+        #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_1\"") == 0)
+        #expect(try cluster.database.count("SELECT count(*) FROM projections") == 0)
+        #expect(try topHit() == documents[11]["_id"] as? String)
+        let noWayBack = try upgrade(["--rollback"])
+        #expect(noWayBack.status == 1 && noWayBack.stderr.contains("freed by `coord gc`"), "\(noWayBack.stderr)")
     }
 }
 }

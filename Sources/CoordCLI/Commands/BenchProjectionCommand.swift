@@ -24,13 +24,26 @@ struct BenchProjectionCommand: ParsableCommand {
             bias: (0..<to).map { _ in Float.random(in: -0.01...0.01, using: &generator) }
         )
         let queries = (0..<64).map { _ in (0..<from).map { _ in Float.random(in: -1...1, using: &generator) } }
+        let half = HalfPrecisionProjection(projection)
         var sink: Float = 0
-        for query in queries { sink += try projection.apply(query)[0] }  // warm up
-        let start = ContinuousClock.now
-        for i in 0..<count { sink += try projection.apply(queries[i % queries.count])[0] }
-        let elapsed = (ContinuousClock.now - start).components
-        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18
-        print(String(format: "projection %d → %d: %.2f µs per query (%d applications, %.2f s)", from, to, seconds / Double(count) * 1e6, count, seconds))
+        /// Seconds per application of `apply`, after a warm-up.
+        func time(_ apply: ([Float]) throws -> [Float]) throws -> Double {
+            for query in queries { sink += try apply(query)[0] }
+            let start = ContinuousClock.now
+            for i in 0..<count { sink += try apply(queries[i % queries.count])[0] }
+            let elapsed = (ContinuousClock.now - start).components
+            return (Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18) / Double(count)
+        }
+        let single = try time { try projection.apply($0) }
+        let halved = try time { try half.apply($0) }
+        var largest: Float = 0
+        for query in queries {
+            let difference = zip(try projection.apply(query), try half.apply(query)).map { abs($0 - $1) }.max() ?? 0
+            largest = max(largest, difference)
+        }
+        print(String(format: "projection %d → %d, %d applications each:", from, to, count))
+        print(String(format: "  float32 weights, OpenBLAS sgemv (%d thread%@): %.2f µs per query", threads, threads == 1 ? "" : "s", single * 1e6))
+        print(String(format: "  half-precision weights, F16C/FMA kernel%@ (serving): %.2f µs per query; largest difference %.1e", HalfPrecisionProjection.accelerated ? "" : " (portable loop: built without F16C)", halved * 1e6, largest))
         if sink.isNaN { print("") }
     }
 }

@@ -121,6 +121,7 @@ struct EvalCommand: ParsableCommand {
         object["unjudged_queries"] = outcome.unjudgedQueries
         object["serving"] = ["mode": outcome.serving.mode.rawValue, "model": outcome.serving.model.name] as [String: Any]
         object["embedded_on_demand"] = outcome.embeddedOnDemand
+        object["embedded_by_workers"] = outcome.embeddedByWorkers
         func latency(_ summary: LatencySummary) -> [String: Any] { ["p50": summary.p50, "p99": summary.p99, "mean": summary.mean] }
         object["latency_ms"] = [
             "search": latency(outcome.searchLatency), "embedding": latency(outcome.embeddingLatency),

@@ -12,7 +12,7 @@ struct IndexCommand: ParsableCommand {
     )
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List indexes: model, vectors, HNSW parameters, ef_search.")
+        static let configuration = CommandConfiguration(abstract: "List indexes: model, vectors, HNSW parameters, ef_search, and after an upgrade how they serve.")
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
@@ -23,7 +23,9 @@ struct IndexCommand: ParsableCommand {
                 for index in indexes {
                     let vectors = try VectorSearch(connection).vectorCount(index)
                     let hnsw = index.hasHnsw ? "HNSW m \(index.hnsw.m), ef_construction \(index.hnsw.efConstruction)" : "no HNSW index"
-                    print("\(index.name)  \(index.model.name) (\(index.model.dimension)-d)  \(vectors) vectors  \(hnsw)  ef_search \(index.efSearch)")
+                    let state = try ServingStore(connection).current(index)
+                    let serving = state.mode == .native ? "" : "  serving \(state.model.name) queries (\(state.mode))"
+                    print("\(index.name)  \(index.model.name) (\(index.model.dimension)-d)  \(vectors) vectors  \(hnsw)  ef_search \(index.efSearch)\(serving)")
                 }
             } catch { throw fail(error) }
         }

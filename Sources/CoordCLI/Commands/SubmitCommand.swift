@@ -84,9 +84,13 @@ struct SubmitCommand: ParsableCommand {
 /// Polls a job's status until it finishes, drawing a progress bar.
 struct JobWatcher {
     let client: CoordinatorClient
+    /// Seconds between status requests.
+    var pollSeconds = 0.5
+    /// Shows a progress bar on standard error.
+    var showsProgress = true
 
     func wait(job: Int64) throws -> StatusReport.JobStatus {
-        let bar = ProgressBar(label: "indexing")
+        let bar = showsProgress ? ProgressBar(label: "indexing") : nil
         var failures = 0
         while true {
             do {
@@ -95,21 +99,21 @@ struct JobWatcher {
                     // The coordinator answers but cannot read the job (its database restarting?): ask again for a while.
                     failures += 1
                     let message = if case .failure(let message) = reply { message } else { "unexpected reply to a status request" }
-                    if failures > 60 { throw fail(message) }
+                    if Double(failures) * pollSeconds > 30 { throw fail(message) }
                     if failures == 1 { FileHandle.standardError.write(Data("\nwaiting for the job's status: \(message)\n".utf8)) }
-                    Thread.sleep(forTimeInterval: 0.5)
+                    Thread.sleep(forTimeInterval: pollSeconds)
                     continue
                 }
                 failures = 0
                 let remaining = status.totalDocs - status.doneDocs - status.rejectedDocs
                 let eta = status.etaSeconds.map { "ETA \(ProgressBar.format(seconds: $0))" } ?? (remaining > 0 ? "ETA ?" : "")
-                bar.show(
+                bar?.show(
                     done: status.doneDocs + status.rejectedDocs, total: status.totalDocs,
                     detail: status.phase
                         ?? "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
                 )
                 if status.isFinished {
-                    bar.finish()
+                    bar?.finish()
                     return status
                 }
             } catch let error as CoordinatorClient.Failure {
@@ -118,7 +122,7 @@ struct JobWatcher {
                 if failures > 10 { throw fail(error) }
                 FileHandle.standardError.write(Data("\nwaiting for the coordinator: \(error)\n".utf8))
             }
-            Thread.sleep(forTimeInterval: 0.5)
+            Thread.sleep(forTimeInterval: pollSeconds)
         }
     }
 }

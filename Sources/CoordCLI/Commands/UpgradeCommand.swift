@@ -29,7 +29,7 @@ struct UpgradeCommand: ParsableCommand {
     @Option(name: .long, help: "How queries meet the stored vectors: project, fuse or rescore.")
     var mode: String = "project"
 
-    @Option(name: .long, help: "The projection: auto, drift, procrustes, affine or lowrank.")
+    @Option(name: .long, help: "The projection: auto, drift, procrustes, affine, lowrank or mlp.")
     var method: String = "auto"
 
     @Option(name: .long, help: "Documents sampled (seeded) for the fit.")
@@ -49,6 +49,12 @@ struct UpgradeCommand: ParsableCommand {
 
     @Option(name: .long, help: "rescore: candidates taken from the stored vectors and re-scored.")
     var rescoreDepth = 20
+
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "QUERIES QRELS: after the switch, compare the old model, the new serving and the new model on native vectors (when complete) on these qrels."
+    )
+    var eval: [String] = []
 
     @Flag(name: .long, help: "Restore the serving state before the last upgrade.")
     var rollback = false
@@ -79,6 +85,8 @@ struct UpgradeCommand: ParsableCommand {
         if let fuseWeight, !(0...1).contains(fuseWeight) { throw ValidationError("--fuse-weight must be between 0 and 1") }
         guard (1...1000).contains(rescoreDepth) else { throw ValidationError("--rescore-depth must be between 1 and 1000") }
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
+        guard eval.isEmpty || eval.count == 2 else { throw ValidationError("--eval takes two files: QUERIES (BEIR JSONL) QRELS (TSV)") }
+        for file in eval where !FileManager.default.isReadableFile(atPath: file) { throw ValidationError("--eval: cannot read \(file)") }
     }
 
     func run() throws {
@@ -106,10 +114,10 @@ struct UpgradeCommand: ParsableCommand {
         do {
             let successor = try upgrade.successor()
             if mode == .rescore {
-                try upgrade.switchServing(
-                    ServingState(mode: .rescore, model: upgrade.model, rescoreDepth: rescoreDepth, successorIndex: successor.name)
-                )
+                let state = ServingState(mode: .rescore, model: upgrade.model, rescoreDepth: rescoreDepth, successorIndex: successor.name)
+                try upgrade.switchServing(state)
                 print("\(index): now serving \(upgrade.model.name) by re-scoring the top \(rescoreDepth) with its vectors (kept in \(successor.name); missing ones embedded on demand)")
+                try evaluate(upgrade, state, successor)
                 return
             }
             // 1. The sample, and the workers embed what the successor index lacks.
@@ -138,6 +146,9 @@ struct UpgradeCommand: ParsableCommand {
                 let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
                 print("    " + "\(entry.method)".padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%.4f", entry.score) + chosen)
             }
+            if !fit.fuseScores.isEmpty {
+                print("  fuse: share of both models' joint top 10 (mean of native scores, held-out documents) found by the blend:")
+            }
             for (weight, score) in fit.fuseScores {
                 print(String(format: "    fuse weight %.1f              %.4f", weight, score) + (weight == fit.fuseWeight ? "   ← chosen" : ""))
             }
@@ -145,15 +156,22 @@ struct UpgradeCommand: ParsableCommand {
                 print(String(format: "  held-out cosine with the old vectors: %.4f", cosine))
             }
             // 3. Switch.
-            try upgrade.switchServing(
-                ServingState(
-                    mode: mode, model: upgrade.model, projectionId: fit.projectionId, fuseWeight: fit.fuseWeight,
-                    successorIndex: successor.name
-                )
+            let state = ServingState(
+                mode: mode, model: upgrade.model, projectionId: fit.projectionId, fuseWeight: fit.fuseWeight, successorIndex: successor.name
             )
+            try upgrade.switchServing(state)
             print("\(index): now serving \(upgrade.model.name) in \(mode) mode (projection \(fit.projectionId), \(fit.projection.method)); `coord upgrade --index \(index) --rollback` undoes it")
+            try evaluate(upgrade, state, successor)
         } catch let error as SearchError {
             throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
         }
+    }
+
+    /// `--eval`: the comparison table.
+    private func evaluate(_ upgrade: ModelUpgrade, _ state: ServingState, _ successor: IndexRecord) throws {
+        guard eval.count == 2 else { return }
+        try UpgradeEvaluation(
+            database: database, client: client, modelsFolder: modelsFolder, threads: threads, queries: eval[0], qrels: eval[1]
+        ).run(index: upgrade.index, upgraded: state, successor: successor)
     }
 }

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct GcCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "After `coord promote`: free an index's old vectors, its projections and its rollback history.",
+        discussion: """
+            The old model's vectors are kept after a promotion so that `coord upgrade --rollback` can return to \
+            them; gc gives that up. The index keeps its name and serves its promoted successor's vectors. \
+            Refused unless the index serves promoted. --dry-run only reports.
+            """
+    )
+
+    @Option(name: .long, help: "The index.") var index: String
+    @Flag(name: .long, help: "Report what would be freed; change nothing.") var dryRun = false
+    @OptionGroup var database: DatabaseOptions
+
+    func run() throws {
+        let connection = try database.connect()
+        do {
+            guard let record = try Catalog(connection).index(named: index) else { throw StoreError.unknownIndex(index) }
+            let garbage = try ServingStore(connection).collectGarbage(record, dryRun: dryRun)
+            let size = ByteCountFormatter.string(fromByteCount: Int64(garbage.oldVectorBytes), countStyle: .binary)
+            print(
+                "\(index): \(dryRun ? "would free" : "freed") \(garbage.oldVectors) vectors of \(record.model.name) (\(size) with their indexes), "
+                    + "\(garbage.projections) projections, \(garbage.history) earlier serving states"
+                    + (dryRun ? "" : "; --rollback can no longer return to them")
+            )
+        } catch {
+            throw fail(error)
+        }
+    }
+}
