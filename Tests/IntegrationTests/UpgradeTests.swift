@@ -39,6 +39,9 @@ struct UpgradeTests {
         #expect(project.status == 0, "\(project.stdout)\(project.stderr)\n\(cluster.logs)")
         #expect(project.stdout.contains("now serving \(Self.successor) in project mode"), "\(project.stdout)")
         #expect(project.stdout.contains("pairs: 60 documents + 0 queries"), "\(project.stdout)")
+        // Validated on inverse-cloze pseudo-queries from the 12 held-out sampled documents.
+        #expect(project.stdout.contains("sentences taken out of held-out sampled documents"), "\(project.stdout)")
+        #expect(!project.stdout.contains("(0 sentences"), "\(project.stdout)")
         #expect(try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"") == 60)
         #expect(try cluster.database.scalar("SELECT mode FROM index_serving WHERE ended_at IS NULL") == "project")
         #expect(try topHit() == documents[11]["_id"] as? String)

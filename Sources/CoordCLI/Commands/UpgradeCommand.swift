@@ -13,8 +13,8 @@ struct UpgradeCommand: ParsableCommand {
         discussion: """
             project and fuse: a sample of the index's documents is embedded by the new model (a job for the \
             workers, into the successor index INDEX@MODEL), a projection from the new model's space into the \
-            index's is fitted on the pairs (plus query pairs from --queries), scored on pseudo-queries (sampled \
-            documents' titles, each relevant to its own document), stored, and the index switched to it. \
+            index's is fitted on the pairs (plus query pairs from --queries), scored on pseudo-queries (a sentence \
+            taken out of each held-out sampled document, relevant to the rest of it), stored, and the index switched to it. \
             rescore needs no fit: candidates from the stored vectors are re-scored with new-model vectors, \
             embedded on demand into INDEX@MODEL when missing. The switch is atomic; --rollback undoes the last one.
             """
@@ -140,14 +140,11 @@ struct UpgradeCommand: ParsableCommand {
             )
             print("\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)")
             print("  pairs: \(fit.documentPairs) documents + \(fit.queryPairs) queries")
-            print("  pseudo-queries (\(fit.pseudoQueries) titles of held-out sampled documents), MRR@10 among those documents:")
+            print("  pseudo-queries (\(fit.pseudoQueries) sentences taken out of held-out sampled documents, each relevant to the rest of its document), MRR@10 among those documents:")
             print(String(format: "    old model on its own vectors  %.4f", fit.oldModelScore))
             for entry in fit.scores.sorted(by: { $0.score > $1.score }) {
                 let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
                 print("    " + "\(entry.method)".padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%.4f", entry.score) + chosen)
-            }
-            if !fit.fuseScores.isEmpty {
-                print("  fuse: share of both models' joint top 10 (mean of native scores, held-out documents) found by the blend:")
             }
             for (weight, score) in fit.fuseScores {
                 print(String(format: "    fuse weight %.1f              %.4f", weight, score) + (weight == fit.fuseWeight ? "   ← chosen" : ""))
