@@ -145,11 +145,9 @@ struct SearchTests {
         // eval: titles as queries, each judging its own document; one qrels query absent from the
         // file and one judged document absent from the index are counted, not fatal.
         let folder = try TestResources.temporaryDirectory()
-        var queries = "", qrels = "query-id\tcorpus-id\tscore\n"
-        for (n, document) in documents.prefix(30).enumerated() {
-            queries += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "q\(n)", "text": document["title"]!]), as: UTF8.self) + "\n"
-            qrels += "q\(n)\t\(document["_id"]!)\t1\n"
-        }
+        let titled = try TestResources.titleQueries(documents, count: 30)
+        let queries = titled.queries
+        var qrels = titled.qrels
         qrels += "q0\tnot-in-index\t2\nq-missing\t\(documents[0]["_id"]!)\t1\n"
         let queriesPath = folder.appendingPathComponent("queries.jsonl").path
         let qrelsPath = folder.appendingPathComponent("qrels.tsv").path

@@ -34,11 +34,23 @@ struct UpgradeTests {
             return ((answer?["results"] as? [[String: Any]])?.first)?["id"] as? String
         }
 
-        // project: 60 sampled documents embedded by the workers into sci@successor, a fit, the switch.
-        let project = try upgrade(["--to", Self.successor, "--mode", "project", "--sample", "60", "--method", "procrustes"])
+        // Titles as queries, each judging its own document, for --eval's table.
+        let folder = try TestResources.temporaryDirectory()
+        let (queries, qrels) = try TestResources.titleQueries(documents, count: 10)
+        let (queriesPath, qrelsPath) = (folder.appendingPathComponent("queries.jsonl").path, folder.appendingPathComponent("qrels.tsv").path)
+        try queries.write(toFile: queriesPath, atomically: true, encoding: .utf8)
+        try qrels.write(toFile: qrelsPath, atomically: true, encoding: .utf8)
+
+        // project: 60 sampled documents embedded by the workers into sci@successor, a fit, the switch, the table.
+        let project = try upgrade([
+            "--to", Self.successor, "--mode", "project", "--sample", "60", "--method", "procrustes", "--eval", queriesPath, qrelsPath,
+        ])
         #expect(project.status == 0, "\(project.stdout)\(project.stderr)\n\(cluster.logs)")
         #expect(project.stdout.contains("now serving \(Self.successor) in project mode"), "\(project.stdout)")
         #expect(project.stdout.contains("pairs: 60 documents + 0 queries"), "\(project.stdout)")
+        #expect(project.stdout.contains("all-MiniLM-L6-v2, native (old vectors)"), "\(project.stdout)")
+        #expect(project.stdout.contains("\(Self.successor), project through projection"), "\(project.stdout)")
+        #expect(project.stdout.contains("the new model on native vectors: after `coord reindex"), "\(project.stdout)")
         // Validated on inverse-cloze pseudo-queries from the 12 held-out sampled documents.
         #expect(project.stdout.contains("sentences taken out of held-out sampled documents"), "\(project.stdout)")
         #expect(!project.stdout.contains("(0 sentences"), "\(project.stdout)")

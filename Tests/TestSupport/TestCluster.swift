@@ -117,6 +117,17 @@ public final class TestCluster: @unchecked Sendable {
 }
 
 extension TestResources {
+    /// BEIR query lines and a qrels table: the titles of the first `count` documents as queries
+    /// `q0`, `q1`, …, each judging its own document relevant.
+    public static func titleQueries(_ documents: [[String: Any]], count: Int) throws -> (queries: String, qrels: String) {
+        var queries = "", qrels = "query-id\tcorpus-id\tscore\n"
+        for (n, document) in documents.prefix(count).enumerated() {
+            queries += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "q\(n)", "text": document["title"]!]), as: UTF8.self) + "\n"
+            qrels += "q\(n)\t\(document["_id"]!)\t1\n"
+        }
+        return (queries, qrels)
+    }
+
     /// The first `count` SciFact documents, each given metadata fields to round-trip, in a temporary file.
     public static func scifactSubset(_ count: Int, from start: Int = 0) throws -> (url: URL, documents: [[String: Any]]) {
         let corpus = shared.appendingPathComponent("data/scifact/corpus.jsonl")
