@@ -1,5 +1,5 @@
 // Matrix–vector products with half-precision weights, for applying a projection to one
-// query vector: the weights take half the memory (768 × 384 fits a core's L2 cache) and
+// query vector: the weights take half the memory (half the bytes read per query) and
 // are widened to float32 as they are read (F16C), with float32 accumulation (FMA).
 #ifndef DRIFTLESS_HALF_KERNEL_H
 #define DRIFTLESS_HALF_KERNEL_H
