@@ -48,11 +48,12 @@ struct UpgradeEvaluation {
         let old = rows[0].ndcg
         let native = complete ? rows.last!.ndcg : nil
         print("evaluation on \(qrels) (exact search; latency per query, embedding included):")
-        print("  " + "serving".padding(toLength: 64, withPad: " ", startingAt: 0) + "nDCG@10  Recall@100  × old   × new native  p50 ms")
+        let width = max(rows.map(\.label.count).max() ?? 0, 7) + 2
+        print("  " + "serving".padding(toLength: width, withPad: " ", startingAt: 0) + "nDCG@10  Recall@100  × old   × new native  p50 ms")
         for row in rows {
             let times = native.map { String(format: "%.3f", row.ndcg / $0) } ?? "  –  "
             print(
-                "  " + row.label.padding(toLength: 64, withPad: " ", startingAt: 0)
+                "  " + row.label.padding(toLength: width, withPad: " ", startingAt: 0)
                     + String(format: "%.4f   %.4f      %.3f   %@         %.1f", row.ndcg, row.recall, row.ndcg / old, times, row.p50)
             )
         }
