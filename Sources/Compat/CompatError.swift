@@ -14,7 +14,8 @@ public enum CompatError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .mismatchedPairs(let what): "paired embeddings do not match: \(what)"
-        case .tooFewPairs(let have, let need): "\(have) pairs are too few to fit this projection (need at least \(need))"
+        case .tooFewPairs(let have, let need):
+            "\(have) pairs are too few to fit this projection (need at least \(need))"
         case .dimensionsDiffer(let method, let input, let output):
             "\(method) maps a space onto one of the same dimension; the new model has \(input), the old \(output) (use procrustes, affine, lowrank or mlp)"
         case .invalidSetting(let message): message

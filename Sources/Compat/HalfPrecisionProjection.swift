@@ -34,7 +34,9 @@ public final class HalfPrecisionProjection: Sendable {
 
     /// The projected vector at unit length (what is searched with).
     public func apply(_ x: [Float]) throws(CompatError) -> [Float] {
-        guard x.count == projection.inputDimension else { throw .wrongDimension(expected: projection.inputDimension, got: x.count) }
+        guard x.count == projection.inputDimension else {
+            throw .wrongDimension(expected: projection.inputDimension, got: x.count)
+        }
         guard !packed.isEmpty else { return try projection.apply(x) }
         var y = Self.gemv(packed, x, bias: projection.bias)
         if let residual = projection.residual {

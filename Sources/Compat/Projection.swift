@@ -38,10 +38,17 @@ public struct Projection: Sendable, Equatable {
     public var details: [String: Double]
 
     public init(
-        method: ProjectionMethod, inputDimension: Int, outputDimension: Int, weights: [Float]?, bias: [Float],
-        residual: Residual? = nil, details: [String: Double] = [:]
+        method: ProjectionMethod,
+        inputDimension: Int,
+        outputDimension: Int,
+        weights: [Float]?,
+        bias: [Float],
+        residual: Residual? = nil,
+        details: [String: Double] = [:]
     ) {
-        precondition(weights == nil ? inputDimension == outputDimension : weights!.count == inputDimension * outputDimension)
+        precondition(
+            weights == nil ? inputDimension == outputDimension : weights!.count == inputDimension * outputDimension
+        )
         precondition(bias.count == outputDimension)
         if let residual {
             precondition(residual.inWeights.count == inputDimension * residual.hidden)
@@ -113,8 +120,12 @@ public struct Projection: Sendable, Equatable {
     public func encoded() -> Data {
         var data = Self.magic
         let header = Header(
-            method: method, inputDimension: inputDimension, outputDimension: outputDimension, hasWeights: weights != nil,
-            hidden: residual?.hidden, details: details
+            method: method,
+            inputDimension: inputDimension,
+            outputDimension: outputDimension,
+            hasWeights: weights != nil,
+            hidden: residual?.hidden,
+            details: details
         )
         data.append((try? JSONEncoder().encode(header)) ?? Data())
         data.append(UInt8(ascii: "\n"))
@@ -139,21 +150,31 @@ public struct Projection: Sendable, Equatable {
         else { throw .corrupt("\(body.count) bytes of values, expected \(expected)") }
         var floats = [Float](repeating: 0, count: body.count / 4)
         body.withUnsafeBytes { raw in
-            for i in floats.indices { floats[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            for i in floats.indices {
+                floats[i] = Float(
+                    bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+                )
+            }
         }
         let biasEnd = weightCount + header.outputDimension
         var residual: Residual?
         if hidden > 0 {
             let aEnd = biasEnd + header.inputDimension * hidden
             residual = Residual(
-                hidden: hidden, inWeights: Array(floats[biasEnd..<aEnd]), inBias: Array(floats[aEnd..<(aEnd + hidden)]),
+                hidden: hidden,
+                inWeights: Array(floats[biasEnd..<aEnd]),
+                inBias: Array(floats[aEnd..<(aEnd + hidden)]),
                 outWeights: Array(floats[(aEnd + hidden)...])
             )
         }
         self.init(
-            method: header.method, inputDimension: header.inputDimension, outputDimension: header.outputDimension,
-            weights: header.hasWeights ? Array(floats[..<weightCount]) : nil, bias: Array(floats[weightCount..<biasEnd]),
-            residual: residual, details: header.details
+            method: header.method,
+            inputDimension: header.inputDimension,
+            outputDimension: header.outputDimension,
+            weights: header.hasWeights ? Array(floats[..<weightCount]) : nil,
+            bias: Array(floats[weightCount..<biasEnd]),
+            residual: residual,
+            details: header.details
         )
     }
 }

@@ -36,9 +36,15 @@ public struct ProjectionFitter {
 
     public init(new: [[Float]], old: [[Float]], options: Options = Options()) throws(CompatError) {
         guard new.count == old.count else { throw .mismatchedPairs("\(new.count) new vectors, \(old.count) old ones") }
-        guard let n = new.first?.count, let o = old.first?.count, n > 0, o > 0 else { throw .tooFewPairs(have: 0, need: 2) }
-        if let bad = new.firstIndex(where: { $0.count != n }) { throw .mismatchedPairs("new vector \(bad) has \(new[bad].count) values, not \(n)") }
-        if let bad = old.firstIndex(where: { $0.count != o }) { throw .mismatchedPairs("old vector \(bad) has \(old[bad].count) values, not \(o)") }
+        guard let n = new.first?.count, let o = old.first?.count, n > 0, o > 0 else {
+            throw .tooFewPairs(have: 0, need: 2)
+        }
+        if let bad = new.firstIndex(where: { $0.count != n }) {
+            throw .mismatchedPairs("new vector \(bad) has \(new[bad].count) values, not \(n)")
+        }
+        if let bad = old.firstIndex(where: { $0.count != o }) {
+            throw .mismatchedPairs("old vector \(bad) has \(old[bad].count) values, not \(o)")
+        }
         guard new.count >= 4 else { throw .tooFewPairs(have: new.count, need: 4) }
         guard options.heldOutFraction > 0, options.heldOutFraction < 1 else {
             throw .invalidSetting("the held-out fraction must be between 0 and 1, not \(options.heldOutFraction)")
@@ -100,7 +106,8 @@ public struct ProjectionFitter {
     // MARK: Fitting on a subset
 
     func fit(_ method: ProjectionMethod, rows: [Int], lambda: Double) throws(CompatError) -> Projection {
-        let x = new.rows(at: rows), y = old.rows(at: rows)
+        let x = new.rows(at: rows)
+        let y = old.rows(at: rows)
         let (meanX, meanY) = (x.columnMeans, y.columnMeans)
         let (xc, yc) = (x.subtractingFromRows(meanX), y.subtractingFromRows(meanY))
         let weights: Matrix?
@@ -119,7 +126,9 @@ public struct ProjectionFitter {
         case .lowrank:
             let rank = options.rank
             guard rank >= 1, rank <= min(inputDimension, outputDimension) else {
-                throw .invalidSetting("lowrank's rank must be between 1 and \(min(inputDimension, outputDimension)), not \(rank)")
+                throw .invalidSetting(
+                    "lowrank's rank must be between 1 and \(min(inputDimension, outputDimension)), not \(rank)"
+                )
             }
             weights = try reducedRank(try ridge(xc, yc, lambda: lambda), xc, rank: rank)
             details["lambda"] = lambda
@@ -134,15 +143,22 @@ public struct ProjectionFitter {
             for j in 0..<outputDimension { bias[j] -= meanX[j] }
         }
         let affine = Projection(
-            method: method, inputDimension: inputDimension, outputDimension: outputDimension,
-            weights: weights.map { $0.values.map(Float.init) }, bias: bias.map(Float.init), details: details
+            method: method,
+            inputDimension: inputDimension,
+            outputDimension: outputDimension,
+            weights: weights.map { $0.values.map(Float.init) },
+            bias: bias.map(Float.init),
+            details: details
         )
         guard method == .mlp else { return affine }
         // The residual block, on what the affine map leaves. Fitted on the fitting pairs, it stops early on
         // the held-out ones; fitted on every pair, it trains as many epochs as that run found best.
         let trainer = ResidualTrainer(
-            hidden: options.hiddenUnits, learningRate: options.learningRate, batchSize: options.batchSize,
-            weightDecay: options.weightDecay, seed: options.seed
+            hidden: options.hiddenUnits,
+            learningRate: options.learningRate,
+            batchSize: options.batchSize,
+            weightDecay: options.weightDecay,
+            seed: options.seed
         )
         let leftover = { (rows: [Int]) throws(CompatError) -> (x: Matrix, r: Matrix) in
             let x = self.new.rows(at: rows)
@@ -157,19 +173,34 @@ public struct ProjectionFitter {
         var outcome: ResidualTrainer.Outcome
         if rows == fitting {
             outcome = trainer.train(
-                x: training.x, r: training.r, epochs: options.maxEpochs, validation: try leftover(heldOut), patience: options.patience
+                x: training.x,
+                r: training.r,
+                epochs: options.maxEpochs,
+                validation: try leftover(heldOut),
+                patience: options.patience
             )
         } else {
             let epochs = Int(try self.fit(.mlp, rows: fitting, lambda: lambda).details["epochs"] ?? 0)
-            outcome = trainer.train(x: training.x, r: training.r, epochs: epochs, validation: nil, patience: options.patience)
+            outcome = trainer.train(
+                x: training.x,
+                r: training.r,
+                epochs: epochs,
+                validation: nil,
+                patience: options.patience
+            )
         }
         details["hidden_units"] = Double(options.hiddenUnits)
         details["epochs"] = Double(outcome.epochs)
         if let error = outcome.validationError { details["held_out_residual_error"] = error }
         // No epoch beat the affine map on the held-out pairs: the residual block would only add noise.
         return Projection(
-            method: method, inputDimension: inputDimension, outputDimension: outputDimension, weights: affine.weights, bias: affine.bias,
-            residual: outcome.epochs > 0 ? outcome.residual : nil, details: details
+            method: method,
+            inputDimension: inputDimension,
+            outputDimension: outputDimension,
+            weights: affine.weights,
+            bias: affine.bias,
+            residual: outcome.epochs > 0 ? outcome.residual : nil,
+            details: details
         )
     }
 

@@ -33,7 +33,11 @@ struct ResidualTrainer {
         var generator = SplitMix64(seed: seed)
         let scale = (2.0 / Double(n)).squareRoot()
         var parameters = Parameters(
-            a: Matrix(rows: n, columns: hidden, values: (0..<(n * hidden)).map { _ in Self.normal(&generator) * scale }),
+            a: Matrix(
+                rows: n,
+                columns: hidden,
+                values: (0..<(n * hidden)).map { _ in Self.normal(&generator) * scale }
+            ),
             c: [Double](repeating: 0, count: hidden),
             b: Matrix(rows: hidden, columns: o)
         )
@@ -41,13 +45,16 @@ struct ResidualTrainer {
             a: Moments(count: n * hidden), c: Moments(count: hidden), b: Moments(count: hidden * o)
         )
         var step = 0
-        var best = (parameters: parameters, epoch: 0, error: validation.map { error(parameters, $0.x, $0.r) } ?? .infinity)
+        var best = (
+            parameters: parameters, epoch: 0, error: validation.map { error(parameters, $0.x, $0.r) } ?? .infinity
+        )
         var order = Array(0..<x.rows)
         for epoch in stride(from: 1, through: epochs, by: 1) {
             order.shuffle(using: &generator)
             for start in stride(from: 0, to: order.count, by: batchSize) {
                 let batch = Array(order[start..<min(start + batchSize, order.count)])
-                let xb = x.rows(at: batch), rb = r.rows(at: batch)
+                let xb = x.rows(at: batch)
+                let rb = r.rows(at: batch)
                 let m = Double(batch.count)
                 // Forward.
                 var z = xb.multiplied(by: parameters.a)
@@ -64,9 +71,21 @@ struct ResidualTrainer {
                 var dc = [Double](repeating: 0, count: hidden)
                 for i in 0..<dz.rows { for j in 0..<hidden { dc[j] += dz.values[i * hidden + j] } }
                 step += 1
-                adam.a.update(&parameters.a.values, gradient: da.values, step: step, rate: learningRate, decay: weightDecay)
+                adam.a.update(
+                    &parameters.a.values,
+                    gradient: da.values,
+                    step: step,
+                    rate: learningRate,
+                    decay: weightDecay
+                )
                 adam.c.update(&parameters.c, gradient: dc, step: step, rate: learningRate, decay: 0)
-                adam.b.update(&parameters.b.values, gradient: db.values, step: step, rate: learningRate, decay: weightDecay)
+                adam.b.update(
+                    &parameters.b.values,
+                    gradient: db.values,
+                    step: step,
+                    rate: learningRate,
+                    decay: weightDecay
+                )
             }
             guard let validation else { continue }
             let current = error(parameters, validation.x, validation.r)
@@ -79,7 +98,9 @@ struct ResidualTrainer {
         let chosen = validation == nil ? parameters : best.parameters
         return Outcome(
             residual: Projection.Residual(
-                hidden: hidden, inWeights: chosen.a.values.map(Float.init), inBias: chosen.c.map(Float.init),
+                hidden: hidden,
+                inWeights: chosen.a.values.map(Float.init),
+                inBias: chosen.c.map(Float.init),
                 outWeights: chosen.b.values.map(Float.init)
             ),
             epochs: validation == nil ? epochs : best.epoch,
@@ -110,7 +131,8 @@ struct ResidualTrainer {
 
         mutating func update(_ values: inout [Double], gradient: [Double], step: Int, rate: Double, decay: Double) {
             let (beta1, beta2, epsilon) = (0.9, 0.999, 1e-8)
-            let correction1 = 1 - pow(beta1, Double(step)), correction2 = 1 - pow(beta2, Double(step))
+            let correction1 = 1 - pow(beta1, Double(step))
+            let correction2 = 1 - pow(beta2, Double(step))
             for i in values.indices {
                 first[i] = beta1 * first[i] + (1 - beta1) * gradient[i]
                 second[i] = beta2 * second[i] + (1 - beta2) * gradient[i] * gradient[i]

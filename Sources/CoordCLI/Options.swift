@@ -62,7 +62,9 @@ struct LoggingOptions: ParsableArguments {
 }
 
 /// The folder of model folders: the flag, else $DRIFTLESS_MODELS, else ./models.
-func modelsFolder(_ flag: String?) -> String { flag ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models" }
+func modelsFolder(_ flag: String?) -> String {
+    flag ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models"
+}
 
 /// Prints `error` on standard error and exits with `code`.
 func fail(_ error: Any, code: Int32 = 1) -> ExitCode {

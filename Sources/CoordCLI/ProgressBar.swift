@@ -17,7 +17,9 @@ final class ProgressBar {
         let filled = total > 0 ? min(width, width * done / total) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let text = "\(label) \(bar) \(done)/\(total)  \(detail)"
-        FileHandle.standardError.write(Data(((interactive ? "\r\u{1B}[K" : "") + text + (interactive ? "" : "\n")).utf8))
+        FileHandle.standardError.write(
+            Data(((interactive ? "\r\u{1B}[K" : "") + text + (interactive ? "" : "\n")).utf8)
+        )
         drawn = true
     }
 

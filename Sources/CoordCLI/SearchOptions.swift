@@ -9,7 +9,10 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "The index to search.")
     var index: String
 
-    @Option(name: .long, help: "The folder holding the index's model folder (default: $DRIFTLESS_MODELS, else ./models).")
+    @Option(
+        name: .long,
+        help: "The folder holding the index's model folder (default: $DRIFTLESS_MODELS, else ./models)."
+    )
     var models: String?
 
     @Option(name: .long, help: "Threads that embed queries.")
@@ -24,7 +27,11 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "Embed queries with this registered model instead of the serving one (with --mode).")
     var model: String?
 
-    @Option(name: .long, help: "Serve this way instead of the index's own: native, project, fuse or rescore (the newest projection for the model is used).")
+    @Option(
+        name: .long,
+        help:
+            "Serve this way instead of the index's own: native, project, fuse or rescore (the newest projection for the model is used)."
+    )
     var mode: String?
 
     @Option(name: .long, help: "With --mode fuse: the weight of the projected query (default: the index's, else 0.5).")
@@ -33,7 +40,11 @@ struct SearchOptions: ParsableArguments {
     @Option(name: .long, help: "With --mode rescore: candidates re-scored (default 20).")
     var rescoreDepth: Int?
 
-    @Flag(name: .long, help: "rescore: documents without a new-model vector are embedded by the workers (an urgent job through --coordinator), not by this process.")
+    @Flag(
+        name: .long,
+        help:
+            "rescore: documents without a new-model vector are embedded by the workers (an urgent job through --coordinator), not by this process."
+    )
     var onDemandWorkers = false
 
     @OptionGroup var client: ClientOptions
@@ -46,8 +57,12 @@ struct SearchOptions: ParsableArguments {
         if let mode, ServingState.Mode(rawValue: mode) == nil {
             throw ValidationError("--mode must be native, project, fuse or rescore, not \(mode)")
         }
-        if model != nil && mode == nil { throw ValidationError("--model needs --mode (native, project, fuse or rescore)") }
-        if let fuseWeight, !(0...1).contains(fuseWeight) { throw ValidationError("--fuse-weight must be between 0 and 1") }
+        if model != nil && mode == nil {
+            throw ValidationError("--model needs --mode (native, project, fuse or rescore)")
+        }
+        if let fuseWeight, !(0...1).contains(fuseWeight) {
+            throw ValidationError("--fuse-weight must be between 0 and 1")
+        }
         if let efSearch, !(1...1000).contains(efSearch) {
             throw ValidationError("--ef-search must be between 1 and 1000, not \(efSearch)")
         }
@@ -57,7 +72,11 @@ struct SearchOptions: ParsableArguments {
         let connection = try database.connect()
         do {
             let searcher = try IndexSearcher(
-                url: database.url, index: index, modelsFolder: modelsFolder, threads: threads, serving: try serving(connection)
+                url: database.url,
+                index: index,
+                modelsFolder: modelsFolder,
+                threads: threads,
+                serving: try serving(connection)
             )
             if onDemandWorkers { searcher.onDemand = WorkerEmbedding(client: client) }
             return searcher
@@ -78,7 +97,8 @@ struct SearchOptions: ParsableArguments {
             queryModel = found
         }
         return ServingState(
-            mode: mode, model: queryModel,
+            mode: mode,
+            model: queryModel,
             projectionId: try ServingStore(connection).latestProjection(index: record, from: queryModel),
             fuseWeight: fuseWeight ?? current.fuseWeight ?? 0.5,
             rescoreDepth: rescoreDepth ?? current.rescoreDepth ?? 20,

@@ -15,7 +15,9 @@ struct SuccessorSubmission {
     /// Submits `lines` (JSON corpus lines) to index `successor`; waits for the job unless `wait` is off.
     /// Returns the job id.
     func submit(_ lines: [String], into successor: String, wait: Bool) throws -> Int64 {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("driftless-\(successor)-\(UUID().uuidString).jsonl")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "driftless-\(successor)-\(UUID().uuidString).jsonl"
+        )
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let connection = try client.client()
@@ -29,12 +31,16 @@ struct SuccessorSubmission {
             throw fail("submitting \(lines.count) documents to the workers for \(successor): \(error)")
         }
         if !urgent {
-            FileHandle.standardError.write(Data("job \(outcome.job): \(outcome.sealed.toEmbed) documents to embed into \(successor)\n".utf8))
+            FileHandle.standardError.write(
+                Data("job \(outcome.job): \(outcome.sealed.toEmbed) documents to embed into \(successor)\n".utf8)
+            )
         }
         guard wait else { return outcome.job }
         let watcher = JobWatcher(client: connection, pollSeconds: urgent ? 0.05 : 0.5, showsProgress: !urgent)
         let final = try watcher.wait(job: outcome.job)
-        guard final.state == "done" else { throw fail("job \(outcome.job) \(final.state): \(final.error ?? "see coord status")") }
+        guard final.state == "done" else {
+            throw fail("job \(outcome.job) \(final.state): \(final.error ?? "see coord status")")
+        }
         return outcome.job
     }
 }
@@ -56,7 +62,9 @@ final class WorkerEmbedding: OnDemandEmbedding {
                 .submit(documents.map(\.line), into: successor.name, wait: true)
         } catch {
             if !warned {
-                FileHandle.standardError.write(Data("warning: the workers could not embed on demand (\(error)); embedding here instead\n".utf8))
+                FileHandle.standardError.write(
+                    Data("warning: the workers could not embed on demand (\(error)); embedding here instead\n".utf8)
+                )
                 warned = true
             }
         }

@@ -28,17 +28,21 @@ public struct CoordinatorConfiguration: Sendable {
     /// What can be checked before anything starts.
     public func validate() throws(CoordinatorError) {
         guard leaseSeconds >= 2 * heartbeatSeconds, heartbeatSeconds > 0 else {
-            throw .configuration("--lease-seconds (\(leaseSeconds)) must be at least twice --heartbeat-seconds (\(heartbeatSeconds))")
+            throw .configuration(
+                "--lease-seconds (\(leaseSeconds)) must be at least twice --heartbeat-seconds (\(heartbeatSeconds))"
+            )
         }
         guard maxAttempts >= 1 else { throw .configuration("--max-attempts must be at least 1") }
-        for endpoint in [workerEndpoint, clientEndpoint] where !endpoint.hasPrefix("tcp://") && !endpoint.hasPrefix("ipc://") {
+        for endpoint in [workerEndpoint, clientEndpoint]
+        where !endpoint.hasPrefix("tcp://") && !endpoint.hasPrefix("ipc://") {
             throw .configuration("endpoint \(endpoint) must start with tcp:// or ipc://")
         }
         if keysFolder == nil && !allowInsecure {
             for endpoint in [workerEndpoint, clientEndpoint] where !Self.isLoopback(endpoint) {
                 throw .configuration(
                     "\(endpoint) is not a loopback address and no --keys were given: anyone on the network could connect. "
-                        + "Make keys with `coord keys --out DIR` and pass --keys DIR, or pass --insecure to accept that risk")
+                        + "Make keys with `coord keys --out DIR` and pass --keys DIR, or pass --insecure to accept that risk"
+                )
             }
         }
     }
@@ -53,8 +57,10 @@ public struct CoordinatorConfiguration: Sendable {
     public var redactedSummary: [String: String] {
         [
             "database": PostgresURL.redacted(databaseURL), "workers": workerEndpoint, "clients": clientEndpoint,
-            "metrics": metricsPort.map { "\(metricsHost):\($0)" } ?? "off", "keys": keysFolder ?? "none (loopback only)",
-            "lease_seconds": "\(leaseSeconds)", "maintenance_work_mem": maintenanceWorkMemory, "heartbeat_seconds": "\(heartbeatSeconds)",
+            "metrics": metricsPort.map { "\(metricsHost):\($0)" } ?? "off",
+            "keys": keysFolder ?? "none (loopback only)",
+            "lease_seconds": "\(leaseSeconds)", "maintenance_work_mem": maintenanceWorkMemory,
+            "heartbeat_seconds": "\(heartbeatSeconds)",
         ]
     }
 }

@@ -37,12 +37,17 @@ extension CoordinatorServer {
         switch request {
         case .submit(let submit):
             guard submit.protocolVersion == WireProtocol.version else {
-                return .failure(message: "protocol version \(submit.protocolVersion) is not supported; the coordinator speaks \(WireProtocol.version)")
+                return .failure(
+                    message:
+                        "protocol version \(submit.protocolVersion) is not supported; the coordinator speaks \(WireProtocol.version)"
+                )
             }
             guard (1...100_000).contains(submit.shardSize) else {
                 return .failure(message: "shard size \(submit.shardSize) is out of range (1 to 100000)")
             }
-            guard !submit.index.isEmpty, submit.index.count <= 200 else { return .failure(message: "the index name must have 1 to 200 characters") }
+            guard !submit.index.isEmpty, submit.index.count <= 200 else {
+                return .failure(message: "the index name must have 1 to 200 characters")
+            }
             let index = try Catalog(db).index(named: submit.index, model: submit.model)
             let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
             receiving[job] = (index, submit.shardSize, 0)
@@ -50,7 +55,8 @@ extension CoordinatorServer {
             logger.info(
                 "job submitted",
                 metadata: [
-                    "job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)", "source": "\(submit.source)",
+                    "job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)",
+                    "source": "\(submit.source)",
                     "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
                 ]
             )
@@ -79,11 +85,18 @@ extension CoordinatorServer {
             receiving.removeValue(forKey: job)
             let record = JobRecord(id: job, index: open.index, state: "running")
             jobs[job] = record
-            scheduler.add(try store.openShards(job: job), model: open.index.model.name, atFront: urgentJobs.contains(job))
+            scheduler.add(
+                try store.openShards(job: job),
+                model: open.index.model.name,
+                atFront: urgentJobs.contains(job)
+            )
             jobsToCheck.insert(job)
             logger.info(
                 "job sealed: dealing shards",
-                metadata: ["job": "\(job)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)", "unchanged": "\(sealed.unchanged)"]
+                metadata: [
+                    "job": "\(job)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
+                    "unchanged": "\(sealed.unchanged)",
+                ]
             )
             return .sealed(.init(job: job, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged))
 
@@ -99,18 +112,32 @@ extension CoordinatorServer {
             let rate = job.elapsedSeconds > 0 ? Double(job.doneDocs) / job.elapsedSeconds : 0
             let remaining = job.totalDocs - job.doneDocs - job.rejectedDocs
             return StatusReport.JobStatus(
-                id: job.id, index: job.index, model: job.model, state: job.state, source: job.source,
-                submittedDocs: job.submittedDocs, unchangedDocs: job.unchangedDocs, totalDocs: job.totalDocs,
-                doneDocs: job.doneDocs, rejectedDocs: job.rejectedDocs, shards: job.shards,
-                elapsedSeconds: job.elapsedSeconds, docsPerSecond: rate,
-                etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil, error: job.error,
+                id: job.id,
+                index: job.index,
+                model: job.model,
+                state: job.state,
+                source: job.source,
+                submittedDocs: job.submittedDocs,
+                unchangedDocs: job.unchangedDocs,
+                totalDocs: job.totalDocs,
+                doneDocs: job.doneDocs,
+                rejectedDocs: job.rejectedDocs,
+                shards: job.shards,
+                elapsedSeconds: job.elapsedSeconds,
+                docsPerSecond: rate,
+                etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil,
+                error: job.error,
                 phase: job.state == "indexing" ? indexBuilds.progress(job: job.id) ?? "building the HNSW index" : nil
             )
         }
         let workers = scheduler.workers.values.sorted { $0.id < $1.id }.map { worker in
             StatusReport.WorkerStatus(
-                id: worker.id, host: worker.host, threads: worker.threads, shardsInHand: worker.leases.count,
-                documentsEmbedded: worker.documents, tokensEmbedded: worker.tokens,
+                id: worker.id,
+                host: worker.host,
+                threads: worker.threads,
+                shardsInHand: worker.leases.count,
+                documentsEmbedded: worker.documents,
+                tokensEmbedded: worker.tokens,
                 docsPerSecond: worker.embedSeconds > 0 ? Double(worker.documents) / worker.embedSeconds : 0,
                 lastSeenSecondsAgo: now - worker.lastSeen
             )

@@ -14,7 +14,10 @@ extension CoordinatorServer {
         let message: WorkerMessage
         do { message = try WireProtocol.decode(WorkerMessage.self, from: frames[1]) } catch {
             metrics.malformedMessages.increment()
-            logger.warning("dropped a worker message: \(error)", metadata: ["worker": "\(worker)", "bytes": "\(frames[1].count)"])
+            logger.warning(
+                "dropped a worker message: \(error)",
+                metadata: ["worker": "\(worker)", "bytes": "\(frames[1].count)"]
+            )
             return
         }
         if case .hello(let hello) = message {
@@ -39,7 +42,10 @@ extension CoordinatorServer {
         case .shardFailed(let failure): shardFailed(worker, failure)
         case .shardFenced(let shard, let lease):
             metrics.shardsFenced.increment()
-            logger.warning("commit fenced: the worker's lease was gone", metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(lease)"])
+            logger.warning(
+                "commit fenced: the worker's lease was gone",
+                metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(lease)"]
+            )
             _ = scheduler.failed(token: lease, countsAsAttempt: false)
         case .goodbye(let returning):
             logger.info("worker leaving", metadata: ["worker": "\(worker)", "returned_shards": "\(returning.count)"])
@@ -53,12 +59,21 @@ extension CoordinatorServer {
                 "worker refused: protocol version \(hello.protocolVersion), this coordinator speaks \(WireProtocol.version)",
                 metadata: ["worker": "\(worker)", "version": "\(hello.version)"]
             )
-            send(worker, .refused(reason: "protocol version \(hello.protocolVersion) is not supported; the coordinator speaks version \(WireProtocol.version)"))
+            send(
+                worker,
+                .refused(
+                    reason:
+                        "protocol version \(hello.protocolVersion) is not supported; the coordinator speaks version \(WireProtocol.version)"
+                )
+            )
             return
         }
         guard hello.worker == worker else {
             metrics.malformedMessages.increment()
-            logger.warning("dropped a hello whose worker id differs from its routing id", metadata: ["worker": "\(worker)", "claims": "\(hello.worker)"])
+            logger.warning(
+                "dropped a hello whose worker id differs from its routing id",
+                metadata: ["worker": "\(worker)", "claims": "\(hello.worker)"]
+            )
             return
         }
         var accepted = Set<String>()
@@ -73,48 +88,88 @@ extension CoordinatorServer {
                         let reason =
                             "its weights (sha256 \(model.weightsHash.prefix(16))…) differ from the registry's "
                             + "(\(registered.weightsHash.prefix(16))…); no shards of \(model.name) will be dealt to it"
-                        logger.error("worker's model refused: \(reason)", metadata: ["worker": "\(worker)", "model": "\(model.name)"])
+                        logger.error(
+                            "worker's model refused: \(reason)",
+                            metadata: ["worker": "\(worker)", "model": "\(model.name)"]
+                        )
                         send(worker, .modelRefused(model: model.name, reason: reason))
                     }
                 } catch {
                     databaseFailed(error)
                 }
             }
-            let models = hello.models.map { "{\"name\": \"\($0.name)\", \"sha256\": \"\($0.weightsHash)\"}" }.joined(separator: ", ")
-            do { try JobStore(db).recordWorker(id: worker, host: hello.host, version: hello.version, threads: hello.threads, models: "[\(models)]") } catch {
+            let models = hello.models.map { "{\"name\": \"\($0.name)\", \"sha256\": \"\($0.weightsHash)\"}" }.joined(
+                separator: ", "
+            )
+            do {
+                try JobStore(db).recordWorker(
+                    id: worker,
+                    host: hello.host,
+                    version: hello.version,
+                    threads: hello.threads,
+                    models: "[\(models)]"
+                )
+            } catch {
                 databaseFailed(error)
             }
         } else {
             // Without the registry nothing can be checked: accept nothing until the worker says hello again.
-            logger.warning("worker hello while the database is unreachable; it will retry", metadata: ["worker": "\(worker)"])
+            logger.warning(
+                "worker hello while the database is unreachable; it will retry",
+                metadata: ["worker": "\(worker)"]
+            )
             return
         }
         scheduler.join(id: worker, host: hello.host, threads: hello.threads, models: accepted, now: now)
         logger.info(
             "worker joined",
-            metadata: ["worker": "\(worker)", "host": "\(hello.host)", "version": "\(hello.version)", "threads": "\(hello.threads)", "models": "\(accepted.sorted())"]
+            metadata: [
+                "worker": "\(worker)", "host": "\(hello.host)", "version": "\(hello.version)",
+                "threads": "\(hello.threads)", "models": "\(accepted.sorted())",
+            ]
         )
-        send(worker, .welcome(.init(coordinator: name, heartbeatSeconds: configuration.heartbeatSeconds, leaseSeconds: configuration.leaseSeconds)))
+        send(
+            worker,
+            .welcome(
+                .init(
+                    coordinator: name,
+                    heartbeatSeconds: configuration.heartbeatSeconds,
+                    leaseSeconds: configuration.leaseSeconds
+                )
+            )
+        )
     }
 
     private func shardDone(_ worker: String, _ done: WorkerMessage.ShardDone) {
         let lease = scheduler.leases[done.lease]
         let job = scheduler.shards[done.shard]?.record.job
         let others = scheduler.completed(
-            shard: done.shard, token: done.lease, documents: done.documents, tokens: done.tokens, embedSeconds: done.embedSeconds, now: now)
+            shard: done.shard,
+            token: done.lease,
+            documents: done.documents,
+            tokens: done.tokens,
+            embedSeconds: done.embedSeconds,
+            now: now
+        )
         metrics.shardsDone.increment()
         metrics.documentsIndexed.increment(by: Int64(done.documents))
         metrics.tokensIndexed.increment(by: Int64(done.tokens))
         if let lease { metrics.shardSeconds.record(.seconds(now - lease.granted)) }
-        if done.embedSeconds > 0 { metrics.docsPerSecond.set(Double(done.documents) / (done.embedSeconds + done.commitSeconds)) }
+        if done.embedSeconds > 0 {
+            metrics.docsPerSecond.set(Double(done.documents) / (done.embedSeconds + done.commitSeconds))
+        }
         for other in others {
             // Copies of the same shard: their holders stop (their commit would be fenced anyway).
             if let holder = other.worker { send(holder, .revoke(shard: other.shard, lease: other.token)) }
         }
         logger.debug(
             "shard committed",
-            metadata: ["worker": "\(worker)", "shard": "\(done.shard)", "lease": "\(done.lease)", "documents": "\(done.documents)",
-                       "embed_s": "\(String(format: "%.2f", done.embedSeconds))", "commit_s": "\(String(format: "%.3f", done.commitSeconds))"]
+            metadata: [
+                "worker": "\(worker)", "shard": "\(done.shard)", "lease": "\(done.lease)",
+                "documents": "\(done.documents)",
+                "embed_s": "\(String(format: "%.2f", done.embedSeconds))",
+                "commit_s": "\(String(format: "%.3f", done.commitSeconds))",
+            ]
         )
         if let job { jobsToCheck.insert(job) } else { for job in jobs.keys { jobsToCheck.insert(job) } }
     }
@@ -123,7 +178,10 @@ extension CoordinatorServer {
         metrics.shardsFailed.increment()
         logger.warning(
             "shard failed on a worker",
-            metadata: ["worker": "\(worker)", "shard": "\(failure.shard)", "lease": "\(failure.lease)", "error": "\(failure.error)"]
+            metadata: [
+                "worker": "\(worker)", "shard": "\(failure.shard)", "lease": "\(failure.lease)",
+                "error": "\(failure.error)",
+            ]
         )
         let lease = scheduler.leases[failure.lease]
         switch scheduler.failed(token: failure.lease, countsAsAttempt: !failure.retryElsewhere) {

@@ -55,7 +55,10 @@ public final class CoordinatorServer {
         schedulerConfiguration.speculate = configuration.speculate
         scheduler = ShardScheduler(configuration: schedulerConfiguration)
         indexBuilds = IndexBuildQueue(
-            builder: HnswIndexBuilder(url: configuration.databaseURL, maintenanceWorkMemory: configuration.maintenanceWorkMemory),
+            builder: HnswIndexBuilder(
+                url: configuration.databaseURL,
+                maintenanceWorkMemory: configuration.maintenanceWorkMemory
+            ),
             logger: logger
         )
         do {
@@ -74,7 +77,9 @@ public final class CoordinatorServer {
             for socket in [workerSocket, clientSocket] {
                 try socket.setRouterMandatory()
                 try socket.setMaximumMessageSize(WireProtocol.maximumMessageSize)
-                if let serverKeys { try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: "driftless") }
+                if let serverKeys {
+                    try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: "driftless")
+                }
             }
             try workerSocket.bind(configuration.workerEndpoint)
             try clientSocket.bind(configuration.clientEndpoint)
@@ -102,7 +107,9 @@ public final class CoordinatorServer {
         summary["clients"] = clientEndpoint
         logger.info("coordinator starting", metadata: summary.mapValues { .string($0) })
         if configuration.keysFolder == nil {
-            logger.warning("no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)")
+            logger.warning(
+                "no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)"
+            )
         }
         let connection: PostgresConnection
         do { connection = try PostgresConnection(url: configuration.databaseURL) } catch {
@@ -120,7 +127,10 @@ public final class CoordinatorServer {
             throw .configuration("\(error)")
         }
         database = connection
-        logger.info("coordinator ready", metadata: ["jobs": "\(jobs.count)", "open_shards": "\(scheduler.openShardCount)"])
+        logger.info(
+            "coordinator ready",
+            metadata: ["jobs": "\(jobs.count)", "open_shards": "\(scheduler.openShardCount)"]
+        )
 
         var sockets = [workerSocket, clientSocket]
         if let zap { sockets.append(zap.socket) }
@@ -153,12 +163,17 @@ public final class CoordinatorServer {
     private func answerAuthentication() {
         guard let zap, let decision = try? zap.answerPending() else { return }
         if decision.allowed {
-            logger.debug("connection authenticated", metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey)"])
+            logger.debug(
+                "connection authenticated",
+                metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey)"]
+            )
         } else {
             metrics.rejectedConnections.increment()
             logger.warning(
                 "connection refused: key not authorised",
-                metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey.isEmpty ? "none" : decision.publicKey)"]
+                metadata: [
+                    "peer": "\(decision.address)", "key": "\(decision.publicKey.isEmpty ? "none" : decision.publicKey)",
+                ]
             )
         }
     }
@@ -174,7 +189,9 @@ public final class CoordinatorServer {
             metrics.leasesExpired.increment()
             logger.warning(
                 "lease lapsed: shard dealt again",
-                metadata: ["shard": "\(lease.shard)", "lease": "\(lease.token)", "worker": "\(lease.worker ?? "unknown")"]
+                metadata: [
+                    "shard": "\(lease.shard)", "lease": "\(lease.token)", "worker": "\(lease.worker ?? "unknown")",
+                ]
             )
             let outcome = revokeInDatabase(lease)
             if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
@@ -197,11 +214,16 @@ public final class CoordinatorServer {
                             try JobStore(db).markDone(job: job)
                             metrics.jobsFinished.increment()
                             logger.info("urgent job done (no HNSW build)", metadata: ["job": "\(job)"])
-                        } else if jobs.values.contains(where: { sameIndex($0.index) }) || receiving.values.contains(where: { sameIndex($0.index) }) {
+                        } else if jobs.values.contains(where: { sameIndex($0.index) })
+                            || receiving.values.contains(where: { sameIndex($0.index) })
+                        {
                             // Building now would leave the other job inserting into the graph one vector at a time.
                             try JobStore(db).markDone(job: job)
                             metrics.jobsFinished.increment()
-                            logger.info("job done; another job of its index is running and builds the HNSW index", metadata: ["job": "\(job)"])
+                            logger.info(
+                                "job done; another job of its index is running and builds the HNSW index",
+                                metadata: ["job": "\(job)"]
+                            )
                         } else {
                             logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
                             indexBuilds.enqueue(record)
@@ -227,16 +249,29 @@ public final class CoordinatorServer {
             var error: String?
             switch build.outcome {
             case .success(.built(let seconds)):
-                logger.info("HNSW index built", metadata: ["job": "\(build.job)", "index": "\(build.index)", "seconds": "\(String(format: "%.1f", seconds))"])
+                logger.info(
+                    "HNSW index built",
+                    metadata: [
+                        "job": "\(build.job)", "index": "\(build.index)",
+                        "seconds": "\(String(format: "%.1f", seconds))",
+                    ]
+                )
             case .success(.alreadyBuilt):
                 break
             case .failure(let failure) where failure.isConnectionLoss:
-                logger.warning("HNSW build interrupted: the database went away; will try again", metadata: ["job": "\(build.job)", "error": "\(failure)"])
+                logger.warning(
+                    "HNSW build interrupted: the database went away; will try again",
+                    metadata: ["job": "\(build.job)", "error": "\(failure)"]
+                )
                 retryIndexBuild(job: build.job)
                 continue
             case .failure(let failure):
-                error = "HNSW build failed: \(failure) (the vectors are stored; searches scan sequentially until `coord index build` succeeds)"
-                logger.error("HNSW build failed", metadata: ["job": "\(build.job)", "index": "\(build.index)", "error": "\(failure)"])
+                error =
+                    "HNSW build failed: \(failure) (the vectors are stored; searches scan sequentially until `coord index build` succeeds)"
+                logger.error(
+                    "HNSW build failed",
+                    metadata: ["job": "\(build.job)", "index": "\(build.index)", "error": "\(failure)"]
+                )
             }
             do {
                 try JobStore(db).markDone(job: build.job, error: error)
@@ -257,7 +292,9 @@ public final class CoordinatorServer {
     private func requeueIndexBuilds(_ db: PostgresConnection) {
         guard !pendingIndexRetries.isEmpty else { return }
         do {
-            for job in try JobStore(db).indexingJobs() where pendingIndexRetries.contains(job.id) { indexBuilds.enqueue(job) }
+            for job in try JobStore(db).indexingJobs() where pendingIndexRetries.contains(job.id) {
+                indexBuilds.enqueue(job)
+            }
             pendingIndexRetries = []
         } catch {
             databaseFailed(error)
@@ -273,7 +310,8 @@ public final class CoordinatorServer {
                 case .shard(let worker, let shard): (worker, shard, false)
                 case .copy(let worker, let shard): (worker, shard, true)
                 }
-            guard let open = scheduler.shards[shard], let job = jobs[open.record.job], let db = connectedDatabase() else {
+            guard let open = scheduler.shards[shard], let job = jobs[open.record.job], let db = connectedDatabase()
+            else {
                 scheduler.notDealt(shard: shard, worker: worker, stillOpen: scheduler.shards[shard] != nil)
                 return
             }
@@ -287,17 +325,33 @@ public final class CoordinatorServer {
                 let documents = try store.documents(job: job.id, shard: open.record)
                 scheduler.granted(token: token, shard: shard, worker: worker, now: now)
                 let assignment = ShardAssignment(
-                    shard: shard, lease: token, job: job.id, index: job.index.name, collectionId: job.index.collectionId,
-                    vectorTable: job.index.vectorTable, model: job.index.model.name,
-                    weightsHash: job.index.model.weightsHash, dimension: job.index.model.dimension,
+                    shard: shard,
+                    lease: token,
+                    job: job.id,
+                    index: job.index.name,
+                    collectionId: job.index.collectionId,
+                    vectorTable: job.index.vectorTable,
+                    model: job.index.model.name,
+                    weightsHash: job.index.model.weightsHash,
+                    dimension: job.index.model.dimension,
                     documents: documents.map {
-                        WireDocument(seq: $0.seq, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
+                        WireDocument(
+                            seq: $0.seq,
+                            line: $0.line,
+                            id: $0.id,
+                            title: $0.title,
+                            text: $0.text,
+                            metadata: $0.metadata
+                        )
                     }
                 )
                 metrics.shardsDealt.increment()
                 logger.debug(
                     isCopy ? "shard copy dealt" : "shard dealt",
-                    metadata: ["job": "\(job.id)", "shard": "\(shard)", "lease": "\(token)", "worker": "\(worker)", "documents": "\(documents.count)"]
+                    metadata: [
+                        "job": "\(job.id)", "shard": "\(shard)", "lease": "\(token)", "worker": "\(worker)",
+                        "documents": "\(documents.count)",
+                    ]
                 )
                 send(worker, .assign(assignment))
             } catch {
@@ -317,12 +371,18 @@ public final class CoordinatorServer {
             }
             if children.isEmpty {
                 metrics.documentsRejected.increment()
-                logger.error("document rejected: it fails every time", metadata: ["job": "\(record.job)", "shard": "\(record.id)", "error": "\(error)"])
+                logger.error(
+                    "document rejected: it fails every time",
+                    metadata: ["job": "\(record.job)", "shard": "\(record.id)", "error": "\(error)"]
+                )
                 jobsToCheck.insert(record.job)
             } else {
                 logger.warning(
                     "shard failed \(record.attempts) times: split to isolate the failing document",
-                    metadata: ["job": "\(record.job)", "shard": "\(record.id)", "into": "\(children.map(\.id))", "error": "\(error)"]
+                    metadata: [
+                        "job": "\(record.job)", "shard": "\(record.id)", "into": "\(children.map(\.id))",
+                        "error": "\(error)",
+                    ]
                 )
                 scheduler.add(children, model: job.index.model.name, atFront: true)
             }
@@ -341,7 +401,14 @@ public final class CoordinatorServer {
             if outcome == .done {
                 // Committed just before it lapsed: close it here too.
                 let job = scheduler.shards[lease.shard]?.record.job
-                _ = scheduler.completed(shard: lease.shard, token: lease.token, documents: 0, tokens: 0, embedSeconds: 0, now: now)
+                _ = scheduler.completed(
+                    shard: lease.shard,
+                    token: lease.token,
+                    documents: 0,
+                    tokens: 0,
+                    embedSeconds: 0,
+                    now: now
+                )
                 if let job { jobsToCheck.insert(job) }
             }
             return outcome
@@ -412,11 +479,20 @@ public final class CoordinatorServer {
             if registered.weightsHash != record.weightsHash {
                 logger.warning(
                     "model folder differs from the registry: the registry's weights stay the reference",
-                    metadata: ["model": "\(record.name)", "path": "\(path)", "registry_sha256": "\(registered.weightsHash.prefix(16))…",
-                               "folder_sha256": "\(record.weightsHash.prefix(16))…"]
+                    metadata: [
+                        "model": "\(record.name)", "path": "\(path)",
+                        "registry_sha256": "\(registered.weightsHash.prefix(16))…",
+                        "folder_sha256": "\(record.weightsHash.prefix(16))…",
+                    ]
                 )
             } else {
-                logger.info("model registered", metadata: ["model": "\(record.name)", "dimension": "\(record.dimension)", "sha256": "\(record.weightsHash.prefix(16))…"])
+                logger.info(
+                    "model registered",
+                    metadata: [
+                        "model": "\(record.name)", "dimension": "\(record.dimension)",
+                        "sha256": "\(record.weightsHash.prefix(16))…",
+                    ]
+                )
             }
         }
     }
@@ -425,7 +501,9 @@ public final class CoordinatorServer {
     private func resume(_ connection: PostgresConnection) throws {
         let store = JobStore(connection)
         let interrupted = try store.failInterruptedSubmissions()
-        if interrupted > 0 { logger.warning("submissions interrupted by a restart marked failed", metadata: ["jobs": "\(interrupted)"]) }
+        if interrupted > 0 {
+            logger.warning("submissions interrupted by a restart marked failed", metadata: ["jobs": "\(interrupted)"])
+        }
         for job in try store.runningJobs() {
             jobs[job.id] = job
             let shards = try store.openShards(job: job.id)
@@ -433,10 +511,19 @@ public final class CoordinatorServer {
             let leases = try store.leases(job: job.id)
             for lease in leases { scheduler.adopt(token: lease.token, shard: lease.shard, now: now) }
             jobsToCheck.insert(job.id)
-            logger.info("job resumed", metadata: ["job": "\(job.id)", "index": "\(job.index.name)", "open_shards": "\(shards.count)", "leases": "\(leases.count)"])
+            logger.info(
+                "job resumed",
+                metadata: [
+                    "job": "\(job.id)", "index": "\(job.index.name)", "open_shards": "\(shards.count)",
+                    "leases": "\(leases.count)",
+                ]
+            )
         }
         for job in try store.indexingJobs() {
-            logger.info("job resumed: building its HNSW index", metadata: ["job": "\(job.id)", "index": "\(job.index.name)"])
+            logger.info(
+                "job resumed: building its HNSW index",
+                metadata: ["job": "\(job.id)", "index": "\(job.index.name)"]
+            )
             indexBuilds.enqueue(job)
         }
     }

@@ -34,24 +34,45 @@ public struct CorpusSubmission {
         let reader = try CorpusReader(path: path)
         let report = try reader.validate(rejectDuplicates: true, maxErrors: skipInvalid ? Int.max : 20)
         if report.errorCount > 0 && !skipInvalid {
-            throw SubmissionError.invalidLines(path: path, errors: report.errors.map(\.description), count: report.errorCount)
+            throw SubmissionError.invalidLines(
+                path: path,
+                errors: report.errors.map(\.description),
+                count: report.errorCount
+            )
         }
         guard report.records > 0 else { throw SubmissionError.empty(path: path) }
 
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard case .accepted(let job) = try expect(client.request(.submit(.init(index: index, model: model, shardSize: shardSize, source: source, urgent: urgent))))
+        guard
+            case .accepted(let job) = try expect(
+                client.request(
+                    .submit(.init(index: index, model: model, shardSize: shardSize, source: source, urgent: urgent))
+                )
+            )
         else { throw SubmissionError.protocolError("expected the job to be accepted") }
 
         if report.errorCount > 0 {
-            let lines = report.errors.map { ClientRequest.RejectedLine(line: $0.line ?? 0, id: $0.documentId, error: $0.description) }
+            let lines = report.errors.map {
+                ClientRequest.RejectedLine(line: $0.line ?? 0, id: $0.documentId, error: $0.description)
+            }
             for chunk in stride(from: 0, to: lines.count, by: chunkSize) {
-                _ = try expect(client.request(.rejected(job: job, lines: Array(lines[chunk..<min(chunk + chunkSize, lines.count)]))))
+                _ = try expect(
+                    client.request(
+                        .rejected(job: job, lines: Array(lines[chunk..<min(chunk + chunkSize, lines.count)]))
+                    )
+                )
             }
         }
         var sent = 0
         try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
             let documents = records.map {
-                WireDocument(line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: String(decoding: $0.metadata, as: UTF8.self))
+                WireDocument(
+                    line: $0.line,
+                    id: $0.id,
+                    title: $0.title,
+                    text: $0.text,
+                    metadata: String(decoding: $0.metadata, as: UTF8.self)
+                )
             }
             _ = try expect(client.request(.documents(job: job, documents: documents)))
             sent += documents.count
@@ -79,7 +100,8 @@ public enum SubmissionError: Error, CustomStringConvertible {
         switch self {
         case .invalidLines(let path, let errors, let count):
             "\(path): \(count) invalid line\(count == 1 ? "" : "s"); nothing was submitted (--skip-invalid indexes the valid lines and records these):\n"
-                + errors.map { "  \($0)" }.joined(separator: "\n") + (count > errors.count ? "\n  … and \(count - errors.count) more" : "")
+                + errors.map { "  \($0)" }.joined(separator: "\n")
+                + (count > errors.count ? "\n  … and \(count - errors.count) more" : "")
         case .empty(let path): "\(path) holds no documents"
         case .refused(let message): "the coordinator refused: \(message)"
         case .protocolError(let message): "unexpected reply from the coordinator: \(message)"

@@ -67,8 +67,10 @@ final class IndexBuildQueue: Sendable {
                 let index = job.index
                 logger.info(
                     "building HNSW index",
-                    metadata: ["job": "\(job.id)", "index": "\(index.name)", "m": "\(index.hnsw.m)",
-                               "ef_construction": "\(index.hnsw.efConstruction)"]
+                    metadata: [
+                        "job": "\(job.id)", "index": "\(index.name)", "m": "\(index.hnsw.m)",
+                        "ef_construction": "\(index.hnsw.efConstruction)",
+                    ]
                 )
                 let outcome = Result { () throws(StoreError) -> HnswIndexBuilder.Outcome in
                     try builder.build(index) { progress in

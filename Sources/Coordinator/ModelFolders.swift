@@ -23,9 +23,14 @@ public enum ModelFolders {
             String(decoding: $0, as: UTF8.self)
         }
         return ModelRecord(
-            name: model.name, architecture: "\(model.architecture)", dimension: model.dimension,
-            pooling: model.pooling.strategy.rawValue, normalized: model.normalize,
-            maxSequenceLength: model.maxSequenceLength, prompts: promptsJSON ?? "{}", weightsHash: model.weightsHash
+            name: model.name,
+            architecture: "\(model.architecture)",
+            dimension: model.dimension,
+            pooling: model.pooling.strategy.rawValue,
+            normalized: model.normalize,
+            maxSequenceLength: model.maxSequenceLength,
+            prompts: promptsJSON ?? "{}",
+            weightsHash: model.weightsHash
         )
     }
 }

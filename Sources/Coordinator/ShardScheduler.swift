@@ -71,7 +71,13 @@ public struct ShardScheduler: Sendable {
         guard shards[shard] != nil else { return }
         queue.removeAll { $0 == shard }
         shards[shard]?.leases.insert(token)
-        leases[token] = Lease(token: token, shard: shard, worker: nil, granted: now, expires: now + configuration.leaseSeconds)
+        leases[token] = Lease(
+            token: token,
+            shard: shard,
+            worker: nil,
+            granted: now,
+            expires: now + configuration.leaseSeconds
+        )
     }
 
     public var openShardCount: Int { shards.count }
@@ -134,9 +140,12 @@ public struct ShardScheduler: Sendable {
 
     /// The next shard to deal, if any worker has credit for one.
     public mutating func nextDeal(now: Double) -> Deal? {
-        let ready = workers.values.filter { $0.credit > 0 }.sorted { ($0.leases.count, $0.id) < ($1.leases.count, $1.id) }
+        let ready = workers.values.filter { $0.credit > 0 }.sorted {
+            ($0.leases.count, $0.id) < ($1.leases.count, $1.id)
+        }
         for worker in ready {
-            if let position = queue.firstIndex(where: { shards[$0].map { worker.models.contains($0.model) } ?? false }) {
+            if let position = queue.firstIndex(where: { shards[$0].map { worker.models.contains($0.model) } ?? false })
+            {
                 let shard = queue.remove(at: position)
                 workers[worker.id]!.credit -= 1
                 return .shard(worker: worker.id, shard: shard)
@@ -147,7 +156,9 @@ public struct ShardScheduler: Sendable {
         for worker in ready where worker.leases.isEmpty {
             let slow = shards.values.filter { shard in
                 worker.models.contains(shard.model) && shard.leases.count == 1
-                    && shard.leases.allSatisfy { leases[$0].map { now - $0.granted > max(2, 1.5 * mean) && $0.worker != worker.id } ?? false }
+                    && shard.leases.allSatisfy {
+                        leases[$0].map { now - $0.granted > max(2, 1.5 * mean) && $0.worker != worker.id } ?? false
+                    }
             }
             if let shard = slow.min(by: { $0.record.id < $1.record.id }) {
                 workers[worker.id]!.credit -= 1
@@ -160,7 +171,13 @@ public struct ShardScheduler: Sendable {
     /// The database granted `token`; the shard is now in the worker's hands.
     public mutating func granted(token: Int64, shard: Int64, worker: String, now: Double) {
         shards[shard]?.leases.insert(token)
-        leases[token] = Lease(token: token, shard: shard, worker: worker, granted: now, expires: now + configuration.leaseSeconds)
+        leases[token] = Lease(
+            token: token,
+            shard: shard,
+            worker: worker,
+            granted: now,
+            expires: now + configuration.leaseSeconds
+        )
         workers[worker]?.leases.insert(token)
         shards[shard]?.record.attempts += 1
     }
@@ -174,7 +191,14 @@ public struct ShardScheduler: Sendable {
     // MARK: Outcomes
 
     /// A commit succeeded: the shard is closed. Returns the other leases of it (copies) to revoke.
-    public mutating func completed(shard: Int64, token: Int64, documents: Int, tokens: Int, embedSeconds: Double, now: Double) -> [Lease] {
+    public mutating func completed(
+        shard: Int64,
+        token: Int64,
+        documents: Int,
+        tokens: Int,
+        embedSeconds: Double,
+        now: Double
+    ) -> [Lease] {
         if let lease = leases[token], let worker = lease.worker {
             workers[worker]?.documents += documents
             workers[worker]?.tokens += tokens

@@ -53,7 +53,12 @@ public enum BLAS {
     /// (`y` has `n`): a vector through a matrix, as a projection maps it.
     @inline(__always)
     public static func vectorTimesMatrix(
-        m: Int, n: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+        m: Int,
+        n: Int,
+        x: UnsafePointer<Float>,
+        a: UnsafePointer<Float>,
+        beta: Float = 0,
+        y: UnsafeMutablePointer<Float>
     ) {
         cblas_sgemv(CblasRowMajor, CblasTrans, blasint(m), blasint(n), 1, a, blasint(n), x, 1, beta, y, 1)
     }

@@ -68,7 +68,11 @@ public struct Matrix: Sendable, Equatable {
 
     /// Rows `range` of the matrix.
     public func rows(_ range: Range<Int>) -> Matrix {
-        Matrix(rows: range.count, columns: columns, values: Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)]))
+        Matrix(
+            rows: range.count,
+            columns: columns,
+            values: Array(values[(range.lowerBound * columns)..<(range.upperBound * columns)])
+        )
     }
 
     /// The rows at `indices`, in that order.
@@ -102,9 +106,20 @@ public struct Matrix: Sendable, Equatable {
             other.values.withUnsafeBufferPointer { b in
                 result.values.withUnsafeMutableBufferPointer { c in
                     cblas_dgemm(
-                        CblasRowMajor, transposingSelf ? CblasTrans : CblasNoTrans, transposingOther ? CblasTrans : CblasNoTrans,
-                        blasint(m), blasint(n), blasint(k), 1, a.baseAddress, blasint(columns), b.baseAddress,
-                        blasint(other.columns), 0, c.baseAddress, blasint(n)
+                        CblasRowMajor,
+                        transposingSelf ? CblasTrans : CblasNoTrans,
+                        transposingOther ? CblasTrans : CblasNoTrans,
+                        blasint(m),
+                        blasint(n),
+                        blasint(k),
+                        1,
+                        a.baseAddress,
+                        blasint(columns),
+                        b.baseAddress,
+                        blasint(other.columns),
+                        0,
+                        c.baseAddress,
+                        blasint(n)
                     )
                 }
             }
@@ -136,8 +151,17 @@ public struct Matrix: Sendable, Equatable {
         var u = Matrix(rows: rows, columns: r)
         var vt = Matrix(rows: r, columns: columns)
         let info = LAPACKE_dgesdd(
-            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "S")), Int32(rows), Int32(columns), &a, Int32(columns),
-            &s, &u.values, Int32(r), &vt.values, Int32(columns)
+            LAPACK_ROW_MAJOR,
+            Int8(UInt8(ascii: "S")),
+            Int32(rows),
+            Int32(columns),
+            &a,
+            Int32(columns),
+            &s,
+            &u.values,
+            Int32(r),
+            &vt.values,
+            Int32(columns)
         )
         guard info == 0 else { throw .lapack(routine: "dgesdd", info: Int(info)) }
         return (u, s, vt)
@@ -149,8 +173,14 @@ public struct Matrix: Sendable, Equatable {
         var a = values
         var b = rhs
         let info = LAPACKE_dposv(
-            LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(rows), Int32(rhs.columns), &a, Int32(columns),
-            &b.values, Int32(rhs.columns)
+            LAPACK_ROW_MAJOR,
+            Int8(UInt8(ascii: "U")),
+            Int32(rows),
+            Int32(rhs.columns),
+            &a,
+            Int32(columns),
+            &b.values,
+            Int32(rhs.columns)
         )
         guard info == 0 else { throw .lapack(routine: "dposv", info: Int(info)) }
         return b
@@ -164,7 +194,9 @@ public enum LinearAlgebraError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .lapack(let routine, let info):
-            info < 0 ? "LAPACK \(routine): argument \(-info) is invalid" : "LAPACK \(routine) failed (info \(info)): the matrix is singular or did not converge"
+            info < 0
+                ? "LAPACK \(routine): argument \(-info) is invalid"
+                : "LAPACK \(routine) failed (info \(info)): the matrix is singular or did not converge"
         }
     }
 }

@@ -10,7 +10,9 @@ public enum PostgresURL {
         guard var components = URLComponents(string: url) else { return "<unparsable database URL>" }
         if components.password != nil { components.password = "***" }
         if let items = components.queryItems {
-            components.queryItems = items.map { $0.name == "password" ? URLQueryItem(name: "password", value: "***") : $0 }
+            components.queryItems = items.map {
+                $0.name == "password" ? URLQueryItem(name: "password", value: "***") : $0
+            }
         }
         return components.string ?? "<unparsable database URL>"
     }

@@ -39,14 +39,18 @@ public struct RelevanceJudgments: Sendable, Equatable {
             number += 1
             let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).map(String.init)
             if fields.isEmpty { continue }
-            let query: String, document: String, grade: String
+            let query: String
+            let document: String
+            let grade: String
             switch fields.count {
             case 3: (query, document, grade) = (fields[0], fields[1], fields[2])
             case 4: (query, document, grade) = (fields[0], fields[2], fields[3])
             default:
                 throw .malformedJudgment(
-                    path: path, line: number,
-                    reason: "expected 3 fields (query, document, relevance) or 4 (TREC: query, 0, document, relevance), found \(fields.count)"
+                    path: path,
+                    line: number,
+                    reason:
+                        "expected 3 fields (query, document, relevance) or 4 (TREC: query, 0, document, relevance), found \(fields.count)"
                 )
             }
             guard let relevance = Int(grade) else {

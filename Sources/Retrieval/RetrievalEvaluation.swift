@@ -23,7 +23,9 @@ public struct RetrievalEvaluation: Sendable {
     }
 
     public init(
-        run: [String: [ScoredDocument]], judgments: RelevanceJudgments, cutoffs: [Int] = [10, 100]
+        run: [String: [ScoredDocument]],
+        judgments: RelevanceJudgments,
+        cutoffs: [Int] = [10, 100]
     ) throws(RetrievalError) {
         if let bad = cutoffs.first(where: { $0 < 1 }) { throw .invalidCutoff(bad) }
         self.cutoffs = Array(Set(cutoffs)).sorted()

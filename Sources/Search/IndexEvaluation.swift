@@ -56,7 +56,9 @@ public struct IndexEvaluation {
     /// Reads the query file, runs every judged query, scores the run. `progress` gets
     /// (queries done, queries in all) after each batch.
     public func run(
-        queriesPath: String, qrelsPath: String, progress: (Int, Int) -> Void = { _, _ in }
+        queriesPath: String,
+        qrelsPath: String,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws(SearchError) -> Outcome {
         let judgments: RelevanceJudgments
         do { judgments = try RelevanceJudgments.load(path: qrelsPath) } catch { throw .input(error) }
@@ -88,7 +90,9 @@ public struct IndexEvaluation {
                     exactRun[query.id] = exact
                     let truth = Set(exact.prefix(10).map(\.id))
                     if !truth.isEmpty {
-                        overlaps.append(Double(hits.prefix(10).filter { truth.contains($0.id) }.count) / Double(truth.count))
+                        overlaps.append(
+                            Double(hits.prefix(10).filter { truth.contains($0.id) }.count) / Double(truth.count)
+                        )
                     }
                 }
             }
@@ -105,7 +109,8 @@ public struct IndexEvaluation {
             throw .input(error)
         }
         return Outcome(
-            evaluation: evaluation, run: run,
+            evaluation: evaluation,
+            run: run,
             searchLatency: LatencySummary(seconds: searchSeconds),
             embeddingLatency: LatencySummary(seconds: embedSeconds),
             totalLatency: LatencySummary(seconds: zip(embedSeconds, searchSeconds).map { $0 + $1 }),

@@ -45,7 +45,11 @@ public final class IndexSearcher {
     /// Opens `indexName` in the database at `url`; models load from `modelsFolder` when first
     /// needed. `serving` overrides the index's own serving state (as `coord eval --mode` does).
     public init(
-        url: String, index indexName: String, modelsFolder: String, threads: Int = 1, serving override: ServingState? = nil
+        url: String,
+        index indexName: String,
+        modelsFolder: String,
+        threads: Int = 1,
+        serving override: ServingState? = nil
     ) throws(SearchError) {
         let connection = try SearchError.connect(url)
         let catalog = Catalog(connection)
@@ -60,14 +64,25 @@ public final class IndexSearcher {
             switch serving.mode {
             case .native:
                 guard serving.model.name == index.model.name else {
-                    throw SearchError.dimensionsDiffer(index: index.name, indexModel: index.model, queryModel: serving.model)
+                    throw SearchError.dimensionsDiffer(
+                        index: index.name,
+                        indexModel: index.model,
+                        queryModel: serving.model
+                    )
                 }
                 return (index, serving, successor, nil)
             case .project, .fuse:
-                guard let id = serving.projectionId else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
-                return (index, serving, successor, HalfPrecisionProjection(try Projection(decoding: store.projection(id: id))))
+                guard let id = serving.projectionId else {
+                    throw SearchError.noProjection(index: index.name, model: serving.model.name)
+                }
+                return (
+                    index, serving, successor,
+                    HalfPrecisionProjection(try Projection(decoding: store.projection(id: id)))
+                )
             case .rescore, .promoted:
-                guard successor != nil else { throw SearchError.noProjection(index: index.name, model: serving.model.name) }
+                guard successor != nil else {
+                    throw SearchError.noProjection(index: index.name, model: serving.model.name)
+                }
                 return (index, serving, successor, nil)
             }
         }
@@ -105,14 +120,18 @@ public final class IndexSearcher {
             return try encoder(for: serving.model).embed(texts).map { QueryVectors(search: $0) }
         case .project:
             var result: [QueryVectors] = []
-            for vector in try encoder(for: serving.model).embed(texts) { result.append(QueryVectors(search: try project(vector))) }
+            for vector in try encoder(for: serving.model).embed(texts) {
+                result.append(QueryVectors(search: try project(vector)))
+            }
             return result
         case .fuse:
             let weight = serving.fuseWeight ?? 0.5
             let new = try encoder(for: serving.model).embed(texts)
             let old = try encoder(for: index.model).embed(texts)
             var result: [QueryVectors] = []
-            for (new, old) in zip(new, old) { result.append(QueryVectors(search: Self.fused(try project(new), old, weight: weight))) }
+            for (new, old) in zip(new, old) {
+                result.append(QueryVectors(search: Self.fused(try project(new), old, weight: weight)))
+            }
             return result
         case .rescore:
             let old = try encoder(for: index.model).embed(texts)
@@ -123,14 +142,23 @@ public final class IndexSearcher {
 
     /// The `k` best documents for an embedded query, best first.
     public func search(
-        _ query: QueryVectors, k: Int, filters: [MetadataFilter] = [], method: SearchMethod
+        _ query: QueryVectors,
+        k: Int,
+        filters: [MetadataFilter] = [],
+        method: SearchMethod
     ) throws(SearchError) -> [ScoredDocument] {
         try SearchError.mapping {
             guard serving.mode == .rescore, let rescore = query.rescore, let successor else {
                 return try vectors.search(searched, vector: query.search, k: k, filters: filters, method: method)
             }
             let depth = serving.rescoreDepth ?? 20
-            let candidates = try vectors.search(index, vector: query.search, k: max(k, depth), filters: filters, method: method)
+            let candidates = try vectors.search(
+                index,
+                vector: query.search,
+                k: max(k, depth),
+                filters: filters,
+                method: method
+            )
             let head = Array(candidates.prefix(depth))
             var stored = try vectors.vectors(successor, ids: head.map(\.id))
             let missing = head.map(\.id).filter { stored[$0] == nil }
@@ -169,7 +197,11 @@ public final class IndexSearcher {
 
     /// The `k` best documents for `text`, with titles and snippets.
     public func query(
-        _ text: String, k: Int, filters: [MetadataFilter] = [], method: SearchMethod, snippetLength: Int = 160
+        _ text: String,
+        k: Int,
+        filters: [MetadataFilter] = [],
+        method: SearchMethod,
+        snippetLength: Int = 160
     ) throws(SearchError) -> [Result] {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyQuery(id: nil) }
         let hits = try search(try embed([text])[0], k: k, filters: filters, method: method)
@@ -178,7 +210,12 @@ public final class IndexSearcher {
             throw .store(error)
         }
         return hits.map { hit in
-            Result(id: hit.id, score: hit.score, title: documents[hit.id]?.title ?? "", snippet: documents[hit.id]?.snippet ?? "")
+            Result(
+                id: hit.id,
+                score: hit.score,
+                title: documents[hit.id]?.title ?? "",
+                snippet: documents[hit.id]?.snippet ?? ""
+            )
         }
     }
 

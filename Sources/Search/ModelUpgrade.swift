@@ -39,7 +39,13 @@ public final class ModelUpgrade {
         public var fuseScores: [(weight: Double, score: Double)]
     }
 
-    public init(url: String, index indexName: String, to modelName: String, modelsFolder: String, threads: Int = 2) throws(SearchError) {
+    public init(
+        url: String,
+        index indexName: String,
+        to modelName: String,
+        modelsFolder: String,
+        threads: Int = 2
+    ) throws(SearchError) {
         let connection = try SearchError.connect(url)
         self.connection = connection
         let catalog = Catalog(connection)
@@ -60,7 +66,9 @@ public final class ModelUpgrade {
 
     /// Creates the successor index (its table) if needed.
     public func successor() throws(SearchError) -> IndexRecord {
-        do { return try Catalog(connection).index(named: successorName, model: model.name) } catch { throw .store(error) }
+        do { return try Catalog(connection).index(named: successorName, model: model.name) } catch {
+            throw .store(error)
+        }
     }
 
     /// `size` documents of the index, chosen by a seeded hash of their ids (the same seed
@@ -69,7 +77,9 @@ public final class ModelUpgrade {
         let rows: PostgresRows
         do {
             let total = try vectors.vectorCount(index)
-            guard size >= 4 else { throw StoreError.invalid("--sample \(size) is too small: a fit needs at least 4 documents") }
+            guard size >= 4 else {
+                throw StoreError.invalid("--sample \(size) is too small: a fit needs at least 4 documents")
+            }
             guard size <= total else {
                 throw StoreError.invalid("--sample \(size) is larger than index \(index.name) (\(total) documents)")
             }
@@ -109,11 +119,17 @@ public final class ModelUpgrade {
     /// Fits the projection from pairs of the sampled documents (and of `queries`, embedded
     /// by both models), stores it, and (for `fuse`) chooses the blend weight.
     public func fit(
-        sample ids: [String], method: ProjectionMethod?, queries: [String] = [], options: ProjectionFitter.Options = .init(),
-        fuse: Bool = false, fuseWeight chosenWeight: Double? = nil
+        sample ids: [String],
+        method: ProjectionMethod?,
+        queries: [String] = [],
+        options: ProjectionFitter.Options = .init(),
+        fuse: Bool = false,
+        fuseWeight chosenWeight: Double? = nil
     ) throws(SearchError) -> Fit {
         let successor = try successor()
-        let old: [String: [Float]], new: [String: [Float]], texts: [String: (title: String, body: String)]
+        let old: [String: [Float]]
+        let new: [String: [Float]]
+        let texts: [String: (title: String, body: String)]
         do {
             old = try vectors.vectors(index, ids: ids)
             new = try vectors.vectors(successor, ids: ids)
@@ -121,7 +137,11 @@ public final class ModelUpgrade {
                 "SELECT doc_id, title, body FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[])",
                 [String(index.collectionId), CopyText.textArray(ids)]
             )
-            texts = Dictionary(uniqueKeysWithValues: (0..<rows.count).map { (rows.value($0, "doc_id")!, (rows.value($0, "title") ?? "", rows.value($0, "body") ?? "")) })
+            texts = Dictionary(
+                uniqueKeysWithValues: (0..<rows.count).map {
+                    (rows.value($0, "doc_id")!, (rows.value($0, "title") ?? "", rows.value($0, "body") ?? ""))
+                }
+            )
         } catch let error as StoreError {
             throw .store(error)
         } catch {
@@ -148,11 +168,16 @@ public final class ModelUpgrade {
         let heldOut = Array(shuffled.prefix(max(1, shuffled.count / 5)))
         let heldOutSet = Set(heldOut)
         let fitted = paired.enumerated().filter { !heldOutSet.contains($0.element) }.map(\.offset)
-        let fitter: ProjectionFitter, finalFitter: ProjectionFitter
+        let fitter: ProjectionFitter
+        let finalFitter: ProjectionFitter
         do {
             let extra = newSide.count - paired.count  // query pairs, after the documents
             let rows = fitted + (0..<extra).map { paired.count + $0 }
-            fitter = try ProjectionFitter(new: rows.map { newSide[$0] }, old: rows.map { oldSide[$0] }, options: options)
+            fitter = try ProjectionFitter(
+                new: rows.map { newSide[$0] },
+                old: rows.map { oldSide[$0] },
+                options: options
+            )
             finalFitter = try ProjectionFitter(new: newSide, old: oldSide, options: options)
         } catch { throw .projection(error) }
 
@@ -163,7 +188,10 @@ public final class ModelUpgrade {
         // choose nothing; agreement with the new model's own top 10, which chose fuse weights that lost 0.03
         // nDCG@10 on SciFact; agreement with both models' joint top 10, which chose 0.4: 0.998× the old model.)
         let validation = Array(
-            InverseClozeQueries.make(heldOut.compactMap { id in texts[id].map { (id, $0.title, $0.body) } }, seed: options.seed).prefix(400)
+            InverseClozeQueries.make(
+                heldOut.compactMap { id in texts[id].map { (id, $0.title, $0.body) } },
+                seed: options.seed
+            ).prefix(400)
         )
         let contexts = try oldEncoder.embedDocuments(validation.map(\.context))
         let pseudoNew = try newEncoder.embed(validation.map(\.text))
@@ -174,7 +202,10 @@ public final class ModelUpgrade {
             zip(queries, zip(validation, contexts)).map { query, target in
                 let (pseudo, context) = target
                 let ranking = candidates.map { id, vector in
-                    ScoredDocument(id: id, score: Double(IndexSearcher.dot(query, id == pseudo.documentId ? context : vector)))
+                    ScoredDocument(
+                        id: id,
+                        score: Double(IndexSearcher.dot(query, id == pseudo.documentId ? context : vector))
+                    )
                 }.sorted(by: ScoredDocument.trecOrder).prefix(10).map(\.id)
                 return RankingMetrics.reciprocalRank(at: 10, ranking: ranking, judgments: [pseudo.documentId: 1])
             }
@@ -210,29 +241,48 @@ public final class ModelUpgrade {
         var fuseScores: [(weight: Double, score: Double)] = []
         if fuse {
             var projected: [[Float]] = []
-            do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch { throw .projection(error) }
+            do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch {
+                throw .projection(error)
+            }
             for step in 0...10 {
                 let weight = Double(step) / 10
-                fuseScores.append((weight, reciprocalRank(zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) })))
+                fuseScores.append(
+                    (
+                        weight,
+                        reciprocalRank(zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) })
+                    )
+                )
             }
             // The best weight; on a tie the smaller (more of the old model's own query, which matches the stored vectors).
             let best = fuseScores.max { $0.score < $1.score || ($0.score == $1.score && $0.weight > $1.weight) }!
             fuseWeight = chosenWeight ?? best.weight
         }
         projection.details["validation_score"] = scores.first { $0.method == projection.method }?.score
-        let details = (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {
-            String(decoding: $0, as: UTF8.self)
-        } ?? "{}"
+        let details =
+            (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {
+                String(decoding: $0, as: UTF8.self)
+            } ?? "{}"
         let id: Int64
         do {
             id = try ServingStore(connection).saveProjection(
-                index: index, from: model, method: projection.method.rawValue, pairs: newSide.count, data: projection.encoded(),
+                index: index,
+                from: model,
+                method: projection.method.rawValue,
+                pairs: newSide.count,
+                data: projection.encoded(),
                 details: details
             )
         } catch { throw .store(error) }
         return Fit(
-            projection: projection, projectionId: id, documentPairs: paired.count, queryPairs: fittingQueries.count, scores: scores,
-            pseudoQueries: validation.count, oldModelScore: reciprocalRank(pseudoOld), fuseWeight: fuseWeight, fuseScores: fuseScores
+            projection: projection,
+            projectionId: id,
+            documentPairs: paired.count,
+            queryPairs: fittingQueries.count,
+            scores: scores,
+            pseudoQueries: validation.count,
+            oldModelScore: reciprocalRank(pseudoOld),
+            fuseWeight: fuseWeight,
+            fuseScores: fuseScores
         )
     }
 

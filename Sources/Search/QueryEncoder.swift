@@ -13,12 +13,19 @@ public final class QueryEncoder {
     public init(for registered: ModelRecord, modelsFolder: String, threads: Int = 1) throws(SearchError) {
         let name = registered.name
         let folder = URL(fileURLWithPath: modelsFolder, isDirectory: true).appendingPathComponent(name).path
-        guard FileManager.default.fileExists(atPath: folder) else { throw .modelMissing(model: name, folder: modelsFolder) }
+        guard FileManager.default.fileExists(atPath: folder) else {
+            throw .modelMissing(model: name, folder: modelsFolder)
+        }
         do { model = try EmbeddingModel(folder: folder) } catch {
             throw .modelUnreadable(model: name, folder: folder, reason: "\(error)")
         }
         guard model.weightsHash == registered.weightsHash else {
-            throw .weightsDiffer(model: name, folder: folder, registered: registered.weightsHash, found: model.weightsHash)
+            throw .weightsDiffer(
+                model: name,
+                folder: folder,
+                registered: registered.weightsHash,
+                found: model.weightsHash
+            )
         }
         prompt = model.prompts["query"]
         embedder = SentenceEmbedder(model: model, threads: threads)

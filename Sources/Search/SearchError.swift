@@ -74,7 +74,9 @@ extension SearchError {
 extension Catalog {
     /// The index named `name`, or an error listing the indexes there are.
     func existingIndex(named name: String) throws -> IndexRecord {
-        guard let index = try index(named: name) else { throw SearchError.unknownIndex(name, known: try indexes().map(\.name)) }
+        guard let index = try index(named: name) else {
+            throw SearchError.unknownIndex(name, known: try indexes().map(\.name))
+        }
         return index
     }
 }

@@ -15,8 +15,11 @@ public struct Catalog {
                 INSERT INTO models (name, architecture, dimension, pooling, normalized, max_seq_length, prompts, weights_hash)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (name) DO NOTHING
                 """,
-                [model.name, model.architecture, String(model.dimension), model.pooling, model.normalized ? "t" : "f",
-                 String(model.maxSequenceLength), model.prompts, model.weightsHash]
+                [
+                    model.name, model.architecture, String(model.dimension), model.pooling,
+                    model.normalized ? "t" : "f",
+                    String(model.maxSequenceLength), model.prompts, model.weightsHash,
+                ]
             )
         }
         guard let registered = try self.model(named: model.name) else { throw .unknownModel(model.name, known: []) }
@@ -31,7 +34,9 @@ public struct Catalog {
     }
 
     public func models() throws(StoreError) -> [ModelRecord] {
-        let rows = try connection.during("listing models") { try connection.execute("SELECT * FROM models ORDER BY name") }
+        let rows = try connection.during("listing models") {
+            try connection.execute("SELECT * FROM models ORDER BY name")
+        }
         return (0..<rows.count).map { Self.model(rows, $0) }
     }
 
@@ -65,7 +70,10 @@ public struct Catalog {
             try connection.transaction {
                 try connection.execute("SELECT pg_advisory_xact_lock(7426002)")
                 if try !connection.execute("SELECT 1 FROM indexes WHERE name = $1", [name]).isEmpty { return }
-                try connection.execute("INSERT INTO collections (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [name])
+                try connection.execute(
+                    "INSERT INTO collections (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                    [name]
+                )
                 let id = try connection.execute(
                     """
                     INSERT INTO indexes (name, collection_id, model_id, vector_table)
@@ -118,7 +126,9 @@ public struct Catalog {
 
     /// Changes the HNSW parameters the next build of `index` uses, and its default ef_search.
     public func setSearchParameters(
-        index: IndexRecord, hnsw: HnswParameters? = nil, efSearch: Int? = nil
+        index: IndexRecord,
+        hnsw: HnswParameters? = nil,
+        efSearch: Int? = nil
     ) throws(StoreError) {
         let hnsw = hnsw ?? index.hnsw
         try hnsw.validate()
@@ -145,7 +155,10 @@ public struct Catalog {
             collectionId: Int64(rows.int(row, "collection_id")!),
             model: Self.model(rows, row),
             vectorTable: rows.value(row, "vector_table")!,
-            hnsw: HnswParameters(m: rows.int(row, "hnsw_m") ?? 16, efConstruction: rows.int(row, "hnsw_ef_construction") ?? 64),
+            hnsw: HnswParameters(
+                m: rows.int(row, "hnsw_m") ?? 16,
+                efConstruction: rows.int(row, "hnsw_ef_construction") ?? 64
+            ),
             efSearch: rows.int(row, "ef_search") ?? HnswParameters.defaultEfSearch,
             hasHnsw: rows.value(row, "has_hnsw") == "t"
         )

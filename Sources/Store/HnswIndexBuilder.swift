@@ -48,7 +48,9 @@ public struct HnswIndexBuilder: Sendable {
     /// own), rebuilding when `rebuild` is set. Calls `progress` about twice a second from
     /// the calling thread while the build runs.
     public func build(
-        _ index: IndexRecord, parameters: HnswParameters? = nil, rebuild: Bool = false,
+        _ index: IndexRecord,
+        parameters: HnswParameters? = nil,
+        rebuild: Bool = false,
         progress: (HnswBuildProgress) -> Void = { _ in }
     ) throws(StoreError) -> Outcome {
         let parameters = parameters ?? index.hnsw
@@ -57,12 +59,16 @@ public struct HnswIndexBuilder: Sendable {
             throw .invalid("maintenance_work_mem \"\(maintenanceWorkMemory)\" is not a size such as 1GB")
         }
         let monitor: PostgresConnection
-        do { monitor = try PostgresConnection(url: url) } catch { throw .database(error, during: "connecting to build HNSW") }
+        do { monitor = try PostgresConnection(url: url) } catch {
+            throw .database(error, during: "connecting to build HNSW")
+        }
 
         // pgvector reports no tuple total while loading: the planner's row estimate stands in.
-        let estimatedRows = (try? monitor.execute(
-            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)", [index.vectorTable]
-        ).scalar).flatMap { $0.flatMap { Int($0) } } ?? 0
+        let estimatedRows =
+            (try? monitor.execute(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                [index.vectorTable]
+            ).scalar).flatMap { $0.flatMap { Int($0) } } ?? 0
         let state = SharedState()
         let done = DispatchSemaphore(value: 0)
         let (url, memory) = (url, maintenanceWorkMemory)
@@ -80,11 +86,13 @@ public struct HnswIndexBuilder: Sendable {
         while done.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
             guard let pid = state.value.withLock({ $0.pid }) else { continue }
             if let rows = try? monitor.execute(
-                "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1", [String(pid)]
+                "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1",
+                [String(pid)]
             ), !rows.isEmpty {
                 progress(
                     HnswBuildProgress(
-                        phase: rows.value(0, "phase") ?? "", tuplesDone: rows.int(0, "tuples_done") ?? 0,
+                        phase: rows.value(0, "phase") ?? "",
+                        tuplesDone: rows.int(0, "tuples_done") ?? 0,
                         tuplesTotal: max(rows.int(0, "tuples_total") ?? 0, estimatedRows)
                     )
                 )
@@ -104,11 +112,17 @@ public struct HnswIndexBuilder: Sendable {
     }
 
     private static func run(
-        _ index: IndexRecord, parameters: HnswParameters, rebuild: Bool, url: String, memory: String,
+        _ index: IndexRecord,
+        parameters: HnswParameters,
+        rebuild: Bool,
+        url: String,
+        memory: String,
         started: (Int) -> Void
     ) throws(StoreError) -> Outcome {
         let connection: PostgresConnection
-        do { connection = try PostgresConnection(url: url) } catch { throw .database(error, during: "connecting to build HNSW") }
+        do { connection = try PostgresConnection(url: url) } catch {
+            throw .database(error, during: "connecting to build HNSW")
+        }
         let clock = ContinuousClock.now
         let name = index.hnswIndexName
         let building = rebuild ? name + "_new" : name
@@ -128,7 +142,9 @@ public struct HnswIndexBuilder: Sendable {
             )
             try connection.transaction {
                 if rebuild {
-                    try connection.executeScript("DROP INDEX IF EXISTS \(name); ALTER INDEX \(building) RENAME TO \(name)")
+                    try connection.executeScript(
+                        "DROP INDEX IF EXISTS \(name); ALTER INDEX \(building) RENAME TO \(name)"
+                    )
                 }
                 try connection.execute(
                     "UPDATE indexes SET hnsw_m = $2, hnsw_ef_construction = $3, hnsw_built_at = now() WHERE id = $1",

@@ -16,11 +16,15 @@ public struct HnswParameters: Sendable, Equatable, Codable {
     public func validate() throws(StoreError) {
         guard (2...100).contains(m) else { throw .invalid("HNSW m must be between 2 and 100, not \(m)") }
         guard (4...1000).contains(efConstruction), efConstruction >= 2 * m else {
-            throw .invalid("HNSW ef_construction must be between 4 and 1000 and at least 2·m (\(2 * m)), not \(efConstruction)")
+            throw .invalid(
+                "HNSW ef_construction must be between 4 and 1000 and at least 2·m (\(2 * m)), not \(efConstruction)"
+            )
         }
     }
 
     public static func validate(efSearch: Int) throws(StoreError) {
-        guard (1...1000).contains(efSearch) else { throw .invalid("ef_search must be between 1 and 1000, not \(efSearch)") }
+        guard (1...1000).contains(efSearch) else {
+            throw .invalid("ef_search must be between 1 and 1000, not \(efSearch)")
+        }
     }
 }

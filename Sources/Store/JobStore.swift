@@ -26,13 +26,16 @@ public struct JobStore {
         var copy = CopyText()
         for (offset, document) in documents.enumerated() {
             copy.appendRow([
-                String(job), String(firstSeq + offset), String(document.line), document.id, document.title, document.text,
-                document.metadata, ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
+                String(job), String(firstSeq + offset), String(document.line), document.id, document.title,
+                document.text,
+                document.metadata,
+                ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
             ])
         }
         try connection.during("staging documents of job \(job)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)]).scalar
+                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
+                    .scalar
                 guard state == "receiving" else {
                     throw StoreError.invalid("job \(job) is not receiving documents (state \(state ?? "unknown"))")
                 }
@@ -61,24 +64,29 @@ public struct JobStore {
     /// already in the index, or staged by another running job of the same index
     /// (a re-submission while the first is still running embeds nothing twice),
     /// cuts the rest into shards, and starts the job.
-    public func seal(job: Int64, index: IndexRecord, shardSize: Int) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
+    public func seal(
+        job: Int64,
+        index: IndexRecord,
+        shardSize: Int
+    ) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
         try connection.during("sealing job \(job)") {
             try connection.transaction {
-                let unchanged = try connection.execute(
-                    """
-                    WITH gone AS (
-                        DELETE FROM job_documents j
-                        WHERE j.job_id = $1 AND (
-                            EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
-                            OR EXISTS (
-                                SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
-                                WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
-                                  AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash))
-                        RETURNING 1)
-                    SELECT count(*) FROM gone
-                    """,
-                    [String(job), String(index.id)]
-                ).scalar.flatMap { Int($0) } ?? 0
+                let unchanged =
+                    try connection.execute(
+                        """
+                        WITH gone AS (
+                            DELETE FROM job_documents j
+                            WHERE j.job_id = $1 AND (
+                                EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
+                                OR EXISTS (
+                                    SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
+                                    WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
+                                      AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash))
+                            RETURNING 1)
+                        SELECT count(*) FROM gone
+                        """,
+                        [String(job), String(index.id)]
+                    ).scalar.flatMap { Int($0) } ?? 0
                 let shards = try connection.execute(
                     """
                     INSERT INTO shards (job_id, first_seq, last_seq, doc_count, state)
@@ -89,9 +97,11 @@ public struct JobStore {
                     """,
                     [String(job), String(shardSize)]
                 ).affected
-                let toEmbed = try connection.execute(
-                    "SELECT count(*) FROM job_documents WHERE job_id = $1", [String(job)]
-                ).scalar.flatMap { Int($0) } ?? 0
+                let toEmbed =
+                    try connection.execute(
+                        "SELECT count(*) FROM job_documents WHERE job_id = $1",
+                        [String(job)]
+                    ).scalar.flatMap { Int($0) } ?? 0
                 try connection.execute(
                     "UPDATE jobs SET state = 'running', started_at = now(), unchanged_docs = $2 WHERE id = $1",
                     [String(job), String(unchanged)]
@@ -134,7 +144,11 @@ public struct JobStore {
             )
         }
         return (0..<rows.count).map { row in
-            JobRecord(id: Int64(rows.int(row, "job_id")!), index: Catalog.index(rows, row), state: rows.value(row, "state")!)
+            JobRecord(
+                id: Int64(rows.int(row, "job_id")!),
+                index: Catalog.index(rows, row),
+                state: rows.value(row, "state")!
+            )
         }
     }
 
@@ -151,8 +165,11 @@ public struct JobStore {
         }
         return (0..<rows.count).map { row in
             ShardRecord(
-                id: Int64(rows.int(row, "id")!), job: job, firstSeq: rows.int(row, "first_seq")!,
-                lastSeq: rows.int(row, "last_seq")!, documentCount: rows.int(row, "doc_count")!,
+                id: Int64(rows.int(row, "id")!),
+                job: job,
+                firstSeq: rows.int(row, "first_seq")!,
+                lastSeq: rows.int(row, "last_seq")!,
+                documentCount: rows.int(row, "doc_count")!,
                 attempts: rows.int(row, "attempts")!
             )
         }
@@ -170,7 +187,11 @@ public struct JobStore {
             )
         }
         return (0..<rows.count).map {
-            LeaseRecord(token: Int64(rows.int($0, "token")!), shard: Int64(rows.int($0, "shard_id")!), worker: rows.value($0, "worker")!)
+            LeaseRecord(
+                token: Int64(rows.int($0, "token")!),
+                shard: Int64(rows.int($0, "shard_id")!),
+                worker: rows.value($0, "worker")!
+            )
         }
     }
 
@@ -188,7 +209,14 @@ public struct JobStore {
             )
         }
         return rows.rows.map {
-            StagedDocument(seq: Int($0[0]!)!, line: Int($0[1]!)!, id: $0[2]!, title: $0[3]!, text: $0[4]!, metadata: $0[5]!)
+            StagedDocument(
+                seq: Int($0[0]!)!,
+                line: Int($0[1]!)!,
+                id: $0[2]!,
+                title: $0[3]!,
+                text: $0[4]!,
+                metadata: $0[5]!
+            )
         }
     }
 
@@ -196,7 +224,8 @@ public struct JobStore {
     public func grantLease(shard: Int64, worker: String) throws(StoreError) -> Int64? {
         try connection.during("leasing shard \(shard)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
+                    .scalar
                 guard state == "pending" || state == "leased" else { return nil }
                 try connection.execute(
                     "UPDATE shards SET state = 'leased', attempts = attempts + 1, worker = $2 WHERE id = $1",
@@ -224,10 +253,14 @@ public struct JobStore {
     public func revokeLease(token: Int64, shard: Int64) throws(StoreError) -> Revocation {
         try connection.during("revoking lease \(token) of shard \(shard)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
+                    .scalar
                 try connection.execute("DELETE FROM shard_leases WHERE token = $1", [String(token)])
                 guard state == "leased" else { return state == "done" ? .done : .pending }
-                let others = try connection.execute("SELECT count(*) FROM shard_leases WHERE shard_id = $1", [String(shard)]).scalar
+                let others = try connection.execute(
+                    "SELECT count(*) FROM shard_leases WHERE shard_id = $1",
+                    [String(shard)]
+                ).scalar
                 if others != "0" { return .stillLeased }
                 try connection.execute("UPDATE shards SET state = 'pending' WHERE id = $1", [String(shard)])
                 return .pending
@@ -247,7 +280,10 @@ public struct JobStore {
     public func isolateFailure(job: Int64, shard: ShardRecord, error: String) throws(StoreError) -> [ShardRecord]? {
         try connection.during("splitting shard \(shard.id)") {
             try connection.transaction { () throws -> [ShardRecord]? in
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard.id)]).scalar
+                let state = try connection.execute(
+                    "SELECT state FROM shards WHERE id = $1 FOR UPDATE",
+                    [String(shard.id)]
+                ).scalar
                 // Committed meanwhile (a lease lapsed just after its commit): nothing to isolate.
                 guard state == "pending" || state == "leased" else { return nil }
                 try connection.execute("DELETE FROM shard_leases WHERE shard_id = $1", [String(shard.id)])
@@ -282,7 +318,16 @@ public struct JobStore {
                         """,
                         [String(job), String(shard.id), String(first), String(last), String(range.count)]
                     ).scalar.flatMap { Int64($0) }!
-                    children.append(ShardRecord(id: id, job: job, firstSeq: first, lastSeq: last, documentCount: range.count, attempts: 0))
+                    children.append(
+                        ShardRecord(
+                            id: id,
+                            job: job,
+                            firstSeq: first,
+                            lastSeq: last,
+                            documentCount: range.count,
+                            attempts: 0
+                        )
+                    )
                 }
                 return children
             }
@@ -296,13 +341,14 @@ public struct JobStore {
     public func finishIfComplete(job: Int64) throws(StoreError) -> Bool {
         try connection.during("finishing job \(job)") {
             try connection.transaction {
-                let finished = try connection.execute(
-                    """
-                    UPDATE jobs SET state = 'indexing', finished_at = now() WHERE id = $1 AND state = 'running'
-                    AND NOT EXISTS (SELECT 1 FROM shards WHERE job_id = $1 AND state IN ('pending', 'leased'))
-                    """,
-                    [String(job)]
-                ).affected == 1
+                let finished =
+                    try connection.execute(
+                        """
+                        UPDATE jobs SET state = 'indexing', finished_at = now() WHERE id = $1 AND state = 'running'
+                        AND NOT EXISTS (SELECT 1 FROM shards WHERE job_id = $1 AND state IN ('pending', 'leased'))
+                        """,
+                        [String(job)]
+                    ).affected == 1
                 if finished { try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]) }
                 return finished
             }
@@ -319,7 +365,8 @@ public struct JobStore {
         }
     }
 
-    public func recordWorker(id: String, host: String, version: String, threads: Int, models: String) throws(StoreError) {
+    public func recordWorker(id: String, host: String, version: String, threads: Int, models: String) throws(StoreError)
+    {
         try connection.during("recording worker \(id)") {
             try connection.execute(
                 """

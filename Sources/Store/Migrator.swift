@@ -19,7 +19,8 @@ public struct Migrator {
             candidates.append(URL(fileURLWithPath: explicit).appendingPathComponent("migrations"))
         }
         // /proc/self/exe: the executable's real path even when it was started through PATH.
-        let executable = FileManager.default.fileExists(atPath: "/proc/self/exe") ? "/proc/self/exe" : CommandLine.arguments[0]
+        let executable =
+            FileManager.default.fileExists(atPath: "/proc/self/exe") ? "/proc/self/exe" : CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
             candidates.append(dir.appendingPathComponent("Schemas/migrations"))
@@ -57,7 +58,11 @@ public struct Migrator {
             guard try connection.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").scalar == "t" else {
                 return all.map(\.name)
             }
-            let applied = Set(try connection.execute("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+            let applied = Set(
+                try connection.execute("SELECT version FROM schema_migrations").rows.compactMap {
+                    $0[0].flatMap { Int($0) }
+                }
+            )
             return all.filter { !applied.contains($0.version) }.map(\.name)
         }
     }
@@ -87,7 +92,11 @@ public struct Migrator {
                     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
                 """
             )
-            let applied = Set(try connection.execute("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+            let applied = Set(
+                try connection.execute("SELECT version FROM schema_migrations").rows.compactMap {
+                    $0[0].flatMap { Int($0) }
+                }
+            )
             var done: [String] = []
             for migration in all where !applied.contains(migration.version) {
                 let sql = try String(contentsOf: migration.url, encoding: .utf8)

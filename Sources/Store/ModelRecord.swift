@@ -11,7 +11,17 @@ public struct ModelRecord: Sendable, Equatable {
     public var prompts: String
     public var weightsHash: String
 
-    public init(id: Int64 = 0, name: String, architecture: String, dimension: Int, pooling: String, normalized: Bool, maxSequenceLength: Int, prompts: String, weightsHash: String) {
+    public init(
+        id: Int64 = 0,
+        name: String,
+        architecture: String,
+        dimension: Int,
+        pooling: String,
+        normalized: Bool,
+        maxSequenceLength: Int,
+        prompts: String,
+        weightsHash: String
+    ) {
         self.id = id
         self.name = name
         self.architecture = architecture

@@ -26,7 +26,11 @@ public struct ServingState: Sendable, Equatable {
     public var successorIndex: String?
 
     public init(
-        mode: Mode, model: ModelRecord, projectionId: Int64? = nil, fuseWeight: Double? = nil, rescoreDepth: Int? = nil,
+        mode: Mode,
+        model: ModelRecord,
+        projectionId: Int64? = nil,
+        fuseWeight: Double? = nil,
+        rescoreDepth: Int? = nil,
         successorIndex: String? = nil
     ) {
         self.mode = mode
@@ -69,7 +73,12 @@ public struct ServingStore {
 
     /// Stores a fitted projection (its bytes from `Projection.encoded()`); returns its id.
     public func saveProjection(
-        index: IndexRecord, from model: ModelRecord, method: String, pairs: Int, data: Data, details: String
+        index: IndexRecord,
+        from model: ModelRecord,
+        method: String,
+        pairs: Int,
+        data: Data,
+        details: String
     ) throws(StoreError) -> Int64 {
         try connection.during("storing a projection for index \(index.name)") {
             Int64(
@@ -88,7 +97,8 @@ public struct ServingStore {
     public func latestProjection(index: IndexRecord, from model: ModelRecord) throws(StoreError) -> Int64? {
         try connection.during("looking up projections of index \(index.name)") {
             try connection.execute(
-                "SELECT max(id) FROM projections WHERE index_id = $1 AND model_id = $2", [String(index.id), String(model.id)]
+                "SELECT max(id) FROM projections WHERE index_id = $1 AND model_id = $2",
+                [String(index.id), String(model.id)]
             ).scalar.flatMap { Int64($0) }
         }
     }
@@ -118,19 +128,23 @@ public struct ServingStore {
         try connection.during("promoting index \(index.name)") {
             try connection.transaction {
                 try lock(index)
-                let missing = try connection.execute(
-                    """
-                    SELECT count(*) FROM documents d WHERE d.collection_id = $1
-                    AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
-                    """,
-                    [String(index.collectionId)]
-                ).scalar.flatMap { Int($0) } ?? 0
+                let missing =
+                    try connection.execute(
+                        """
+                        SELECT count(*) FROM documents d WHERE d.collection_id = $1
+                        AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
+                        """,
+                        [String(index.collectionId)]
+                    ).scalar.flatMap { Int($0) } ?? 0
                 guard missing == 0 else {
                     throw StoreError.invalid(
                         "\(successor.name) lacks \(missing) documents of \(index.name): `coord reindex --index \(index.name) --to \(successor.model.name)` first"
                     )
                 }
-                try replaceCurrent(with: ServingState(mode: .promoted, model: successor.model, successorIndex: successor.name), index: index)
+                try replaceCurrent(
+                    with: ServingState(mode: .promoted, model: successor.model, successorIndex: successor.name),
+                    index: index
+                )
             }
         }
     }
@@ -141,16 +155,21 @@ public struct ServingStore {
             try connection.transaction {
                 try lock(index)
                 let collected = try connection.execute(
-                    "SELECT 1 FROM index_serving WHERE index_id = $1 AND ended_at IS NULL AND collected_at IS NOT NULL", [String(index.id)]
+                    "SELECT 1 FROM index_serving WHERE index_id = $1 AND ended_at IS NULL AND collected_at IS NOT NULL",
+                    [String(index.id)]
                 )
                 guard collected.isEmpty else {
-                    throw StoreError.invalid("index \(index.name)'s old vectors were freed by `coord gc` after its promotion: there is nothing to roll back to")
+                    throw StoreError.invalid(
+                        "index \(index.name)'s old vectors were freed by `coord gc` after its promotion: there is nothing to roll back to"
+                    )
                 }
                 let previous = try connection.execute(
                     "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id, previous_id",
                     [String(index.id)]
                 )
-                guard !previous.isEmpty else { throw StoreError.invalid("index \(index.name) has no upgrade to roll back") }
+                guard !previous.isEmpty else {
+                    throw StoreError.invalid("index \(index.name) has no upgrade to roll back")
+                }
                 // The state that was current before this one, itself restorable to its own predecessor.
                 if let before = previous.value(0, "previous_id") {
                     try connection.execute(
@@ -199,11 +218,15 @@ public struct ServingStore {
                     oldVectors: try number("SELECT count(*) FROM \(index.vectorTable)", []),
                     oldVectorBytes: try number("SELECT pg_total_relation_size($1::regclass)", [index.vectorTable]),
                     projections: try number("SELECT count(*) FROM projections WHERE index_id = $1", id),
-                    history: try number("SELECT count(*) FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL", id)
+                    history: try number(
+                        "SELECT count(*) FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL",
+                        id
+                    )
                 )
                 guard !dryRun else { return garbage }
                 try connection.execute(
-                    "UPDATE index_serving SET previous_id = NULL, collected_at = now() WHERE index_id = $1 AND ended_at IS NULL", id
+                    "UPDATE index_serving SET previous_id = NULL, collected_at = now() WHERE index_id = $1 AND ended_at IS NULL",
+                    id
                 )
                 try connection.execute("UPDATE index_serving SET previous_id = NULL WHERE index_id = $1", id)
                 try connection.execute("DELETE FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL", id)
@@ -223,7 +246,8 @@ public struct ServingStore {
     private func replaceCurrent(with state: ServingState, index: IndexRecord) throws {
         try lock(index)
         let previous = try connection.execute(
-            "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id", [String(index.id)]
+            "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id",
+            [String(index.id)]
         ).scalar
         try insert(state, index: index, previous: previous)
     }
@@ -239,8 +263,10 @@ public struct ServingStore {
             INSERT INTO index_serving (index_id, model_id, mode, projection_id, fuse_weight, rescore_depth, successor_index_id, previous_id)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             """,
-            [String(index.id), String(state.model.id), state.mode.rawValue, state.projectionId.map(String.init),
-             state.fuseWeight.map { String($0) }, state.rescoreDepth.map(String.init), successorId, previous]
+            [
+                String(index.id), String(state.model.id), state.mode.rawValue, state.projectionId.map(String.init),
+                state.fuseWeight.map { String($0) }, state.rescoreDepth.map(String.init), successorId, previous,
+            ]
         )
     }
 }

@@ -14,7 +14,17 @@ public struct ShardCommit {
     /// One vector per document, `dimension` floats each.
     public var vectors: [[Float]]
 
-    public init(shard: Int64, lease: Int64, job: Int64, worker: String, collectionId: Int64, vectorTable: String, dimension: Int, documents: [StagedDocument], vectors: [[Float]]) {
+    public init(
+        shard: Int64,
+        lease: Int64,
+        job: Int64,
+        worker: String,
+        collectionId: Int64,
+        vectorTable: String,
+        dimension: Int,
+        documents: [StagedDocument],
+        vectors: [[Float]]
+    ) {
         self.shard = shard
         self.lease = lease
         self.job = job
@@ -54,12 +64,14 @@ public struct ShardCommit {
         }
         return try connection.during("committing shard \(shard)") {
             try connection.transaction { () throws -> Outcome in
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)]).scalar
+                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
+                    .scalar
                 guard let state else { return .fenced("shard \(shard) does not exist") }
                 guard state != "done" else { return .fenced("shard \(shard) was already committed by another worker") }
                 guard state == "leased" else { return .fenced("shard \(shard) is \(state), no longer leased") }
                 let held = try connection.execute(
-                    "SELECT 1 FROM shard_leases WHERE token = $1 AND shard_id = $2", [String(lease), String(shard)]
+                    "SELECT 1 FROM shard_leases WHERE token = $1 AND shard_id = $2",
+                    [String(lease), String(shard)]
                 )
                 guard !held.isEmpty else { return .fenced("lease \(lease) of shard \(shard) was revoked") }
                 try connection.execute(
@@ -69,7 +81,8 @@ public struct ShardCommit {
                     """
                 )
                 try connection.copyIn(
-                    "COPY incoming (doc_id, title, body, metadata, content_hash, embedding) FROM STDIN", data: copy.data
+                    "COPY incoming (doc_id, title, body, metadata, content_hash, embedding) FROM STDIN",
+                    data: copy.data
                 )
                 try connection.execute(
                     """

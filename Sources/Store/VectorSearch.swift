@@ -32,7 +32,11 @@ public final class VectorSearch {
     /// Filters are part of the search: with HNSW, iterative index scans go on until k
     /// documents that match are found (or `hnsw.max_scan_tuples` were visited).
     public func search(
-        _ index: IndexRecord, vector: [Float], k: Int, filters: [MetadataFilter] = [], method: SearchMethod
+        _ index: IndexRecord,
+        vector: [Float],
+        k: Int,
+        filters: [MetadataFilter] = [],
+        method: SearchMethod
     ) throws(StoreError) -> [ScoredDocument] {
         guard vector.count == index.model.dimension else {
             throw .dimensionMismatch(table: index.vectorTable, expected: index.model.dimension, got: vector.count)
@@ -53,13 +57,17 @@ public final class VectorSearch {
         sql += " ORDER BY v.embedding <=> $1::vector LIMIT $2"
         let rows = try connection.during("searching index \(index.name)") { try connection.execute(sql, parameters) }
         // Relaxed-order iterative scans may return near-ties out of order: sort by score, then id.
-        return (0..<rows.count).map { ScoredDocument(id: rows.value($0, "doc_id")!, score: rows.double($0, "score") ?? 0) }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
+        return (0..<rows.count).map {
+            ScoredDocument(id: rows.value($0, "doc_id")!, score: rows.double($0, "score") ?? 0)
+        }
+        .sorted { $0.score != $1.score ? $0.score > $1.score : $0.id < $1.id }
     }
 
     /// Titles and the first `snippetLength` characters of the bodies of `ids` in `index`'s collection.
     public func documents(
-        _ index: IndexRecord, ids: [String], snippetLength: Int = 160
+        _ index: IndexRecord,
+        ids: [String],
+        snippetLength: Int = 160
     ) throws(StoreError) -> [String: (title: String, snippet: String)] {
         guard !ids.isEmpty else { return [:] }
         let rows = try connection.during("reading documents of index \(index.name)") {
@@ -88,12 +96,17 @@ public final class VectorSearch {
             )
         }
         var found: [String: [Float]] = [:]
-        for row in 0..<rows.count { found[rows.value(row, "doc_id")!] = CopyText.parseVector(rows.value(row, "embedding") ?? "") }
+        for row in 0..<rows.count {
+            found[rows.value(row, "doc_id")!] = CopyText.parseVector(rows.value(row, "embedding") ?? "")
+        }
         return found
     }
 
     /// The text a model embeds for each of `ids` (title and body, as workers join them) and its content hash.
-    public func embeddingTexts(_ index: IndexRecord, ids: [String]) throws(StoreError) -> [(id: String, text: String, hash: String)] {
+    public func embeddingTexts(
+        _ index: IndexRecord,
+        ids: [String]
+    ) throws(StoreError) -> [(id: String, text: String, hash: String)] {
         guard !ids.isEmpty else { return [] }
         let rows = try connection.during("reading documents of index \(index.name)") {
             try connection.execute(
@@ -104,13 +117,19 @@ public final class VectorSearch {
                 [String(index.collectionId), CopyText.textArray(ids)]
             )
         }
-        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "text") ?? "", rows.value($0, "content_hash") ?? "") }
+        return (0..<rows.count).map {
+            (rows.value($0, "doc_id")!, rows.value($0, "text") ?? "", rows.value($0, "content_hash") ?? "")
+        }
     }
 
     /// Documents of the index's collection as JSON corpus lines (`_id`, `title`, `text` and their
     /// metadata), for handing them to the workers: all of `ids` found, or with `ids` nil those
     /// without a vector in `lacking` (a successor index), in id order.
-    public func corpusLines(_ index: IndexRecord, ids: [String]?, lacking: IndexRecord? = nil) throws(StoreError) -> [(id: String, line: String)] {
+    public func corpusLines(
+        _ index: IndexRecord,
+        ids: [String]?,
+        lacking: IndexRecord? = nil
+    ) throws(StoreError) -> [(id: String, line: String)] {
         if let ids, ids.isEmpty { return [] }
         let rows = try connection.during("reading documents of index \(index.name)") {
             try connection.execute(
@@ -138,8 +157,11 @@ public final class VectorSearch {
                 INSERT INTO \(index.vectorTable) (doc_id, embedding, content_hash)
                 SELECT * FROM unnest($1::text[], $2::vector[], $3::text[]) ON CONFLICT (doc_id) DO NOTHING
                 """,
-                [CopyText.textArray(vectors.map(\.id)), CopyText.textArray(vectors.map { CopyText.vector($0.vector) }),
-                 CopyText.textArray(vectors.map(\.hash))]
+                [
+                    CopyText.textArray(vectors.map(\.id)),
+                    CopyText.textArray(vectors.map { CopyText.vector($0.vector) }),
+                    CopyText.textArray(vectors.map(\.hash)),
+                ]
             )
         }
     }

@@ -36,7 +36,8 @@ public final class MetricsEndpoint: Sendable {
                     body = Array("only GET /metrics is served here\n".utf8)
                     status = "404 Not Found"
                 }
-                let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+                let head =
+                    "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
                 try? socket.send([peer, Data(head.utf8) + Data(body)])
                 try? socket.send([peer, Data()])
             }

@@ -12,6 +12,9 @@ extension PrometheusCollectorRegistry {
 
     /// A latency histogram; `buckets` are the upper bounds.
     public func durationHistogram(_ name: String, _ help: String, buckets: [Duration]) -> DurationHistogram {
-        makeDurationHistogram(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), buckets: buckets)
+        makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help),
+            buckets: buckets
+        )
     }
 }

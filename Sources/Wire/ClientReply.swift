@@ -46,6 +46,9 @@ public enum ClientReply: Codable, Sendable, Equatable {
     }
 
     private struct Job: Codable { var job: Int64 }
-    private struct Ack: Codable { var job: Int64; var received: Int }
+    private struct Ack: Codable {
+        var job: Int64
+        var received: Int
+    }
     private struct Failure: Codable { var message: String }
 }

@@ -21,7 +21,12 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         /// other job's shards, and done without an HNSW build. Absent means false.
         public var urgent: Bool?
         public init(
-            protocolVersion: Int = WireProtocol.version, index: String, model: String, shardSize: Int, source: String, urgent: Bool = false
+            protocolVersion: Int = WireProtocol.version,
+            index: String,
+            model: String,
+            shardSize: Int,
+            source: String,
+            urgent: Bool = false
         ) {
             self.protocolVersion = protocolVersion
             self.index = index
@@ -64,15 +69,25 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     public func encode(to encoder: Encoder) throws {
         switch self {
         case .submit(let submit): try encoder.encode(type: "submit", submit)
-        case .documents(let job, let documents): try encoder.encode(type: "documents", Documents(job: job, documents: documents))
+        case .documents(let job, let documents):
+            try encoder.encode(type: "documents", Documents(job: job, documents: documents))
         case .rejected(let job, let lines): try encoder.encode(type: "rejected", Rejected(job: job, lines: lines))
         case .seal(let job, let documents): try encoder.encode(type: "seal", Seal(job: job, documents: documents))
         case .status(let job): try encoder.encode(type: "status", Status(job: job))
         }
     }
 
-    private struct Documents: Codable { var job: Int64; var documents: [WireDocument] }
-    private struct Rejected: Codable { var job: Int64; var lines: [RejectedLine] }
-    private struct Seal: Codable { var job: Int64; var documents: Int }
+    private struct Documents: Codable {
+        var job: Int64
+        var documents: [WireDocument]
+    }
+    private struct Rejected: Codable {
+        var job: Int64
+        var lines: [RejectedLine]
+    }
+    private struct Seal: Codable {
+        var job: Int64
+        var documents: Int
+    }
     private struct Status: Codable { var job: Int64? }
 }

@@ -11,7 +11,11 @@ public final class CoordinatorClient {
     public var timeout: Duration
 
     /// `keys`: the coordinator's public key and this client's pair, when the coordinator uses CURVE.
-    public init(endpoint: String, keys: CurveKeyStore.ClientKeys? = nil, timeout: Duration = .seconds(30)) throws(ZeroMQError) {
+    public init(
+        endpoint: String,
+        keys: CurveKeyStore.ClientKeys? = nil,
+        timeout: Duration = .seconds(30)
+    ) throws(ZeroMQError) {
         self.endpoint = endpoint
         self.timeout = timeout
         context = try ZeroMQContext()

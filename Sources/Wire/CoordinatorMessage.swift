@@ -17,7 +17,12 @@ public enum CoordinatorMessage: Codable, Sendable, Equatable {
         public var coordinator: String
         public var heartbeatSeconds: Double
         public var leaseSeconds: Double
-        public init(protocolVersion: Int = WireProtocol.version, coordinator: String, heartbeatSeconds: Double, leaseSeconds: Double) {
+        public init(
+            protocolVersion: Int = WireProtocol.version,
+            coordinator: String,
+            heartbeatSeconds: Double,
+            leaseSeconds: Double
+        ) {
             self.protocolVersion = protocolVersion
             self.coordinator = coordinator
             self.heartbeatSeconds = heartbeatSeconds
@@ -47,7 +52,8 @@ public enum CoordinatorMessage: Codable, Sendable, Equatable {
         switch self {
         case .welcome(let welcome): try encoder.encode(type: "welcome", welcome)
         case .refused(let reason): try encoder.encode(type: "refused", Reason(reason: reason))
-        case .modelRefused(let model, let reason): try encoder.encode(type: "model_refused", ModelRefusal(model: model, reason: reason))
+        case .modelRefused(let model, let reason):
+            try encoder.encode(type: "model_refused", ModelRefusal(model: model, reason: reason))
         case .assign(let assignment): try encoder.encode(type: "assign", assignment)
         case .revoke(let shard, let lease): try encoder.encode(type: "revoke", ShardLease(shard: shard, lease: lease))
         case .reset: try encoder.encode(type: "reset", Empty())
@@ -56,5 +62,8 @@ public enum CoordinatorMessage: Codable, Sendable, Equatable {
     }
 
     private struct Reason: Codable { var reason: String }
-    private struct ModelRefusal: Codable { var model: String; var reason: String }
+    private struct ModelRefusal: Codable {
+        var model: String
+        var reason: String
+    }
 }

@@ -40,7 +40,11 @@ public struct CurveKeyStore: Sendable {
         try write("coordinator.secret", server.secretKey + "\n", secret: true)
         try write("client.public", client.publicKey + "\n", secret: false)
         try write("client.secret", client.secretKey + "\n", secret: true)
-        try write("authorized_keys", "# public keys allowed to connect to the coordinator, one per line\n\(client.publicKey)\n", secret: false)
+        try write(
+            "authorized_keys",
+            "# public keys allowed to connect to the coordinator, one per line\n\(client.publicKey)\n",
+            secret: false
+        )
         return (server, client)
     }
 

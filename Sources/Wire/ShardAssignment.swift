@@ -14,7 +14,18 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
     public var dimension: Int
     public var documents: [WireDocument]
 
-    public init(shard: Int64, lease: Int64, job: Int64, index: String, collectionId: Int64, vectorTable: String, model: String, weightsHash: String, dimension: Int, documents: [WireDocument]) {
+    public init(
+        shard: Int64,
+        lease: Int64,
+        job: Int64,
+        index: String,
+        collectionId: Int64,
+        vectorTable: String,
+        model: String,
+        weightsHash: String,
+        dimension: Int,
+        documents: [WireDocument]
+    ) {
         self.shard = shard
         self.lease = lease
         self.job = job

@@ -33,7 +33,24 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// What an `indexing` job is doing ("building the HNSW index: loading tuples 2500/5183").
         public var phase: String?
 
-        public init(id: Int64, index: String, model: String, state: String, source: String, submittedDocs: Int, unchangedDocs: Int, totalDocs: Int, doneDocs: Int, rejectedDocs: Int, shards: [String: Int], elapsedSeconds: Double, docsPerSecond: Double, etaSeconds: Double?, error: String?, phase: String? = nil) {
+        public init(
+            id: Int64,
+            index: String,
+            model: String,
+            state: String,
+            source: String,
+            submittedDocs: Int,
+            unchangedDocs: Int,
+            totalDocs: Int,
+            doneDocs: Int,
+            rejectedDocs: Int,
+            shards: [String: Int],
+            elapsedSeconds: Double,
+            docsPerSecond: Double,
+            etaSeconds: Double?,
+            error: String?,
+            phase: String? = nil
+        ) {
             self.id = id
             self.index = index
             self.model = model
@@ -66,7 +83,16 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var docsPerSecond: Double
         public var lastSeenSecondsAgo: Double
 
-        public init(id: String, host: String, threads: Int, shardsInHand: Int, documentsEmbedded: Int, tokensEmbedded: Int, docsPerSecond: Double, lastSeenSecondsAgo: Double) {
+        public init(
+            id: String,
+            host: String,
+            threads: Int,
+            shardsInHand: Int,
+            documentsEmbedded: Int,
+            tokensEmbedded: Int,
+            docsPerSecond: Double,
+            lastSeenSecondsAgo: Double
+        ) {
             self.id = id
             self.host = host
             self.threads = threads

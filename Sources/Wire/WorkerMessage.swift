@@ -20,7 +20,14 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         public var version: String
         public var threads: Int
         public var models: [ModelAnnouncement]
-        public init(protocolVersion: Int = WireProtocol.version, worker: String, host: String, version: String, threads: Int, models: [ModelAnnouncement]) {
+        public init(
+            protocolVersion: Int = WireProtocol.version,
+            worker: String,
+            host: String,
+            version: String,
+            threads: Int,
+            models: [ModelAnnouncement]
+        ) {
             self.protocolVersion = protocolVersion
             self.worker = worker
             self.host = host
@@ -49,7 +56,14 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         /// Embedding time and database commit time, seconds.
         public var embedSeconds: Double
         public var commitSeconds: Double
-        public init(shard: Int64, lease: Int64, documents: Int, tokens: Int, embedSeconds: Double, commitSeconds: Double) {
+        public init(
+            shard: Int64,
+            lease: Int64,
+            documents: Int,
+            tokens: Int,
+            embedSeconds: Double,
+            commitSeconds: Double
+        ) {
             self.shard = shard
             self.lease = lease
             self.documents = documents
@@ -96,7 +110,8 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         case .heartbeat(let leases): try encoder.encode(type: "heartbeat", Leases(leases: leases))
         case .shardDone(let done): try encoder.encode(type: "shard_done", done)
         case .shardFailed(let failed): try encoder.encode(type: "shard_failed", failed)
-        case .shardFenced(let shard, let lease): try encoder.encode(type: "shard_fenced", ShardLease(shard: shard, lease: lease))
+        case .shardFenced(let shard, let lease):
+            try encoder.encode(type: "shard_fenced", ShardLease(shard: shard, lease: lease))
         case .goodbye(let leases): try encoder.encode(type: "goodbye", Leases(leases: leases))
         }
     }
@@ -105,4 +120,7 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
     private struct Leases: Codable { var leases: [Int64] }
 }
 
-struct ShardLease: Codable { var shard: Int64; var lease: Int64 }
+struct ShardLease: Codable {
+    var shard: Int64
+    var lease: Int64
+}

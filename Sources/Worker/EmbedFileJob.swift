@@ -1,8 +1,8 @@
 import Corpus
 import Embedding
 import Foundation
-import Telemetry
 import Logging
+import Telemetry
 
 /// `worker embed`: embeds every record of a JSONL file and writes one line per
 /// record, in input order.

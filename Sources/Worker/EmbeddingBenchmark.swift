@@ -1,8 +1,8 @@
 import Corpus
 import Embedding
 import Foundation
-import Telemetry
 import LinearAlgebra
+import Telemetry
 
 /// `worker bench`: embedding throughput on the first documents of a corpus,
 /// set against this machine's own `sgemm` peak measured in the same run.

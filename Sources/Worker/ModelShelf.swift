@@ -26,7 +26,9 @@ final class ModelShelf {
         for name in names.sorted() {
             let path = base.appendingPathComponent(name).path
             let weights = path + "/model.safetensors"
-            guard FileManager.default.fileExists(atPath: path + "/config.json"), FileManager.default.fileExists(atPath: weights) else {
+            guard FileManager.default.fileExists(atPath: path + "/config.json"),
+                FileManager.default.fileExists(atPath: weights)
+            else {
                 continue
             }
             let configuration = try TransformerConfiguration(contentsOf: URL(fileURLWithPath: path + "/config.json"))
@@ -36,16 +38,24 @@ final class ModelShelf {
                 announcement: .init(name: name, weightsHash: hash, dimension: configuration.hiddenSize)
             )
         }
-        guard !entries.isEmpty else { throw WorkerError.setting("--models \(folder): no model folders (config.json + model.safetensors) in it") }
+        guard !entries.isEmpty else {
+            throw WorkerError.setting("--models \(folder): no model folders (config.json + model.safetensors) in it")
+        }
     }
 
-    var announcements: [WorkerMessage.ModelAnnouncement] { entries.values.map(\.announcement).sorted { $0.name < $1.name } }
+    var announcements: [WorkerMessage.ModelAnnouncement] {
+        entries.values.map(\.announcement).sorted { $0.name < $1.name }
+    }
 
     /// The embedder for `name`, loading the model on first use.
     func embedder(_ name: String) throws -> SentenceEmbedder {
         if let embedder = loaded[name] { return embedder }
         guard let entry = entries[name] else { throw WorkerError.setting("model \(name) is not in the models folder") }
-        let embedder = SentenceEmbedder(model: try EmbeddingModel(folder: entry.path), threads: threads, tokenBudget: tokenBudget)
+        let embedder = SentenceEmbedder(
+            model: try EmbeddingModel(folder: entry.path),
+            threads: threads,
+            tokenBudget: tokenBudget
+        )
         loaded[name] = embedder
         return embedder
     }

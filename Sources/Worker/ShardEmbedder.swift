@@ -23,7 +23,13 @@ final class ShardEmbedder: @unchecked Sendable {
     private let finished = NSCondition()
     private var isFinished = false
 
-    init(configuration: WorkerConfiguration, shelf: ModelShelf, database: PostgresConnection, metrics: WorkerMetrics, logger: Logger) {
+    init(
+        configuration: WorkerConfiguration,
+        shelf: ModelShelf,
+        database: PostgresConnection,
+        metrics: WorkerMetrics,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.shelf = shelf
         self.database = database
@@ -76,7 +82,14 @@ final class ShardEmbedder: @unchecked Sendable {
             return .shardFenced(shard: shard.shard, lease: shard.lease)
         }
         guard let entry = shelf.entries[shard.model] else {
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "model \(shard.model) is not on this worker", retryElsewhere: true))
+            return .shardFailed(
+                .init(
+                    shard: shard.shard,
+                    lease: shard.lease,
+                    error: "model \(shard.model) is not on this worker",
+                    retryElsewhere: true
+                )
+            )
         }
         guard entry.announcement.weightsHash == shard.weightsHash else {
             let error =
@@ -86,7 +99,15 @@ final class ShardEmbedder: @unchecked Sendable {
             return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: error, retryElsewhere: true))
         }
         guard entry.announcement.dimension == shard.dimension else {
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "model \(shard.model) is \(entry.announcement.dimension)-d here, \(shard.dimension)-d in the registry", retryElsewhere: true))
+            return .shardFailed(
+                .init(
+                    shard: shard.shard,
+                    lease: shard.lease,
+                    error:
+                        "model \(shard.model) is \(entry.announcement.dimension)-d here, \(shard.dimension)-d in the registry",
+                    retryElsewhere: true
+                )
+            )
         }
         let clock = ContinuousClock()
         let embedStart = clock.now
@@ -112,10 +133,22 @@ final class ShardEmbedder: @unchecked Sendable {
         metrics.embedSeconds.record(clock.now - embedStart)
 
         let commit = ShardCommit(
-            shard: shard.shard, lease: shard.lease, job: shard.job, worker: configuration.id,
-            collectionId: shard.collectionId, vectorTable: shard.vectorTable, dimension: shard.dimension,
+            shard: shard.shard,
+            lease: shard.lease,
+            job: shard.job,
+            worker: configuration.id,
+            collectionId: shard.collectionId,
+            vectorTable: shard.vectorTable,
+            dimension: shard.dimension,
             documents: shard.documents.map {
-                StagedDocument(seq: $0.seq, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
+                StagedDocument(
+                    seq: $0.seq,
+                    line: $0.line,
+                    id: $0.id,
+                    title: $0.title,
+                    text: $0.text,
+                    metadata: $0.metadata
+                )
             },
             vectors: vectors
         )
@@ -129,8 +162,20 @@ final class ShardEmbedder: @unchecked Sendable {
             metrics.tokens.increment(by: Int64(tokenCount))
             metrics.docsPerSecond.set(Double(vectors.count) / max(embedSeconds, 1e-9))
             metrics.tokensPerSecond.set(Double(tokenCount) / max(embedSeconds, 1e-9))
-            log.debug("shard committed", metadata: ["documents": "\(vectors.count)", "embed_s": "\(String(format: "%.2f", embedSeconds))"])
-            return .shardDone(.init(shard: shard.shard, lease: shard.lease, documents: vectors.count, tokens: tokenCount, embedSeconds: embedSeconds, commitSeconds: commitSeconds))
+            log.debug(
+                "shard committed",
+                metadata: ["documents": "\(vectors.count)", "embed_s": "\(String(format: "%.2f", embedSeconds))"]
+            )
+            return .shardDone(
+                .init(
+                    shard: shard.shard,
+                    lease: shard.lease,
+                    documents: vectors.count,
+                    tokens: tokenCount,
+                    embedSeconds: embedSeconds,
+                    commitSeconds: commitSeconds
+                )
+            )
         case .success(.fenced(let reason)):
             metrics.shardsFenced.increment()
             log.warning("commit fenced, nothing written: \(reason)")

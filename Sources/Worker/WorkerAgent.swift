@@ -32,9 +32,19 @@ public final class WorkerAgent {
     /// Runs until stopped (returns) or refused (throws).
     public func run() throws {
         logger.info("worker starting", metadata: configuration.redactedSummary.mapValues { .string($0) })
-        let shelf = try ModelShelf(folder: configuration.modelsFolder, threads: configuration.threads, tokenBudget: configuration.tokenBudget)
+        let shelf = try ModelShelf(
+            folder: configuration.modelsFolder,
+            threads: configuration.threads,
+            tokenBudget: configuration.tokenBudget
+        )
         for model in shelf.announcements {
-            logger.info("model available", metadata: ["model": "\(model.name)", "dimension": "\(model.dimension)", "sha256": "\(model.weightsHash.prefix(16))…"])
+            logger.info(
+                "model available",
+                metadata: [
+                    "model": "\(model.name)", "dimension": "\(model.dimension)",
+                    "sha256": "\(model.weightsHash.prefix(16))…",
+                ]
+            )
         }
         let database = try connectWithRetry()
         let keys = try configuration.keysFolder.map { try CurveKeyStore(folder: $0).clientKeys() }
@@ -50,12 +60,21 @@ public final class WorkerAgent {
         if let keys { try socket.makeCurveClient(serverKey: keys.serverKey, keys: keys.keys) }
         try socket.connect(configuration.coordinator)
 
-        let embedder = ShardEmbedder(configuration: configuration, shelf: shelf, database: database, metrics: metrics, logger: logger)
+        let embedder = ShardEmbedder(
+            configuration: configuration,
+            shelf: shelf,
+            database: database,
+            metrics: metrics,
+            logger: logger
+        )
         embedder.start()
 
         let hello = WorkerMessage.Hello(
-            worker: configuration.id, host: ProcessInfo.processInfo.hostName, version: Self.version,
-            threads: configuration.threads, models: shelf.announcements
+            worker: configuration.id,
+            host: ProcessInfo.processInfo.hostName,
+            version: Self.version,
+            threads: configuration.threads,
+            models: shelf.announcements
         )
         func send(_ message: WorkerMessage) {
             do { try socket.send([WireProtocol.encode(message)], wait: false) } catch {
@@ -80,10 +99,22 @@ public final class WorkerAgent {
                 // Shards not started go back at once; the current one is finished.
                 let returned = embedder.inbox.close()
                 for shard in returned {
-                    send(.shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "worker stopping", retryElsewhere: true)))
+                    send(
+                        .shardFailed(
+                            .init(
+                                shard: shard.shard,
+                                lease: shard.lease,
+                                error: "worker stopping",
+                                retryElsewhere: true
+                            )
+                        )
+                    )
                     inHand.removeValue(forKey: shard.lease)
                 }
-                logger.info("stopping: finishing the current shard", metadata: ["returned": "\(returned.count)", "in_hand": "\(inHand.count)"])
+                logger.info(
+                    "stopping: finishing the current shard",
+                    metadata: ["returned": "\(returned.count)", "in_hand": "\(inHand.count)"]
+                )
             }
             if stopping && embedder.hasFinished {
                 for message in embedder.outbox.drain() { if case .ready = message {} else { send(message) } }
@@ -122,13 +153,25 @@ public final class WorkerAgent {
                     logger.error("model refused by the coordinator: \(reason)", metadata: ["model": "\(model)"])
                 case .assign(let shard):
                     if stopping {
-                        send(.shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "worker stopping", retryElsewhere: true)))
+                        send(
+                            .shardFailed(
+                                .init(
+                                    shard: shard.shard,
+                                    lease: shard.lease,
+                                    error: "worker stopping",
+                                    retryElsewhere: true
+                                )
+                            )
+                        )
                     } else {
                         inHand[shard.lease] = shard.shard
                         embedder.inbox.put(shard)
                     }
                 case .revoke(let shard, let lease):
-                    logger.info("lease revoked by the coordinator", metadata: ["shard": "\(shard)", "lease": "\(lease)"])
+                    logger.info(
+                        "lease revoked by the coordinator",
+                        metadata: ["shard": "\(shard)", "lease": "\(lease)"]
+                    )
                     embedder.revoke(lease)
                 case .reset:
                     welcomed = false
@@ -179,6 +222,8 @@ public final class WorkerAgent {
                 Thread.sleep(forTimeInterval: 2)
             }
         }
-        throw WorkerError.setting("cannot reach the database \(PostgresURL.redacted(configuration.databaseURL)): \(lastError!)")
+        throw WorkerError.setting(
+            "cannot reach the database \(PostgresURL.redacted(configuration.databaseURL)): \(lastError!)"
+        )
     }
 }

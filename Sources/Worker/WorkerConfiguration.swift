@@ -34,7 +34,8 @@ public struct WorkerConfiguration: Sendable {
 
     public var redactedSummary: [String: String] {
         [
-            "worker": id, "coordinator": coordinator, "database": PostgresURL.redacted(databaseURL), "models": modelsFolder,
+            "worker": id, "coordinator": coordinator, "database": PostgresURL.redacted(databaseURL),
+            "models": modelsFolder,
             "threads": "\(threads)", "credit": "\(credit)", "keys": keysFolder ?? "none",
         ]
     }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Embedding
 import Foundation
-import Telemetry
 import Logging
+import Telemetry
 
 /// Options every command that runs a model shares.
 struct ModelOptions: ParsableArguments {

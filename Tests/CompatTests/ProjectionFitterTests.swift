@@ -1,5 +1,5 @@
-import Foundation
 import Compat
+import Foundation
 import LinearAlgebra
 import Testing
 
@@ -29,13 +29,16 @@ struct ProjectionFitterTests {
     /// `x·W + t` for each row.
     static func transform(_ x: [[Float]], _ w: Matrix?, _ t: [Double]) -> [[Float]] {
         x.map { row in
-            let mapped = w.map { Matrix(rows: 1, columns: row.count, values: row.map(Double.init)).multiplied(by: $0).values } ?? row.map(Double.init)
+            let mapped =
+                w.map { Matrix(rows: 1, columns: row.count, values: row.map(Double.init)).multiplied(by: $0).values }
+                ?? row.map(Double.init)
             return zip(mapped, t).map { Float($0 + $1) }
         }
     }
 
     /// Largest difference between the projection's map and the true transform on fresh points.
-    static func worstError(_ projection: Projection, _ w: Matrix?, _ t: [Double], inputDimension: Int) throws -> Double {
+    static func worstError(_ projection: Projection, _ w: Matrix?, _ t: [Double], inputDimension: Int) throws -> Double
+    {
         let probes = gaussian(50, inputDimension, seed: 999)
         let truth = transform(probes, w, t)
         var worst = 0.0
@@ -101,7 +104,8 @@ struct ProjectionFitterTests {
         let projection = try fitter.fit(.lowrank)
         #expect(try Self.worstError(projection, w, t, inputDimension: 32) < 1e-4)
         // Its weights really have rank 4: the fifth singular value vanishes.
-        let s = try Matrix(rows: 32, columns: 24, values: projection.weights!.map(Double.init)).singularValueDecomposition().s
+        let s = try Matrix(rows: 32, columns: 24, values: projection.weights!.map(Double.init))
+            .singularValueDecomposition().s
         #expect(s[4] < 1e-4 * s[0], "\(s.prefix(6))")
         // Rank 2 cannot fit it.
         options.rank = 2
@@ -161,7 +165,11 @@ struct ProjectionFitterTests {
         #expect(mlpError < 0.25 * affineError, "mlp \(mlpError), affine \(affineError), \(mlp.details)")
         // On a purely linear map the residual block learns (almost) nothing: as good as affine.
         let r = try Self.orthonormal(n, n, seed: 25)
-        let linear = try ProjectionFitter(new: x, old: Self.transform(x, r, Array(repeating: 0.1, count: n)), options: options)
+        let linear = try ProjectionFitter(
+            new: x,
+            old: Self.transform(x, r, Array(repeating: 0.1, count: n)),
+            options: options
+        )
         #expect(try Self.worstError(try linear.fit(.mlp), r, Array(repeating: 0.1, count: n), inputDimension: n) < 1e-3)
         // Stored and loaded unchanged; half precision serves it to rounding.
         let loaded = try Projection(decoding: mlp.encoded())

@@ -5,7 +5,16 @@ import Testing
 @Suite("ShardScheduler")
 struct ShardSchedulerTests {
     func shards(_ count: Int, job: Int64 = 1) -> [ShardRecord] {
-        (0..<count).map { ShardRecord(id: Int64($0 + 1), job: job, firstSeq: $0 * 10, lastSeq: $0 * 10 + 9, documentCount: 10, attempts: 0) }
+        (0..<count).map {
+            ShardRecord(
+                id: Int64($0 + 1),
+                job: job,
+                firstSeq: $0 * 10,
+                lastSeq: $0 * 10 + 9,
+                documentCount: 10,
+                attempts: 0
+            )
+        }
     }
 
     func scheduler(leaseSeconds: Double = 10, maxAttempts: Int = 2) -> ShardScheduler {

@@ -16,9 +16,15 @@ struct IndexAssertions {
         let rows = try database.connect().execute("SELECT doc_id FROM \(table)")
         let stored = rows.rows.map { $0[0]! }
         #expect(stored.count == Set(stored).count, "duplicate vectors", sourceLocation: sourceLocation)
-        #expect(Set(stored) == Set(ids), "missing: \(Set(ids).subtracting(stored).sorted().prefix(10)), extra: \(Set(stored).subtracting(ids).sorted().prefix(10))", sourceLocation: sourceLocation)
+        #expect(
+            Set(stored) == Set(ids),
+            "missing: \(Set(ids).subtracting(stored).sorted().prefix(10)), extra: \(Set(stored).subtracting(ids).sorted().prefix(10))",
+            sourceLocation: sourceLocation
+        )
         let documents = try database.count(
-            "SELECT count(*) FROM documents d JOIN indexes i ON i.collection_id = d.collection_id WHERE i.name = $1", [index])
+            "SELECT count(*) FROM documents d JOIN indexes i ON i.collection_id = d.collection_id WHERE i.name = $1",
+            [index]
+        )
         #expect(documents == ids.count, sourceLocation: sourceLocation)
     }
 

@@ -7,10 +7,12 @@ import Testing
 struct InverseClozeQueriesTests {
     @Test("sentences end at . ! ? before a capital or a digit, not inside numbers or abbreviations in lower case")
     func sentences() {
-        let text = "Levels rose by 2.5 fold in vivo. The effect, e.g. in mice, was strong! 42 patients were treated. Why? it ends"
+        let text =
+            "Levels rose by 2.5 fold in vivo. The effect, e.g. in mice, was strong! 42 patients were treated. Why? it ends"
         #expect(
             InverseClozeQueries.sentences(text) == [
-                "Levels rose by 2.5 fold in vivo.", "The effect, e.g. in mice, was strong!", "42 patients were treated.", "Why? it ends",
+                "Levels rose by 2.5 fold in vivo.", "The effect, e.g. in mice, was strong!",
+                "42 patients were treated.", "Why? it ends",
             ]
         )
         #expect(InverseClozeQueries.sentences("") == [])
@@ -19,7 +21,10 @@ struct InverseClozeQueriesTests {
     @Test("one sentence of six words or more taken out, the rest (with the title) as the context; seeded")
     func queries() {
         let documents = [
-            (id: "a", title: "A title", body: "Short one. This sentence has enough words to be taken. Another sentence that is long enough too."),
+            (
+                id: "a", title: "A title",
+                body: "Short one. This sentence has enough words to be taken. Another sentence that is long enough too."
+            ),
             (id: "b", title: "", body: "Only one sentence here, however long it may be."),
             (id: "c", title: "T", body: "Tiny. Bits."),
         ]

@@ -39,7 +39,10 @@ struct RankingMetricsTests {
         let ranking = ["a", "x", "b", "y", "c"]
         let judgments = ["a": 1, "b": 1, "c": 1, "d": 1]
         // (1/1 + 2/3 + 3/5) / 4
-        #expect(abs(RankingMetrics.averagePrecision(at: 100, ranking: ranking, judgments: judgments) - 0.5666666666666667) < 1e-12)
+        #expect(
+            abs(RankingMetrics.averagePrecision(at: 100, ranking: ranking, judgments: judgments) - 0.5666666666666667)
+                < 1e-12
+        )
         #expect(RankingMetrics.averagePrecision(at: 2, ranking: ranking, judgments: judgments) == 0.25)
         #expect(RankingMetrics.recall(at: 2, ranking: ranking, judgments: judgments) == 0.25)
         #expect(RankingMetrics.recall(at: 5, ranking: ranking, judgments: judgments) == 0.75)
@@ -61,11 +64,19 @@ struct RetrievalEvaluationTests {
     func trecOrder() throws {
         // Given in the order d1, d2 with equal scores: trec_eval ranks d2 first, so d1 is at rank 2.
         let run = ["q": [ScoredDocument(id: "d1", score: 0.5), ScoredDocument(id: "d2", score: 0.5)]]
-        let evaluation = try RetrievalEvaluation(run: run, judgments: RelevanceJudgments(["q": ["d1": 1]]), cutoffs: [10])
+        let evaluation = try RetrievalEvaluation(
+            run: run,
+            judgments: RelevanceJudgments(["q": ["d1": 1]]),
+            cutoffs: [10]
+        )
         #expect(evaluation.means["mrr@10"] == 0.5)
         // A higher score wins over the id.
         let scored = ["q": [ScoredDocument(id: "d2", score: 0.4), ScoredDocument(id: "d1", score: 0.5)]]
-        #expect(try RetrievalEvaluation(run: scored, judgments: RelevanceJudgments(["q": ["d1": 1]]), cutoffs: [10]).means["mrr@10"] == 1)
+        #expect(
+            try RetrievalEvaluation(run: scored, judgments: RelevanceJudgments(["q": ["d1": 1]]), cutoffs: [10]).means[
+                "mrr@10"
+            ] == 1
+        )
     }
 
     @Test("means are over queries with results and judgments; unjudged queries are listed, not counted")
@@ -82,9 +93,11 @@ struct RetrievalEvaluationTests {
         #expect(evaluation.cutoffs == [10, 100])
         #expect(evaluation.means["ndcg@10"] == 0.5)
         #expect(evaluation.means["recall@100"] == 0.5)
-        #expect(evaluation.metricNames == [
-            "ndcg@10", "ndcg@100", "recall@10", "recall@100", "mrr@10", "mrr@100", "map@10", "map@100",
-        ])
+        #expect(
+            evaluation.metricNames == [
+                "ndcg@10", "ndcg@100", "recall@10", "recall@100", "mrr@10", "mrr@100", "map@10", "map@100",
+            ]
+        )
     }
 
     @Test("a cutoff below 1 is refused")

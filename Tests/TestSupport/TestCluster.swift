@@ -42,7 +42,10 @@ public final class TestCluster: @unchecked Sendable {
         let folder = try TestResources.temporaryDirectory().appendingPathComponent("models")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for (name, path) in models {
-            try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent(name).path, withDestinationPath: path)
+            try FileManager.default.createSymbolicLink(
+                atPath: folder.appendingPathComponent(name).path,
+                withDestinationPath: path
+            )
         }
         return folder
     }
@@ -55,7 +58,11 @@ public final class TestCluster: @unchecked Sendable {
             "--models", modelsFolder.path, "--lease-seconds", "\(leaseSeconds)", "--heartbeat-seconds", "0.5",
         ]
         if let keysFolder { arguments += ["--keys", keysFolder] }
-        let process = try ManagedProcess(name: "coord-\(UUID().uuidString.prefix(4))", executable: TestResources.coordExecutable, arguments: arguments + extra)
+        let process = try ManagedProcess(
+            name: "coord-\(UUID().uuidString.prefix(4))",
+            executable: TestResources.coordExecutable,
+            arguments: arguments + extra
+        )
         #expect(process.waitForLog("coordinator ready", seconds: 60), "the coordinator did not start:\n\(process.log)")
         coordinator = process
         return process
@@ -63,15 +70,28 @@ public final class TestCluster: @unchecked Sendable {
 
     /// Starts a worker (one thread) and waits until the coordinator welcomed it.
     @discardableResult
-    public func startWorker(models: URL? = nil, environment: [String: String] = [:], waitForWelcome: Bool = true, extra: [String] = []) throws -> ManagedProcess {
+    public func startWorker(
+        models: URL? = nil,
+        environment: [String: String] = [:],
+        waitForWelcome: Bool = true,
+        extra: [String] = []
+    ) throws -> ManagedProcess {
         var arguments = [
             "serve", "--coordinator", workerEndpoint, "--database", database.url,
             "--models", (models ?? modelsFolder).path, "--threads", "1",
         ]
         if let keysFolder { arguments += ["--keys", keysFolder] }
-        let process = try ManagedProcess(name: "worker-\(workers.count)", executable: TestResources.workerExecutable, arguments: arguments + extra, environment: environment)
+        let process = try ManagedProcess(
+            name: "worker-\(workers.count)",
+            executable: TestResources.workerExecutable,
+            arguments: arguments + extra,
+            environment: environment
+        )
         if waitForWelcome {
-            #expect(process.waitForLog("connected to the coordinator", seconds: 60), "the worker did not connect:\n\(process.log)")
+            #expect(
+                process.waitForLog("connected to the coordinator", seconds: 60),
+                "the worker did not connect:\n\(process.log)"
+            )
         }
         workers.append(process)
         return process
@@ -94,8 +114,14 @@ public final class TestCluster: @unchecked Sendable {
     }
 
     /// `coord submit CORPUS --index INDEX --model all-MiniLM-L6-v2 --detach`: the job id.
-    public func submitDetached(_ corpus: URL, index: String, shardSize: Int = 8, extra: [String] = []) throws -> Int64? {
-        let run = try coord(["submit", corpus.path, "--index", index, "--model", "all-MiniLM-L6-v2", "--shard-size", "\(shardSize)", "--detach"] + extra)
+    public func submitDetached(_ corpus: URL, index: String, shardSize: Int = 8, extra: [String] = []) throws -> Int64?
+    {
+        let run = try coord(
+            [
+                "submit", corpus.path, "--index", index, "--model", "all-MiniLM-L6-v2", "--shard-size", "\(shardSize)",
+                "--detach",
+            ] + extra
+        )
         #expect(run.status == 0, "submit failed: \(run.stderr)")
         return Int64(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
@@ -112,26 +138,37 @@ public final class TestCluster: @unchecked Sendable {
 
     /// Logs of every process, for a failing test's message.
     public var logs: String {
-        ([coordinator].compactMap { $0 } + workers).map { "--- \($0.name)\n\($0.log.suffix(4000))" }.joined(separator: "\n")
+        ([coordinator].compactMap { $0 } + workers).map { "--- \($0.name)\n\($0.log.suffix(4000))" }.joined(
+            separator: "\n"
+        )
     }
 }
 
 extension TestResources {
     /// BEIR query lines and a qrels table: the titles of the first `count` documents as queries
     /// `q0`, `q1`, …, each judging its own document relevant.
-    public static func titleQueries(_ documents: [[String: Any]], count: Int) throws -> (queries: String, qrels: String) {
-        var queries = "", qrels = "query-id\tcorpus-id\tscore\n"
+    public static func titleQueries(_ documents: [[String: Any]], count: Int) throws -> (queries: String, qrels: String)
+    {
+        var queries = ""
+        var qrels = "query-id\tcorpus-id\tscore\n"
         for (n, document) in documents.prefix(count).enumerated() {
-            queries += String(decoding: try JSONSerialization.data(withJSONObject: ["_id": "q\(n)", "text": document["title"]!]), as: UTF8.self) + "\n"
+            queries +=
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: ["_id": "q\(n)", "text": document["title"]!]),
+                    as: UTF8.self
+                ) + "\n"
             qrels += "q\(n)\t\(document["_id"]!)\t1\n"
         }
         return (queries, qrels)
     }
 
     /// The first `count` SciFact documents, each given metadata fields to round-trip, in a temporary file.
-    public static func scifactSubset(_ count: Int, from start: Int = 0) throws -> (url: URL, documents: [[String: Any]]) {
+    public static func scifactSubset(_ count: Int, from start: Int = 0) throws -> (url: URL, documents: [[String: Any]])
+    {
         let corpus = shared.appendingPathComponent("data/scifact/corpus.jsonl")
-        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").dropFirst(start).prefix(count)
+        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").dropFirst(start).prefix(
+            count
+        )
         var documents: [[String: Any]] = []
         var text = ""
         for (index, line) in lines.enumerated() {
@@ -140,7 +177,11 @@ extension TestResources {
             object["tags"] = ["scifact", index % 2 == 0 ? "even" : "odd"]
             object["source"] = ["dataset": "BEIR", "line": index + 1]
             documents.append(object)
-            text += String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self) + "\n"
+            text +=
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+                    as: UTF8.self
+                ) + "\n"
         }
         let url = try temporaryDirectory().appendingPathComponent("corpus.jsonl")
         try Data(text.utf8).write(to: url)

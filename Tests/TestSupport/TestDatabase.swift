@@ -7,7 +7,9 @@ public final class TestDatabase: @unchecked Sendable {
     /// The server's URL without a database name.
     public static let serverURL: String = {
         let run = runScript(["start"])
-        guard run.status == 0, let url = run.stdout.split(separator: "\n").last.map(String.init), url.hasPrefix("postgresql://") else {
+        guard run.status == 0, let url = run.stdout.split(separator: "\n").last.map(String.init),
+            url.hasPrefix("postgresql://")
+        else {
             // Under CI a missing server is a broken install step, never a skipped test.
             Issue.record("Ops/postgres.sh start failed (status \(run.status)): \(run.stderr)")
             return "postgresql://driftless@127.0.0.1:54329/driftless"
@@ -55,7 +57,9 @@ public final class TestDatabase: @unchecked Sendable {
     /// Runs Ops/postgres.sh. Output goes through files, not pipes: a server it starts
     /// would otherwise inherit the pipe and keep it open for ever.
     static func runScript(_ arguments: [String]) -> TestResources.Run {
-        guard let folder = try? TestResources.temporaryDirectory() else { return TestResources.Run(status: -1, stdout: "", stderr: "no temporary folder") }
+        guard let folder = try? TestResources.temporaryDirectory() else {
+            return TestResources.Run(status: -1, stdout: "", stderr: "no temporary folder")
+        }
         let outURL = folder.appendingPathComponent("stdout")
         let errURL = folder.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)

@@ -76,7 +76,8 @@ public enum TestResources {
     public static func runWorker(_ arguments: [String]) throws -> Run { try run(workerExecutable, arguments) }
 
     /// Runs an executable to completion, capturing its output.
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Run
+    {
         let process = Process()
         process.executableURL = executable
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

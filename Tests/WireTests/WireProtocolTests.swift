@@ -9,7 +9,15 @@ struct WireProtocolTests {
     func roundTrip() throws {
         let document = WireDocument(seq: 3, line: 4, id: "d1", title: "T", text: "x\ty\n\"z\"", metadata: "{\"a\":1}")
         let workerMessages: [WorkerMessage] = [
-            .hello(.init(worker: "w", host: "h", version: "1", threads: 2, models: [.init(name: "m", weightsHash: "ab", dimension: 384)])),
+            .hello(
+                .init(
+                    worker: "w",
+                    host: "h",
+                    version: "1",
+                    threads: 2,
+                    models: [.init(name: "m", weightsHash: "ab", dimension: 384)]
+                )
+            ),
             .ready(credit: 2), .heartbeat(leases: [1, 2]),
             .shardDone(.init(shard: 1, lease: 2, documents: 3, tokens: 4, embedSeconds: 0.5, commitSeconds: 0.1)),
             .shardFailed(.init(shard: 1, lease: 2, error: "e", retryElsewhere: true)), .shardFenced(shard: 1, lease: 2),
@@ -21,14 +29,29 @@ struct WireProtocolTests {
         let coordinatorMessages: [CoordinatorMessage] = [
             .welcome(.init(coordinator: "c", heartbeatSeconds: 1, leaseSeconds: 5)), .refused(reason: "r"),
             .modelRefused(model: "m", reason: "r"), .reset, .heartbeat, .revoke(shard: 1, lease: 2),
-            .assign(.init(shard: 1, lease: 2, job: 3, index: "i", collectionId: 4, vectorTable: "t", model: "m", weightsHash: "h", dimension: 384, documents: [document])),
+            .assign(
+                .init(
+                    shard: 1,
+                    lease: 2,
+                    job: 3,
+                    index: "i",
+                    collectionId: 4,
+                    vectorTable: "t",
+                    model: "m",
+                    weightsHash: "h",
+                    dimension: 384,
+                    documents: [document]
+                )
+            ),
         ]
         for message in coordinatorMessages {
             #expect(try WireProtocol.decode(CoordinatorMessage.self, from: WireProtocol.encode(message)) == message)
         }
         let requests: [ClientRequest] = [
-            .submit(.init(index: "i", model: "m", shardSize: 64, source: "s")), .documents(job: 1, documents: [document]),
-            .rejected(job: 1, lines: [.init(line: 3, id: nil, error: "bad")]), .seal(job: 1, documents: 10), .status(job: nil),
+            .submit(.init(index: "i", model: "m", shardSize: 64, source: "s")),
+            .documents(job: 1, documents: [document]),
+            .rejected(job: 1, lines: [.init(line: 3, id: nil, error: "bad")]), .seal(job: 1, documents: 10),
+            .status(job: nil),
             .status(job: 7),
         ]
         for request in requests {
@@ -36,11 +59,15 @@ struct WireProtocolTests {
         }
     }
 
-    @Test("malformed frames are reported, not crashed on", arguments: [
-        ("", "empty frame"), ("not json", "malformed"), ("{\"type\":\"warp\"}", "unknown message type \"warp\""),
-        ("{\"type\":\"ready\"}", "missing field \"credit\""), ("{\"type\":\"ready\",\"credit\":\"x\"}", "wrong type"),
-        ("[1,2]", "malformed"), ("{\"credit\":1}", "missing field \"type\""),
-    ])
+    @Test(
+        "malformed frames are reported, not crashed on",
+        arguments: [
+            ("", "empty frame"), ("not json", "malformed"), ("{\"type\":\"warp\"}", "unknown message type \"warp\""),
+            ("{\"type\":\"ready\"}", "missing field \"credit\""),
+            ("{\"type\":\"ready\",\"credit\":\"x\"}", "wrong type"),
+            ("[1,2]", "malformed"), ("{\"credit\":1}", "missing field \"type\""),
+        ]
+    )
     func malformed(frame: String, expected: String) {
         #expect {
             _ = try WireProtocol.decode(WorkerMessage.self, from: Data(frame.utf8))
@@ -91,7 +118,9 @@ struct WireProtocolTests {
         let deadline = ContinuousClock.now + .seconds(10)
         while (decisions.count < 2 || received.isEmpty) && ContinuousClock.now < deadline {
             if let decision = try zap.answerPending() { decisions.append(decision.allowed) }
-            if let frames = try router.receive(timeout: .milliseconds(20)) { received.append(String(decoding: frames[1], as: UTF8.self)) }
+            if let frames = try router.receive(timeout: .milliseconds(20)) {
+                received.append(String(decoding: frames[1], as: UTF8.self))
+            }
         }
         #expect(decisions.sorted { !$0 && $1 } == [false, true])
         #expect(received == ["good"])

@@ -7,7 +7,8 @@ import Telemetry
 struct BenchCopyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-copy",
-        abstract: "Measure PostgreSQL write speed: COPY of random unit vectors into a temporary pgvector table (vectors/s)."
+        abstract:
+            "Measure PostgreSQL write speed: COPY of random unit vectors into a temporary pgvector table (vectors/s)."
     )
 
     @OptionGroup var database: DatabaseOptions
@@ -35,14 +36,26 @@ struct BenchCopyCommand: ParsableCommand {
             var rates: [Double] = []
             for round in 1...rounds {
                 try connection.execute("DROP TABLE IF EXISTS bench_copy")
-                try connection.execute("CREATE TEMPORARY TABLE bench_copy (doc_id text PRIMARY KEY, embedding vector(\(dimension)))")
+                try connection.execute(
+                    "CREATE TEMPORARY TABLE bench_copy (doc_id text PRIMARY KEY, embedding vector(\(dimension)))"
+                )
                 let start = ContinuousClock.now
                 try connection.transaction {
                     try connection.copyIn("COPY bench_copy (doc_id, embedding) FROM STDIN", data: copy.data)
                 }
                 let seconds = (ContinuousClock.now - start).seconds
                 rates.append(Double(count) / seconds)
-                print(String(format: "round %d: %d %d-d vectors in %.3f s: %.0f vectors/s (%.1f MB of COPY text)", round, count, dimension, seconds, Double(count) / seconds, Double(copy.data.count) / 1e6))
+                print(
+                    String(
+                        format: "round %d: %d %d-d vectors in %.3f s: %.0f vectors/s (%.1f MB of COPY text)",
+                        round,
+                        count,
+                        dimension,
+                        seconds,
+                        Double(count) / seconds,
+                        Double(copy.data.count) / 1e6
+                    )
+                )
             }
             print(String(format: "best: %.0f vectors/s", rates.max() ?? 0))
         } catch {

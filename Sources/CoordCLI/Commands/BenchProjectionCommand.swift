@@ -20,7 +20,10 @@ struct BenchProjectionCommand: ParsableCommand {
         var generator = SplitMix64(seed: 7)
         let weights = (0..<(from * to)).map { _ in Float.random(in: -0.05...0.05, using: &generator) }
         let projection = Projection(
-            method: .affine, inputDimension: from, outputDimension: to, weights: weights,
+            method: .affine,
+            inputDimension: from,
+            outputDimension: to,
+            weights: weights,
             bias: (0..<to).map { _ in Float.random(in: -0.01...0.01, using: &generator) }
         )
         let queries = (0..<64).map { _ in (0..<from).map { _ in Float.random(in: -1...1, using: &generator) } }
@@ -42,8 +45,23 @@ struct BenchProjectionCommand: ParsableCommand {
             largest = max(largest, difference)
         }
         print(String(format: "projection %d → %d, %d applications each:", from, to, count))
-        print(String(format: "  float32 weights, OpenBLAS sgemv (%d thread%@): %.2f µs per query", threads, threads == 1 ? "" : "s", single * 1e6))
-        print(String(format: "  half-precision weights, F16C/FMA kernel%@ (serving): %.2f µs per query; largest difference %.1e", HalfPrecisionProjection.accelerated ? "" : " (portable loop: built without F16C)", halved * 1e6, largest))
+        print(
+            String(
+                format: "  float32 weights, OpenBLAS sgemv (%d thread%@): %.2f µs per query",
+                threads,
+                threads == 1 ? "" : "s",
+                single * 1e6
+            )
+        )
+        print(
+            String(
+                format:
+                    "  half-precision weights, F16C/FMA kernel%@ (serving): %.2f µs per query; largest difference %.1e",
+                HalfPrecisionProjection.accelerated ? "" : " (portable loop: built without F16C)",
+                halved * 1e6,
+                largest
+            )
+        )
         if sink.isNaN { print("") }
     }
 }

@@ -6,7 +6,8 @@ import Search
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Score an index on labelled queries: nDCG, recall, MRR and mAP at each cutoff (trec_eval definitions).",
+        abstract:
+            "Score an index on labelled queries: nDCG, recall, MRR and mAP at each cutoff (trec_eval definitions).",
         discussion: """
             --queries is a BEIR query file (JSONL, "_id" and "text"); --qrels is BEIR (query-id, corpus-id, \
             score; header optional) or TREC (query 0 doc relevance) relevance judgments, graded. Only judged \
@@ -30,7 +31,10 @@ struct EvalCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object (keys \"ndcg@10\", \"recall@100\", …, \"queries\").")
     var json = false
 
-    @Flag(name: .long, help: "Also search exactly, and report the share of the exact top 10 found and the exact metrics.")
+    @Flag(
+        name: .long,
+        help: "Also search exactly, and report the share of the exact top 10 found and the exact metrics."
+    )
     var compareExact = false
 
     @Option(name: .long, help: "Queries embedded per batch (1: measure each query's embedding latency).")
@@ -62,7 +66,10 @@ struct EvalCommand: ParsableCommand {
         let bar = ProgressBar(label: "queries")
         let outcome: IndexEvaluation.Outcome
         do {
-            outcome = try IndexEvaluation(searcher: searcher, options: options).run(queriesPath: queries, qrelsPath: qrels) {
+            outcome = try IndexEvaluation(searcher: searcher, options: options).run(
+                queriesPath: queries,
+                qrelsPath: qrels
+            ) {
                 bar.show(done: $0, total: $1, detail: "")
             }
         } catch {
@@ -83,11 +90,15 @@ struct EvalCommand: ParsableCommand {
                 + "\(evaluation.queries) queries evaluated"
         )
         for name in evaluation.metricNames {
-            var line = "  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%.4f", evaluation.means[name] ?? 0)
+            var line =
+                "  " + name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                + String(format: "%.4f", evaluation.means[name] ?? 0)
             if let exact = outcome.exactEvaluation?.means[name] { line += String(format: "   (exact %.4f)", exact) }
             print(line)
         }
-        if let overlap = outcome.overlapWithExact { print(String(format: "  share of the exact top 10 found: %.4f", overlap)) }
+        if let overlap = outcome.overlapWithExact {
+            print(String(format: "  share of the exact top 10 found: %.4f", overlap))
+        }
         print(
             "  qrels: \(outcome.unknownQueries) unknown queries, \(outcome.unknownDocuments) unknown documents; "
                 + "\(outcome.unjudgedQueries) queries of the file without judgments (not run)"
@@ -95,9 +106,15 @@ struct EvalCommand: ParsableCommand {
         let (search, embed, total) = (outcome.searchLatency, outcome.embeddingLatency, outcome.totalLatency)
         print(
             String(
-                format: "  latency ms: search p50 %.2f p99 %.2f; embedding p50 %.2f p99 %.2f%@; total p50 %.2f p99 %.2f",
-                search.p50, search.p99, embed.p50, embed.p99, batchSize > 1 ? " (batches of \(batchSize), per query)" : "",
-                total.p50, total.p99
+                format:
+                    "  latency ms: search p50 %.2f p99 %.2f; embedding p50 %.2f p99 %.2f%@; total p50 %.2f p99 %.2f",
+                search.p50,
+                search.p99,
+                embed.p50,
+                embed.p99,
+                batchSize > 1 ? " (batches of \(batchSize), per query)" : "",
+                total.p50,
+                total.p99
             )
         )
         if perQuery {
@@ -119,17 +136,25 @@ struct EvalCommand: ParsableCommand {
         object["unknown_queries"] = outcome.unknownQueries
         object["unknown_documents"] = outcome.unknownDocuments
         object["unjudged_queries"] = outcome.unjudgedQueries
-        object["serving"] = ["mode": outcome.serving.mode.rawValue, "model": outcome.serving.model.name] as [String: Any]
+        object["serving"] =
+            ["mode": outcome.serving.mode.rawValue, "model": outcome.serving.model.name] as [String: Any]
         object["embedded_on_demand"] = outcome.embeddedOnDemand
         object["embedded_by_workers"] = outcome.embeddedByWorkers
-        func latency(_ summary: LatencySummary) -> [String: Any] { ["p50": summary.p50, "p99": summary.p99, "mean": summary.mean] }
-        object["latency_ms"] = [
-            "search": latency(outcome.searchLatency), "embedding": latency(outcome.embeddingLatency),
-            "total": latency(outcome.totalLatency), "embedding_batch_size": batchSize,
-        ] as [String: Any]
+        func latency(_ summary: LatencySummary) -> [String: Any] {
+            ["p50": summary.p50, "p99": summary.p99, "mean": summary.mean]
+        }
+        object["latency_ms"] =
+            [
+                "search": latency(outcome.searchLatency), "embedding": latency(outcome.embeddingLatency),
+                "total": latency(outcome.totalLatency), "embedding_batch_size": batchSize,
+            ] as [String: Any]
         if let overlap = outcome.overlapWithExact { object["overlap_with_exact@10"] = overlap }
         if let exact = outcome.exactEvaluation { object["exact"] = exact.means }
-        if perQuery { object["per_query"] = outcome.evaluation.perQuery.map { ["query": $0.query, "metrics": $0.metrics] as [String: Any] } }
+        if perQuery {
+            object["per_query"] = outcome.evaluation.perQuery.map {
+                ["query": $0.query, "metrics": $0.metrics] as [String: Any]
+            }
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

@@ -12,7 +12,10 @@ struct KeysCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The folder to write the keys into (made if missing; existing keys are never overwritten).")
+    @Option(
+        name: .long,
+        help: "The folder to write the keys into (made if missing; existing keys are never overwritten)."
+    )
     var out: String
 
     func run() throws {

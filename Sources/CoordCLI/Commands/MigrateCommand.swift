@@ -5,7 +5,8 @@ import Store
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Apply the database migrations in Schemas/migrations that are not applied yet (also done by `coord serve`)."
+        abstract:
+            "Apply the database migrations in Schemas/migrations that are not applied yet (also done by `coord serve`)."
     )
 
     @OptionGroup var database: DatabaseOptions

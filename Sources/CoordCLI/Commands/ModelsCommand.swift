@@ -18,15 +18,21 @@ struct ModelsCommand: ParsableCommand {
     )
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register the model in a sentence-transformers folder (architecture, dimension, pooling, prompts, weights hash).")
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Register the model in a sentence-transformers folder (architecture, dimension, pooling, prompts, weights hash)."
+        )
         @Argument(help: "The model's name: the name of its folder.") var name: String
-        @Option(name: .long, help: "The model folder (config.json, model.safetensors, tokenizer files).") var path: String
+        @Option(name: .long, help: "The model folder (config.json, model.safetensors, tokenizer files).") var path:
+            String
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
             let folderName = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
             guard folderName == name else {
-                throw fail("--path \(path) is a folder named \(folderName), not \(name): workers find a model's weights by its folder's name")
+                throw fail(
+                    "--path \(path) is a folder named \(folderName), not \(name): workers find a model's weights by its folder's name"
+                )
             }
             let record: ModelRecord
             do { record = try ModelFolders.record(path) } catch { throw fail("--path \(path): \(error)", code: 65) }
@@ -54,7 +60,9 @@ struct ModelsCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List registered models and the indexes built by each or serving its queries.")
+        static let configuration = CommandConfiguration(
+            abstract: "List registered models and the indexes built by each or serving its queries."
+        )
         @OptionGroup var database: DatabaseOptions
 
         func run() throws {
@@ -62,19 +70,25 @@ struct ModelsCommand: ParsableCommand {
             do {
                 let catalog = Catalog(connection)
                 let models = try catalog.models()
-                if models.isEmpty { print("no models registered (`coord models add NAME --path DIR`, or `coord serve --models DIR`)") }
+                if models.isEmpty {
+                    print("no models registered (`coord models add NAME --path DIR`, or `coord serve --models DIR`)")
+                }
                 let indexes = try catalog.indexes()
                 let store = ServingStore(connection)
                 var serving: [String: [String]] = [:]
                 for index in indexes {
                     let state = try store.current(index)
-                    if state.model.name != index.model.name { serving[state.model.name, default: []].append("\(index.name) (\(state.mode))") }
+                    if state.model.name != index.model.name {
+                        serving[state.model.name, default: []].append("\(index.name) (\(state.mode))")
+                    }
                 }
                 for model in models {
                     print(Add.describe(model))
                     let built = indexes.filter { $0.model.name == model.name }.map(\.name)
                     print("  indexes built: \(built.isEmpty ? "none" : built.joined(separator: ", "))")
-                    if let upgraded = serving[model.name] { print("  serving the queries of: \(upgraded.joined(separator: ", "))") }
+                    if let upgraded = serving[model.name] {
+                        print("  serving the queries of: \(upgraded.joined(separator: ", "))")
+                    }
                 }
             } catch { throw fail(error) }
         }

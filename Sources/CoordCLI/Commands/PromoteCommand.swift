@@ -7,7 +7,8 @@ struct PromoteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promote",
         abstract: "Serve an index from its complete successor (INDEX@MODEL): new-model queries on native vectors.",
-        discussion: "Atomic, like every switch of serving state; `coord upgrade --index INDEX --rollback` returns to the state before."
+        discussion:
+            "Atomic, like every switch of serving state; `coord upgrade --index INDEX --rollback` returns to the state before."
     )
 
     @Option(name: .long, help: "The index.") var index: String
@@ -25,17 +26,23 @@ struct PromoteCommand: ParsableCommand {
                 throw StoreError.unknownModel(modelName, known: try catalog.models().map(\.name))
             }
             guard model.name != record.model.name else {
-                throw StoreError.invalid("index \(index) is embedded by \(model.name) already: nothing to promote (pass --to MODEL)")
+                throw StoreError.invalid(
+                    "index \(index) is embedded by \(model.name) already: nothing to promote (pass --to MODEL)"
+                )
             }
             if current.mode == .promoted && current.model.name == model.name {
                 throw StoreError.invalid("index \(index) is already promoted to \(model.name)")
             }
             let successorName = "\(index)@\(model.name)"
             guard let successor = try catalog.index(named: successorName) else {
-                throw StoreError.invalid("no successor index \(successorName): `coord reindex --index \(index) --to \(model.name)` first")
+                throw StoreError.invalid(
+                    "no successor index \(successorName): `coord reindex --index \(index) --to \(model.name)` first"
+                )
             }
             try ServingStore(connection).promote(record, to: successor)
-            print("\(index): promoted to \(model.name) (native vectors in \(successorName)); `coord upgrade --index \(index) --rollback` undoes it")
+            print(
+                "\(index): promoted to \(model.name) (native vectors in \(successorName)); `coord upgrade --index \(index) --rollback` undoes it"
+            )
         } catch {
             throw fail(error)
         }

@@ -23,7 +23,12 @@ struct QueryCommand: ParsableCommand {
     @Option(name: [.customShort("k"), .long], help: "How many results.")
     var k = 10
 
-    @Option(name: .long, parsing: .singleValue, help: "Only documents whose metadata field equals the value: field=value (dotted paths reach nested fields; repeatable, all must hold).")
+    @Option(
+        name: .long,
+        parsing: .singleValue,
+        help:
+            "Only documents whose metadata field equals the value: field=value (dotted paths reach nested fields; repeatable, all must hold)."
+    )
     var filter: [String] = []
 
     @Flag(name: .long, help: "Print JSON (one object; with --queries, one line per query).")
@@ -48,7 +53,9 @@ struct QueryCommand: ParsableCommand {
         do { filters = try filter.map { try MetadataFilter(parsing: $0) } } catch { throw fail(error, code: 64) }
         let queryList: [(id: String?, text: String)]
         if let queries {
-            do { queryList = try IndexEvaluation.loadQueries(queries).map { ($0.id, $0.text) } } catch { throw fail(error, code: 65) }
+            do { queryList = try IndexEvaluation.loadQueries(queries).map { ($0.id, $0.text) } } catch {
+                throw fail(error, code: 65)
+            }
         } else {
             queryList = [(nil, text!)]
         }
@@ -58,9 +65,17 @@ struct QueryCommand: ParsableCommand {
         encoder.outputFormatting = queries == nil ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         for query in queryList {
             let results: [IndexSearcher.Result]
-            do { results = try searcher.query(query.text, k: k, filters: filters, method: method) } catch { throw fail(error) }
+            do { results = try searcher.query(query.text, k: k, filters: filters, method: method) } catch {
+                throw fail(error)
+            }
             if json || queries != nil {
-                let object = QueryAnswer(query: query.id, text: query.text, index: searcher.index.name, method: "\(method)", results: results)
+                let object = QueryAnswer(
+                    query: query.id,
+                    text: query.text,
+                    index: searcher.index.name,
+                    method: "\(method)",
+                    results: results
+                )
                 print(String(decoding: try encoder.encode(object), as: UTF8.self))
                 continue
             }

@@ -6,7 +6,8 @@ import Telemetry
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the coordinator: applies migrations, registers models, resumes unfinished jobs, deals shards to workers.",
+        abstract:
+            "Run the coordinator: applies migrations, registers models, resumes unfinished jobs, deals shards to workers.",
         discussion: """
             Without --keys the endpoints must be loopback addresses (or pass --insecure). With --keys \
             (from `coord keys`) every worker and client must present an authorised CURVE key.
@@ -46,10 +47,17 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Failed attempts after which a shard is split to isolate a failing document.")
     var maxAttempts = 2
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Give idle workers copies of the last slow shards (first commit wins).")
+    @Flag(
+        name: .long,
+        inversion: .prefixedNo,
+        help: "Give idle workers copies of the last slow shards (first commit wins)."
+    )
     var speculate = true
 
-    @Option(name: .long, help: "PostgreSQL maintenance_work_mem for HNSW builds (e.g. 1GB; the graph should fit in it).")
+    @Option(
+        name: .long,
+        help: "PostgreSQL maintenance_work_mem for HNSW builds (e.g. 1GB; the graph should fit in it)."
+    )
     var maintenanceWorkMem = "1GB"
 
     func run() throws {

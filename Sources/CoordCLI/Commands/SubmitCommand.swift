@@ -37,7 +37,9 @@ struct SubmitCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
-        guard (1...100_000).contains(shardSize) else { throw ValidationError("--shard-size must be between 1 and 100000") }
+        guard (1...100_000).contains(shardSize) else {
+            throw ValidationError("--shard-size must be between 1 and 100000")
+        }
         guard !index.isEmpty else { throw ValidationError("--index must not be empty") }
     }
 
@@ -49,7 +51,9 @@ struct SubmitCommand: ParsableCommand {
         let upload = ProgressBar(label: "sending ")
         let outcome: CorpusSubmission.Outcome
         do {
-            outcome = try submission.run(client: connection) { sent, total in upload.show(done: sent, total: total, detail: "") }
+            outcome = try submission.run(client: connection) { sent, total in
+                upload.show(done: sent, total: total, detail: "")
+            }
         } catch let error as SubmissionError {
             if case .invalidLines = error { throw fail(error, code: 65) }
             throw fail(error)
@@ -59,8 +63,11 @@ struct SubmitCommand: ParsableCommand {
             throw fail(error)
         }
         let sealed = outcome.sealed
-        var summary = "job \(outcome.job): \(outcome.submitted) documents sent, \(sealed.toEmbed) to embed in \(sealed.shards) shards"
-        if sealed.unchanged > 0 { summary += ", \(sealed.unchanged) unchanged (already indexed, or being indexed by a running job)" }
+        var summary =
+            "job \(outcome.job): \(outcome.submitted) documents sent, \(sealed.toEmbed) to embed in \(sealed.shards) shards"
+        if sealed.unchanged > 0 {
+            summary += ", \(sealed.unchanged) unchanged (already indexed, or being indexed by a running job)"
+        }
         if outcome.invalid > 0 { summary += ", \(outcome.invalid) invalid lines recorded as rejected" }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
         if detach {
@@ -73,7 +80,8 @@ struct SubmitCommand: ParsableCommand {
     }
 
     private func printOutcome(_ job: StatusReport.JobStatus) {
-        var line = "job \(job.id) \(job.state): \(job.doneDocs) documents indexed into \(job.index) in "
+        var line =
+            "job \(job.id) \(job.state): \(job.doneDocs) documents indexed into \(job.index) in "
             + "\(ProgressBar.format(seconds: job.elapsedSeconds)) (\(String(format: "%.1f", job.docsPerSecond)) docs/s)"
         if job.rejectedDocs > 0 { line += "; \(job.rejectedDocs) rejected (see rejected_documents)" }
         if let error = job.error { line += "; \(error)" }
@@ -98,17 +106,24 @@ struct JobWatcher {
                 guard case .status(let report) = reply, let status = report.jobs.first else {
                     // The coordinator answers but cannot read the job (its database restarting?): ask again for a while.
                     failures += 1
-                    let message = if case .failure(let message) = reply { message } else { "unexpected reply to a status request" }
+                    let message =
+                        if case .failure(let message) = reply { message } else {
+                            "unexpected reply to a status request"
+                        }
                     if Double(failures) * pollSeconds > 30 { throw fail(message) }
-                    if failures == 1 { FileHandle.standardError.write(Data("\nwaiting for the job's status: \(message)\n".utf8)) }
+                    if failures == 1 {
+                        FileHandle.standardError.write(Data("\nwaiting for the job's status: \(message)\n".utf8))
+                    }
                     Thread.sleep(forTimeInterval: pollSeconds)
                     continue
                 }
                 failures = 0
                 let remaining = status.totalDocs - status.doneDocs - status.rejectedDocs
-                let eta = status.etaSeconds.map { "ETA \(ProgressBar.format(seconds: $0))" } ?? (remaining > 0 ? "ETA ?" : "")
+                let eta =
+                    status.etaSeconds.map { "ETA \(ProgressBar.format(seconds: $0))" } ?? (remaining > 0 ? "ETA ?" : "")
                 bar?.show(
-                    done: status.doneDocs + status.rejectedDocs, total: status.totalDocs,
+                    done: status.doneDocs + status.rejectedDocs,
+                    total: status.totalDocs,
                     detail: status.phase
                         ?? "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
                 )

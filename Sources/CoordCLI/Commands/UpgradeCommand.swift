@@ -51,15 +51,21 @@ struct UpgradeCommand: ParsableCommand {
     var rescoreDepth = 20
 
     @Option(
-        name: .long, parsing: .upToNextOption,
-        help: "QUERIES QRELS: after the switch, compare the old model, the new serving and the new model on native vectors (when complete) on these qrels."
+        name: .long,
+        parsing: .upToNextOption,
+        help:
+            "QUERIES QRELS: after the switch, compare the old model, the new serving and the new model on native vectors (when complete) on these qrels."
     )
     var eval: [String] = []
 
     @Flag(name: .long, help: "Restore the serving state before the last upgrade.")
     var rollback = false
 
-    @Flag(name: .long, help: "Fit again although the index already serves this model in this mode (another method, sample or query file).")
+    @Flag(
+        name: .long,
+        help:
+            "Fit again although the index already serves this model in this mode (another method, sample or query file)."
+    )
     var refit = false
 
     @Option(name: .long, help: "Threads that embed queries here.")
@@ -80,13 +86,23 @@ struct UpgradeCommand: ParsableCommand {
             throw ValidationError("--mode must be project, fuse or rescore, not \(mode)")
         }
         guard method == "auto" || ProjectionMethod(rawValue: method) != nil else {
-            throw ValidationError("--method must be auto, \(ProjectionMethod.allCases.map(\.rawValue).joined(separator: ", ")), not \(method)")
+            throw ValidationError(
+                "--method must be auto, \(ProjectionMethod.allCases.map(\.rawValue).joined(separator: ", ")), not \(method)"
+            )
         }
-        if let fuseWeight, !(0...1).contains(fuseWeight) { throw ValidationError("--fuse-weight must be between 0 and 1") }
-        guard (1...1000).contains(rescoreDepth) else { throw ValidationError("--rescore-depth must be between 1 and 1000") }
+        if let fuseWeight, !(0...1).contains(fuseWeight) {
+            throw ValidationError("--fuse-weight must be between 0 and 1")
+        }
+        guard (1...1000).contains(rescoreDepth) else {
+            throw ValidationError("--rescore-depth must be between 1 and 1000")
+        }
         guard rank >= 1 else { throw ValidationError("--rank must be at least 1") }
-        guard eval.isEmpty || eval.count == 2 else { throw ValidationError("--eval takes two files: QUERIES (BEIR JSONL) QRELS (TSV)") }
-        for file in eval where !FileManager.default.isReadableFile(atPath: file) { throw ValidationError("--eval: cannot read \(file)") }
+        guard eval.isEmpty || eval.count == 2 else {
+            throw ValidationError("--eval takes two files: QUERIES (BEIR JSONL) QRELS (TSV)")
+        }
+        for file in eval where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("--eval: cannot read \(file)")
+        }
     }
 
     func run() throws {
@@ -94,19 +110,33 @@ struct UpgradeCommand: ParsableCommand {
         if rollback {
             do {
                 let connection = try database.connect()
-                guard let record = try Catalog(connection).index(named: index) else { throw StoreError.unknownIndex(index) }
+                guard let record = try Catalog(connection).index(named: index) else {
+                    throw StoreError.unknownIndex(index)
+                }
                 let restored = try ServingStore(connection).rollback(record)
                 print("\(index): serving \(restored.mode) with \(restored.model.name) again")
             } catch { throw fail(error) }
             return
         }
         let upgrade: ModelUpgrade
-        do { upgrade = try ModelUpgrade(url: database.url, index: index, to: to!, modelsFolder: modelsFolder, threads: threads) } catch {
+        do {
+            upgrade = try ModelUpgrade(
+                url: database.url,
+                index: index,
+                to: to!,
+                modelsFolder: modelsFolder,
+                threads: threads
+            )
+        } catch {
             throw fail(error)
         }
         let mode = ServingState.Mode(rawValue: mode)!
-        if upgrade.current.model.name == upgrade.model.name && upgrade.current.mode == mode && !(refit && mode != .rescore) {
-            throw fail("index \(index) already serves \(upgrade.model.name) in \(mode) mode (--refit fits its projection again)")
+        if upgrade.current.model.name == upgrade.model.name && upgrade.current.mode == mode
+            && !(refit && mode != .rescore)
+        {
+            throw fail(
+                "index \(index) already serves \(upgrade.model.name) in \(mode) mode (--refit fits its projection again)"
+            )
         }
         if upgrade.model.name == upgrade.index.model.name {
             throw fail("index \(index) is embedded by \(upgrade.model.name) already: nothing to upgrade to")
@@ -114,16 +144,28 @@ struct UpgradeCommand: ParsableCommand {
         do {
             let successor = try upgrade.successor()
             if mode == .rescore {
-                let state = ServingState(mode: .rescore, model: upgrade.model, rescoreDepth: rescoreDepth, successorIndex: successor.name)
+                let state = ServingState(
+                    mode: .rescore,
+                    model: upgrade.model,
+                    rescoreDepth: rescoreDepth,
+                    successorIndex: successor.name
+                )
                 try upgrade.switchServing(state)
-                print("\(index): now serving \(upgrade.model.name) by re-scoring the top \(rescoreDepth) with its vectors (kept in \(successor.name); missing ones embedded on demand)")
+                print(
+                    "\(index): now serving \(upgrade.model.name) by re-scoring the top \(rescoreDepth) with its vectors (kept in \(successor.name); missing ones embedded on demand)"
+                )
                 try evaluate(upgrade, state, successor)
                 return
             }
             // 1. The sample, and the workers embed what the successor index lacks.
             let sampled = try upgrade.sample(size: sample, seed: seed)
             let missing = Set(try upgrade.missing(sampled.map(\.id)))
-            FileHandle.standardError.write(Data("sampled \(sampled.count) documents of \(index); \(missing.count) to embed with \(upgrade.model.name)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "sampled \(sampled.count) documents of \(index); \(missing.count) to embed with \(upgrade.model.name)\n"
+                        .utf8
+                )
+            )
             if !missing.isEmpty {
                 _ = try SuccessorSubmission(client: client, model: to!)
                     .submit(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name, wait: true)
@@ -135,29 +177,49 @@ struct UpgradeCommand: ParsableCommand {
             options.rank = rank
             let queryTexts = try queries.map { try IndexEvaluation.loadQueries($0).map(\.text) } ?? []
             let fit = try upgrade.fit(
-                sample: sampled.map(\.id), method: method == "auto" ? nil : ProjectionMethod(rawValue: method)!,
-                queries: queryTexts, options: options, fuse: mode == .fuse, fuseWeight: fuseWeight
+                sample: sampled.map(\.id),
+                method: method == "auto" ? nil : ProjectionMethod(rawValue: method)!,
+                queries: queryTexts,
+                options: options,
+                fuse: mode == .fuse,
+                fuseWeight: fuseWeight
             )
-            print("\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)")
+            print(
+                "\(index): \(upgrade.index.model.name) (\(upgrade.index.model.dimension)-d) ← \(upgrade.model.name) (\(upgrade.model.dimension)-d)"
+            )
             print("  pairs: \(fit.documentPairs) documents + \(fit.queryPairs) queries")
-            print("  pseudo-queries (\(fit.pseudoQueries) sentences taken out of held-out sampled documents, each relevant to the rest of its document), MRR@10 among those documents:")
+            print(
+                "  pseudo-queries (\(fit.pseudoQueries) sentences taken out of held-out sampled documents, each relevant to the rest of its document), MRR@10 among those documents:"
+            )
             print(String(format: "    old model on its own vectors  %.4f", fit.oldModelScore))
             for entry in fit.scores.sorted(by: { $0.score > $1.score }) {
                 let chosen = entry.method == fit.projection.method ? "   ← chosen" : ""
-                print("    " + "\(entry.method)".padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%.4f", entry.score) + chosen)
+                print(
+                    "    " + "\(entry.method)".padding(toLength: 30, withPad: " ", startingAt: 0)
+                        + String(format: "%.4f", entry.score) + chosen
+                )
             }
             for (weight, score) in fit.fuseScores {
-                print(String(format: "    fuse weight %.1f              %.4f", weight, score) + (weight == fit.fuseWeight ? "   ← chosen" : ""))
+                print(
+                    String(format: "    fuse weight %.1f              %.4f", weight, score)
+                        + (weight == fit.fuseWeight ? "   ← chosen" : "")
+                )
             }
             if let cosine = fit.projection.details["held_out_cosine"] {
                 print(String(format: "  held-out cosine with the old vectors: %.4f", cosine))
             }
             // 3. Switch.
             let state = ServingState(
-                mode: mode, model: upgrade.model, projectionId: fit.projectionId, fuseWeight: fit.fuseWeight, successorIndex: successor.name
+                mode: mode,
+                model: upgrade.model,
+                projectionId: fit.projectionId,
+                fuseWeight: fit.fuseWeight,
+                successorIndex: successor.name
             )
             try upgrade.switchServing(state)
-            print("\(index): now serving \(upgrade.model.name) in \(mode) mode (projection \(fit.projectionId), \(fit.projection.method)); `coord upgrade --index \(index) --rollback` undoes it")
+            print(
+                "\(index): now serving \(upgrade.model.name) in \(mode) mode (projection \(fit.projectionId), \(fit.projection.method)); `coord upgrade --index \(index) --rollback` undoes it"
+            )
             try evaluate(upgrade, state, successor)
         } catch let error as SearchError {
             throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
@@ -168,7 +230,12 @@ struct UpgradeCommand: ParsableCommand {
     private func evaluate(_ upgrade: ModelUpgrade, _ state: ServingState, _ successor: IndexRecord) throws {
         guard eval.count == 2 else { return }
         try UpgradeEvaluation(
-            database: database, client: client, modelsFolder: modelsFolder, threads: threads, queries: eval[0], qrels: eval[1]
+            database: database,
+            client: client,
+            modelsFolder: modelsFolder,
+            threads: threads,
+            queries: eval[0],
+            qrels: eval[1]
         ).run(index: upgrade.index, upgraded: state, successor: successor)
     }
 }

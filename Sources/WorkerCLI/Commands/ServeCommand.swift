@@ -51,8 +51,12 @@ struct ServeCommand: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256 (got \(threads))") }
-        guard (1...16).contains(credit) else { throw ValidationError("--credit must be between 1 and 16 (got \(credit))") }
+        guard (1...256).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
+        }
+        guard (1...16).contains(credit) else {
+            throw ValidationError("--credit must be between 1 and 16 (got \(credit))")
+        }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive") }
         guard database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable] != nil else {
             throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
@@ -65,7 +69,11 @@ struct ServeCommand: ParsableCommand {
         logger.logLevel = verbose ? .debug : .info
         let url = database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable]!
         var configuration = WorkerConfiguration(
-            coordinator: coordinator, databaseURL: url, modelsFolder: models, threads: threads, tokenBudget: tokenBudget
+            coordinator: coordinator,
+            databaseURL: url,
+            modelsFolder: models,
+            threads: threads,
+            tokenBudget: tokenBudget
         )
         configuration.credit = credit
         configuration.keysFolder = keys
