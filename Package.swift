@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
         // C shims: a module map and a one-line header each. Only the wrapper
@@ -125,6 +126,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
     ],

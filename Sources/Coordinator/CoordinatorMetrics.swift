@@ -12,7 +12,6 @@ public final class CoordinatorMetrics: Sendable {
     let shardsFenced: Counter
     let leasesExpired: Counter
     let documentsRejected: Counter
-    let malformedMessages: Counter
     let rejectedConnections: Counter
     let databaseErrors: Counter
     let jobsFinished: Counter
@@ -20,6 +19,8 @@ public final class CoordinatorMetrics: Sendable {
     let workers: Gauge
     let docsPerSecond: Gauge
     let shardSeconds: DurationHistogram
+    /// Messages dropped before they touched any state, by reason (``DropReason``).
+    let droppedMessages: [DropReason: Counter]
 
     public init() {
         documentsIndexed = registry.counter("driftless_documents_indexed_total", "Documents committed by workers.")
@@ -36,10 +37,6 @@ public final class CoordinatorMetrics: Sendable {
             "driftless_documents_rejected_total",
             "Documents isolated because they fail every time."
         )
-        malformedMessages = registry.counter(
-            "driftless_malformed_messages_total",
-            "Wire messages dropped as malformed or unknown."
-        )
         rejectedConnections = registry.counter(
             "driftless_rejected_connections_total",
             "CURVE handshakes refused (key not authorised)."
@@ -52,6 +49,20 @@ public final class CoordinatorMetrics: Sendable {
             "driftless_docs_per_second",
             "Documents per second over the last completed shards."
         )
+        let registry = registry
+        droppedMessages = Dictionary(
+            uniqueKeysWithValues: DropReason.allCases.map { reason in
+                (
+                    reason,
+                    registry.makeCounter(
+                        name: "driftless_dropped_messages_total",
+                        labels: [("reason", reason.rawValue)],
+                        help:
+                            "Messages dropped unapplied: malformed, out of range, oversized, from a peer not welcomed, or naming a lease or job the sender does not hold."
+                    )
+                )
+            }
+        )
         shardSeconds = registry.durationHistogram(
             "driftless_shard_latency_seconds",
             "From lease to commit.",
@@ -61,4 +72,22 @@ public final class CoordinatorMetrics: Sendable {
             ]
         )
     }
+}
+
+/// Why a message was dropped (the `reason` label of `driftless_dropped_messages_total`).
+public enum DropReason: String, CaseIterable, Sendable {
+    /// Not JSON, an unknown type, a missing field, or a frame count other than two.
+    case malformed
+    /// Well formed, a value out of range (``WireLimits``).
+    case invalid
+    /// Over the frame-count or byte bound of a whole message.
+    case oversized
+    /// A worker message other than `hello` from a peer the coordinator has not welcomed.
+    case notWelcomed = "not_welcomed"
+    /// A lease message from a peer that does not hold that lease (or for another shard).
+    case notLeaseHolder = "not_lease_holder"
+    /// A `shard_done` for a shard the database does not show committed.
+    case notCommitted = "not_committed"
+    /// Documents or a seal for a job this client did not open (wrong upload token).
+    case notJobOwner = "not_job_owner"
 }

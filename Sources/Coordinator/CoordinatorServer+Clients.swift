@@ -8,15 +8,17 @@ extension CoordinatorServer {
     /// One request from `coord submit` / `coord status`: `[routing id, JSON]`.
     func handleClientFrames(_ frames: [Data]) {
         guard frames.count == 2 else {
-            metrics.malformedMessages.increment()
-            logger.warning("dropped a client message: expected 2 frames, got \(frames.count)")
+            dropped(
+                .malformed,
+                peer: frames.first.map(Self.peerName) ?? "?",
+                "a client message of \(frames.count) frames (expected 2)"
+            )
             return
         }
         let peer = frames[0]
         let request: ClientRequest
         do { request = try WireProtocol.decode(ClientRequest.self, from: frames[1]) } catch {
-            metrics.malformedMessages.increment()
-            logger.warning("dropped a client message: \(error)", metadata: ["bytes": "\(frames[1].count)"])
+            dropped(error.dropReason, peer: Self.peerName(peer), "client: \(error) (\(frames[1].count) bytes)")
             reply(peer, .failure(message: "\(error)"))
             return
         }
@@ -25,14 +27,32 @@ extension CoordinatorServer {
             return
         }
         do {
-            reply(peer, try answer(request, db: db))
+            reply(peer, try answer(request, from: peer, db: db))
         } catch {
             databaseFailed(error)
             reply(peer, .failure(message: "\(error)"))
         }
     }
 
-    private func answer(_ request: ClientRequest, db: PostgresConnection) throws -> ClientReply {
+    /// The open upload `job`, when `upload` is its token; otherwise the failure to reply.
+    private func ownedUpload(_ job: Int64, _ upload: String, from peer: Data) -> Result<Upload, ClientFailure> {
+        guard let open = receiving[job] else {
+            return .failure(.init(message: "job \(job) is not receiving documents"))
+        }
+        guard open.token.matches(upload) else {
+            dropped(
+                .notJobOwner,
+                peer: Self.peerName(peer),
+                "documents or seal for job \(job), opened by another client"
+            )
+            return .failure(
+                .init(message: "job \(job) was opened by another client: only it may add documents to it or seal it")
+            )
+        }
+        return .success(open)
+    }
+
+    private func answer(_ request: ClientRequest, from peer: Data, db: PostgresConnection) throws -> ClientReply {
         let store = JobStore(db)
         switch request {
         case .submit(let submit):
@@ -48,9 +68,23 @@ extension CoordinatorServer {
             guard !submit.index.isEmpty, submit.index.count <= 200 else {
                 return .failure(message: "the index name must have 1 to 200 characters")
             }
+            let mine = receiving.values.filter { $0.owner == peer }.count
+            guard mine < Upload.perClient else {
+                return .failure(
+                    message:
+                        "this client already has \(mine) uploads open (at most \(Upload.perClient)); seal them first"
+                )
+            }
+            guard receiving.count < Upload.inAll else {
+                return .failure(
+                    message:
+                        "the coordinator has \(receiving.count) uploads open (at most \(Upload.inAll)); try again when some are sealed"
+                )
+            }
             let index = try Catalog(db).index(named: submit.index, model: submit.model)
             let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
-            receiving[job] = (index, submit.shardSize, 0)
+            let token = UploadToken()
+            receiving[job] = Upload(index: index, shardSize: submit.shardSize, nextSeq: 0, token: token, owner: peer)
             if submit.urgent == true { urgentJobs.insert(job) }
             logger.info(
                 "job submitted",
@@ -60,10 +94,14 @@ extension CoordinatorServer {
                     "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
                 ]
             )
-            return .accepted(job: job)
+            return .accepted(job: job, upload: token.text)
 
-        case .documents(let job, let documents):
-            guard let open = receiving[job] else { return .failure(message: "job \(job) is not receiving documents") }
+        case .documents(let job, let upload, let documents):
+            let open: Upload
+            switch ownedUpload(job, upload, from: peer) {
+            case .success(let owned): open = owned
+            case .failure(let failure): return .failure(message: failure.message)
+            }
             let staged = documents.map {
                 StagedDocument(seq: 0, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
             }
@@ -71,13 +109,19 @@ extension CoordinatorServer {
             receiving[job]!.nextSeq += documents.count
             return .ack(job: job, received: receiving[job]!.nextSeq)
 
-        case .rejected(let job, let lines):
-            guard receiving[job] != nil else { return .failure(message: "job \(job) is not receiving documents") }
+        case .rejected(let job, let upload, let lines):
+            if case .failure(let failure) = ownedUpload(job, upload, from: peer) {
+                return .failure(message: failure.message)
+            }
             for line in lines { try store.recordRejected(job: job, line: line.line, docId: line.id, error: line.error) }
             return .ack(job: job, received: receiving[job]!.nextSeq)
 
-        case .seal(let job, let count):
-            guard let open = receiving[job] else { return .failure(message: "job \(job) is not receiving documents") }
+        case .seal(let job, let upload, let count):
+            let open: Upload
+            switch ownedUpload(job, upload, from: peer) {
+            case .success(let owned): open = owned
+            case .failure(let failure): return .failure(message: failure.message)
+            }
             guard count == open.nextSeq else {
                 return .failure(message: "job \(job): the client sent \(count) documents but \(open.nextSeq) arrived")
             }
@@ -145,3 +189,40 @@ extension CoordinatorServer {
         return StatusReport(coordinator: name, jobs: jobs, workers: workers)
     }
 }
+
+/// A job whose documents are arriving, and who may send them.
+struct Upload {
+    /// Open uploads one client connection may have, and the coordinator in all.
+    static let perClient = 8
+    static let inAll = 256
+    var index: IndexRecord
+    var shardSize: Int
+    var nextSeq: Int
+    var token: UploadToken
+    /// The routing id of the client connection that opened it.
+    var owner: Data
+}
+
+/// The secret an `accepted` reply hands the client that opened a job (128 random bits).
+struct UploadToken {
+    let text: String
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        text = (0..<2).map { _ in
+            let value = generator.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// Compared in time independent of where they differ.
+    func matches(_ other: String) -> Bool {
+        let a = Array(text.utf8)
+        let b = Array(other.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+struct ClientFailure: Error { var message: String }

@@ -4,20 +4,19 @@ import Store
 import Wire
 
 extension CoordinatorServer {
-    /// One message from a worker: `[routing id, JSON]`. Anything else is logged and dropped.
+    /// One message from a worker: `[routing id, JSON]`. Every message is checked before it touches
+    /// state: its shape and ranges (``WireLimits``), that the sender was welcomed, and for lease
+    /// messages that the sender holds that lease on that shard. Anything else is dropped, counted
+    /// (`driftless_dropped_messages_total`) and logged once per peer.
     func handleWorkerFrames(_ frames: [Data]) {
-        guard frames.count == 2, let worker = String(data: frames[0], encoding: .utf8) else {
-            metrics.malformedMessages.increment()
-            logger.warning("dropped a worker message: expected 2 frames, got \(frames.count)")
+        guard frames.count == 2 else {
+            dropped(.malformed, peer: frames.first.map(Self.peerName) ?? "?", "expected 2 frames, got \(frames.count)")
             return
         }
+        let worker = Self.peerName(frames[0])
         let message: WorkerMessage
         do { message = try WireProtocol.decode(WorkerMessage.self, from: frames[1]) } catch {
-            metrics.malformedMessages.increment()
-            logger.warning(
-                "dropped a worker message: \(error)",
-                metadata: ["worker": "\(worker)", "bytes": "\(frames[1].count)"]
-            )
+            dropped(error.dropReason, peer: worker, "\(error) (\(frames[1].count) bytes)")
             return
         }
         if case .hello(let hello) = message {
@@ -25,22 +24,35 @@ extension CoordinatorServer {
             return
         }
         guard scheduler.seen(worker, now: now) else {
-            // Unknown: the coordinator restarted, or declared the worker dead. It must say hello again.
+            // Unknown: the coordinator restarted, or declared the worker dead, or the peer never said
+            // hello. Nothing it says counts until it does (a commit it made is found when its lease lapses).
             if case .goodbye = message { return }
+            dropped(.notWelcomed, peer: worker, "\(message.typeName) before hello: asked to say hello")
             send(worker, .reset)
-            // Its commit happened in the database either way; account for it.
-            if case .shardDone(let done) = message { shardDone(worker, done) }
             return
         }
         switch message {
         case .hello: break
         case .ready(let credit): scheduler.addCredit(worker, credit)
         case .heartbeat(let leases):
-            scheduler.heartbeat(worker, leases: leases, now: now)
+            let foreign = scheduler.heartbeat(worker, leases: leases, now: now)
+            let forged = foreign.filter { !scheduler.held(worker, token: $0) }
+            if !forged.isEmpty {
+                dropped(
+                    .notLeaseHolder,
+                    peer: worker,
+                    "heartbeat named \(forged.count) lease(s) it does not hold, e.g. \(forged.prefix(3))"
+                )
+            }
             send(worker, .heartbeat)
-        case .shardDone(let done): shardDone(worker, done)
-        case .shardFailed(let failure): shardFailed(worker, failure)
+        case .shardDone(let done):
+            guard leaseCheck(worker, "shard_done", token: done.lease, shard: done.shard) else { return }
+            shardDone(worker, done)
+        case .shardFailed(let failure):
+            guard leaseCheck(worker, "shard_failed", token: failure.lease, shard: failure.shard) else { return }
+            shardFailed(worker, failure)
         case .shardFenced(let shard, let lease):
+            guard leaseCheck(worker, "shard_fenced", token: lease, shard: shard) else { return }
             metrics.shardsFenced.increment()
             logger.warning(
                 "commit fenced: the worker's lease was gone",
@@ -50,6 +62,42 @@ extension CoordinatorServer {
         case .goodbye(let returning):
             logger.info("worker leaving", metadata: ["worker": "\(worker)", "returned_shards": "\(returning.count)"])
             for lease in scheduler.leave(worker) { revokeInDatabase(lease) }
+        }
+    }
+
+    /// A routing id as a printable name (libzmq's own ids are binary).
+    static func peerName(_ id: Data) -> String {
+        if let name = String(data: id, encoding: .utf8),
+            name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        {
+            return String(name.prefix(WireLimits.nameCharacters))
+        }
+        return "0x" + id.prefix(32).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether a lease message counts: the sender must hold `token` on `shard`. A late report on a
+    /// lease the sender held until recently is a race (debug log); anything else is an offence.
+    private func leaseCheck(_ worker: String, _ type: String, token: Int64, shard: Int64) -> Bool {
+        if scheduler.holds(worker, token: token, shard: shard) { return true }
+        if scheduler.held(worker, token: token, shard: shard) {
+            logger.debug(
+                "\(type) for a lease already closed: ignored",
+                metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(token)"]
+            )
+        } else {
+            dropped(.notLeaseHolder, peer: worker, "\(type) for shard \(shard), lease \(token), which it does not hold")
+        }
+        return false
+    }
+
+    /// Counts a dropped message; logs the first of each reason from each peer.
+    func dropped(_ reason: DropReason, peer: String, _ detail: String) {
+        metrics.droppedMessages[reason]?.increment()
+        if offences.firstTime(peer, reason) {
+            logger.warning(
+                "dropped a message: \(detail) (further ones from this peer for this reason are only counted)",
+                metadata: ["peer": "\(peer)", "reason": "\(reason.rawValue)"]
+            )
         }
     }
 
@@ -69,10 +117,10 @@ extension CoordinatorServer {
             return
         }
         guard hello.worker == worker else {
-            metrics.malformedMessages.increment()
-            logger.warning(
-                "dropped a hello whose worker id differs from its routing id",
-                metadata: ["worker": "\(worker)", "claims": "\(hello.worker)"]
+            dropped(
+                .invalid,
+                peer: worker,
+                "a hello whose worker id (\(hello.worker.prefix(64))) differs from its routing id"
             )
             return
         }
@@ -141,6 +189,26 @@ extension CoordinatorServer {
     }
 
     private func shardDone(_ worker: String, _ done: WorkerMessage.ShardDone) {
+        // The holder says it committed; the database says whether it did.
+        guard let db = connectedDatabase() else { return }  // unverifiable now: the lease lapses and its revocation finds out
+        do {
+            let state = try JobStore(db).shardState(done.shard)
+            guard state == "done" else {
+                dropped(
+                    .notCommitted,
+                    peer: worker,
+                    "shard_done for shard \(done.shard), which the database shows \(state ?? "missing"): dealt again"
+                )
+                if let lease = scheduler.leases[done.lease] {
+                    _ = scheduler.failed(token: done.lease, countsAsAttempt: false)
+                    revokeInDatabase(lease)
+                }
+                return
+            }
+        } catch {
+            databaseFailed(error)
+            return
+        }
         let lease = scheduler.leases[done.lease]
         let job = scheduler.shards[done.shard]?.record.job
         let others = scheduler.completed(
@@ -189,6 +257,16 @@ extension CoordinatorServer {
             if let lease { revokeInDatabase(lease) }
         case .isolate(let record):
             isolate(record, error: failure.error)
+        }
+    }
+}
+
+extension WireError {
+    /// The metric label of a message that failed to decode.
+    var dropReason: DropReason {
+        switch self {
+        case .invalid: .invalid
+        case .malformed, .unknownType: .malformed
         }
     }
 }

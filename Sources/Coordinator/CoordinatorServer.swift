@@ -32,8 +32,11 @@ public final class CoordinatorServer {
     var scheduler: ShardScheduler
     /// Running jobs by id.
     var jobs: [Int64: JobRecord] = [:]
-    /// Jobs whose documents are arriving: their index and the next sequence number.
-    var receiving: [Int64: (index: IndexRecord, shardSize: Int, nextSeq: Int)] = [:]
+    /// Jobs whose documents are arriving: their index, the next sequence number, and the upload
+    /// token and client that opened them (only that client may add documents or seal).
+    var receiving: [Int64: Upload] = [:]
+    /// Peers already logged for dropped messages.
+    var offences = PeerOffences()
     /// Jobs submitted as urgent (a query waits for them): dealt first, done without an HNSW build.
     var urgentJobs: Set<Int64> = []
     /// Jobs to check for completion (after a commit, or when the database comes back).
@@ -74,9 +77,11 @@ public final class CoordinatorServer {
             }
             workerSocket = try context.socket(.router)
             clientSocket = try context.socket(.router)
+            // Per-frame bounds: libzmq drops a connection that sends a bigger frame before buffering it.
+            try workerSocket.setMaximumMessageSize(WireLimits.workerFrameBytes)
+            try clientSocket.setMaximumMessageSize(WireLimits.clientFrameBytes)
             for socket in [workerSocket, clientSocket] {
                 try socket.setRouterMandatory()
-                try socket.setMaximumMessageSize(WireProtocol.maximumMessageSize)
                 if let serverKeys {
                     try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: "driftless")
                 }
@@ -140,8 +145,8 @@ public final class CoordinatorServer {
                 throw .socket(error)
             }
             if readable.count > 2, readable[2] { answerAuthentication() }
-            if readable[0] { drain(workerSocket, handleWorkerFrames) }
-            if readable[1] { drain(clientSocket, handleClientFrames) }
+            if readable[0] { drain(workerSocket, frameBytes: WireLimits.workerFrameBytes, handleWorkerFrames) }
+            if readable[1] { drain(clientSocket, frameBytes: WireLimits.clientFrameBytes, handleClientFrames) }
             if now - lastHousekeeping >= 0.25 {
                 lastHousekeeping = now
                 housekeeping()
@@ -152,11 +157,27 @@ public final class CoordinatorServer {
         logger.info("coordinator stopped")
     }
 
-    private func drain(_ socket: ZeroMQSocket, _ handle: ([Data]) -> Void) {
+    private func drain(_ socket: ZeroMQSocket, frameBytes: Int64, _ handle: ([Data]) -> Void) {
         // Up to a bounded number per turn, so one busy socket does not starve the other.
+        // A whole message is bounded too: a routing id and one body frame.
+        let maximumBytes = Int(frameBytes) + 256
         for _ in 0..<256 {
-            guard let frames = try? socket.receive(timeout: .zero) else { return }
-            handle(frames)
+            guard
+                let received = try? socket.receive(
+                    timeout: .zero,
+                    maximumFrames: WireLimits.framesPerMessage,
+                    maximumBytes: maximumBytes
+                )
+            else { return }
+            switch received {
+            case .message(let frames): handle(frames)
+            case .oversized(let frames, let bytes):
+                dropped(
+                    .oversized,
+                    peer: "?",
+                    "a message of \(frames) frames and \(bytes) bytes (at most \(WireLimits.framesPerMessage) and \(maximumBytes))"
+                )
+            }
         }
     }
 
@@ -509,7 +530,9 @@ public final class CoordinatorServer {
             let shards = try store.openShards(job: job.id)
             scheduler.add(shards, model: job.index.model.name)
             let leases = try store.leases(job: job.id)
-            for lease in leases { scheduler.adopt(token: lease.token, shard: lease.shard, now: now) }
+            for lease in leases {
+                scheduler.adopt(token: lease.token, shard: lease.shard, worker: lease.worker, now: now)
+            }
             jobsToCheck.insert(job.id)
             logger.info(
                 "job resumed",

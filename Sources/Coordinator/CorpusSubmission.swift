@@ -32,7 +32,12 @@ public struct CorpusSubmission {
     /// Validates the whole file first; nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
     public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         let reader = try CorpusReader(path: path)
-        let report = try reader.validate(rejectDuplicates: true, maxErrors: skipInvalid ? Int.max : 20)
+        // A line re-encoded for the wire at most doubles (its metadata is sent as a JSON string).
+        let report = try reader.validate(
+            rejectDuplicates: true,
+            maxErrors: skipInvalid ? Int.max : 20,
+            maxLineBytes: WireLimits.chunkBytes / 2
+        )
         if report.errorCount > 0 && !skipInvalid {
             throw SubmissionError.invalidLines(
                 path: path,
@@ -44,7 +49,7 @@ public struct CorpusSubmission {
 
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         guard
-            case .accepted(let job) = try expect(
+            case .accepted(let job, let upload) = try expect(
                 client.request(
                     .submit(.init(index: index, model: model, shardSize: shardSize, source: source, urgent: urgent))
                 )
@@ -58,27 +63,48 @@ public struct CorpusSubmission {
             for chunk in stride(from: 0, to: lines.count, by: chunkSize) {
                 _ = try expect(
                     client.request(
-                        .rejected(job: job, lines: Array(lines[chunk..<min(chunk + chunkSize, lines.count)]))
+                        .rejected(
+                            job: job,
+                            upload: upload,
+                            lines: Array(lines[chunk..<min(chunk + chunkSize, lines.count)])
+                        )
                     )
                 )
             }
         }
         var sent = 0
-        try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
-            let documents = records.map {
-                WireDocument(
-                    line: $0.line,
-                    id: $0.id,
-                    title: $0.title,
-                    text: $0.text,
-                    metadata: String(decoding: $0.metadata, as: UTF8.self)
-                )
-            }
-            _ = try expect(client.request(.documents(job: job, documents: documents)))
-            sent += documents.count
+        var chunk: [WireDocument] = []
+        var chunkBytes = 0
+        func flush() throws {
+            guard !chunk.isEmpty else { return }
+            _ = try expect(client.request(.documents(job: job, upload: upload, documents: chunk)))
+            sent += chunk.count
+            chunk.removeAll(keepingCapacity: true)
+            chunkBytes = 0
             progress(sent, report.records)
         }
-        guard case .sealed(let sealed) = try expect(client.request(.seal(job: job, documents: sent))) else {
+        try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
+            for record in records {
+                let document = WireDocument(
+                    line: record.line,
+                    id: record.id,
+                    title: record.title,
+                    text: record.text,
+                    metadata: String(decoding: record.metadata, as: UTF8.self)
+                )
+                let bytes =
+                    2
+                    * (record.id.utf8.count + record.title.utf8.count + record.text.utf8.count + record.metadata.count)
+                    + 64
+                // Chunks stay below the coordinator's frame limit (WireLimits.clientFrameBytes).
+                if chunkBytes + bytes > WireLimits.chunkBytes || chunk.count == chunkSize { try flush() }
+                chunk.append(document)
+                chunkBytes += bytes
+            }
+        }
+        try flush()
+        guard case .sealed(let sealed) = try expect(client.request(.seal(job: job, upload: upload, documents: sent)))
+        else {
             throw SubmissionError.protocolError("expected the job to be sealed")
         }
         return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)

@@ -32,7 +32,7 @@ public struct ShardScheduler: Sendable {
     public struct Lease: Sendable, Equatable {
         public var token: Int64
         public var shard: Int64
-        /// Nil for a lease found in the database after a restart, until its holder's heartbeat names it.
+        /// The holder, as granted (or as the database recorded it, for a lease adopted after a restart).
         public var worker: String?
         public var granted: Double
         public var expires: Double
@@ -50,6 +50,9 @@ public struct ShardScheduler: Sendable {
     public private(set) var leases: [Int64: Lease] = [:]
     /// Pending shards in dealing order.
     public private(set) var queue: [Int64] = []
+    /// The last few thousand leases released, for telling a late report from a forged one.
+    private var released: [Int64: Lease] = [:]
+    private var releasedOrder: [Int64] = []
     /// Mean seconds from lease to commit, for deciding when a shard is slow.
     public private(set) var meanShardSeconds: Double?
 
@@ -66,18 +69,20 @@ public struct ShardScheduler: Sendable {
         queue = atFront ? ids + queue : queue + ids
     }
 
-    /// A lease that exists in the database but whose holder is not known yet (after a restart).
-    public mutating func adopt(token: Int64, shard: Int64, now: Double) {
+    /// A lease that exists in the database (after a restart), held by `worker` as the database
+    /// recorded it: only that worker's heartbeats keep it, and only it may report on it.
+    public mutating func adopt(token: Int64, shard: Int64, worker: String, now: Double) {
         guard shards[shard] != nil else { return }
         queue.removeAll { $0 == shard }
         shards[shard]?.leases.insert(token)
         leases[token] = Lease(
             token: token,
             shard: shard,
-            worker: nil,
+            worker: worker,
             granted: now,
             expires: now + configuration.leaseSeconds
         )
+        workers[worker]?.leases.insert(token)
     }
 
     public var openShardCount: Int { shards.count }
@@ -93,7 +98,10 @@ public struct ShardScheduler: Sendable {
             known.lastSeen = now
             workers[id] = known
         } else {
-            workers[id] = Worker(id: id, host: host, threads: threads, models: models, lastSeen: now)
+            var worker = Worker(id: id, host: host, threads: threads, models: models, lastSeen: now)
+            // Leases adopted after a restart that name this worker.
+            worker.leases = Set(leases.values.filter { $0.worker == id }.map(\.token))
+            workers[id] = worker
         }
     }
 
@@ -106,22 +114,39 @@ public struct ShardScheduler: Sendable {
 
     public mutating func addCredit(_ id: String, _ credit: Int) {
         guard workers[id] != nil else { return }
-        workers[id]!.credit = max(0, min(workers[id]!.credit + credit, 16))
+        // Clamped before adding: a credit near Int.max must not overflow.
+        workers[id]!.credit = max(0, min(workers[id]!.credit + max(-16, min(credit, 16)), 16))
     }
 
-    /// The worker holds these leases: keep them alive (and adopt ones found after a restart).
-    public mutating func heartbeat(_ id: String, leases tokens: [Int64], now: Double) {
-        guard workers[id] != nil else { return }
+    /// The worker holds these leases: keep them alive. Tokens it does not hold are returned
+    /// (and change nothing): a heartbeat cannot adopt another worker's lease.
+    @discardableResult
+    public mutating func heartbeat(_ id: String, leases tokens: [Int64], now: Double) -> [Int64] {
+        guard workers[id] != nil else { return tokens }
+        var foreign: [Int64] = []
         for token in tokens {
-            guard var lease = leases[token] else { continue }
-            if lease.worker == nil {
-                lease.worker = id
-                workers[id]!.leases.insert(token)
+            guard var lease = leases[token], lease.worker == id else {
+                foreign.append(token)
+                continue
             }
-            guard lease.worker == id else { continue }
             lease.expires = now + configuration.leaseSeconds
             leases[token] = lease
+            workers[id]!.leases.insert(token)
         }
+        return foreign
+    }
+
+    /// Whether `worker` held lease `token` on `shard` until recently (it lapsed, was revoked or
+    /// closed): a late report on it is a race, not an offence.
+    public func held(_ worker: String, token: Int64, shard: Int64? = nil) -> Bool {
+        guard let lease = released[token] else { return false }
+        return lease.worker == worker && (shard == nil || lease.shard == shard)
+    }
+
+    /// Whether `worker` holds lease `token` on `shard`: the only sender whose report on it counts.
+    public func holds(_ worker: String, token: Int64, shard: Int64) -> Bool {
+        guard let lease = leases[token] else { return false }
+        return lease.worker == worker && lease.shard == shard
     }
 
     /// The worker left: returns its leases (to revoke in the database).
@@ -200,8 +225,8 @@ public struct ShardScheduler: Sendable {
         now: Double
     ) -> [Lease] {
         if let lease = leases[token], let worker = lease.worker {
-            workers[worker]?.documents += documents
-            workers[worker]?.tokens += tokens
+            workers[worker]?.documents &+= documents
+            workers[worker]?.tokens &+= tokens
             workers[worker]?.embedSeconds += embedSeconds
             let seconds = now - lease.granted
             meanShardSeconds = meanShardSeconds.map { 0.8 * $0 + 0.2 * seconds } ?? seconds
@@ -275,6 +300,9 @@ public struct ShardScheduler: Sendable {
     /// the queue when no other lease holds it.
     private mutating func release(_ token: Int64, requeue: Bool) -> Lease? {
         guard let lease = leases.removeValue(forKey: token) else { return nil }
+        released[token] = lease
+        releasedOrder.append(token)
+        if releasedOrder.count > 4096 { released.removeValue(forKey: releasedOrder.removeFirst()) }
         if let worker = lease.worker { workers[worker]?.leases.remove(token) }
         shards[lease.shard]?.leases.remove(token)
         if requeue, let shard = shards[lease.shard], shard.leases.isEmpty, !queue.contains(lease.shard) {

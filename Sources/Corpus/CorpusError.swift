@@ -8,12 +8,13 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
     case missingId(path: String, line: Int)
     case missingText(path: String, line: Int, id: String)
     case duplicateId(path: String, line: Int, id: String, firstLine: Int)
+    case lineTooLong(path: String, line: Int, bytes: Int, limit: Int)
 
     public var line: Int? {
         switch self {
         case .fileMissing, .unreadable: nil
         case .invalidUTF8(_, let line), .invalidJSON(_, let line), .notAnObject(_, let line), .missingId(_, let line),
-            .missingText(_, let line, _), .duplicateId(_, let line, _, _):
+            .missingText(_, let line, _), .duplicateId(_, let line, _, _), .lineTooLong(_, let line, _, _):
             line
         }
     }
@@ -37,6 +38,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
         case .missingText(let path, let line, let id): "\(path):\(line): document \(id) has no \"text\" string"
         case .duplicateId(let path, let line, let id, let first):
             "\(path):\(line): duplicate id \(id) (first on line \(first))"
+        case .lineTooLong(let path, let line, let bytes, let limit):
+            "\(path):\(line): a line of \(bytes) bytes (at most \(limit) can be submitted)"
         }
     }
 }

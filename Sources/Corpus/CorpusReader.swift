@@ -22,12 +22,20 @@ public struct CorpusReader: Sendable {
         public var invalidLines: Set<Int> = []
     }
 
-    /// Checks every line: UTF-8, JSON, an id, a text; with `rejectDuplicates`, ids unique.
-    public func validate(rejectDuplicates: Bool = false, maxErrors: Int = 20) throws(CorpusError) -> Report {
+    /// Checks every line: UTF-8, JSON, an id, a text; with `rejectDuplicates`, ids unique; with
+    /// `maxLineBytes`, no line longer.
+    public func validate(
+        rejectDuplicates: Bool = false,
+        maxErrors: Int = 20,
+        maxLineBytes: Int? = nil
+    ) throws(CorpusError) -> Report {
         var report = Report()
         var seen: [String: Int] = [:]
         for (line, bytes) in try JSONLinesReader(path: path) {
             do throws(CorpusError) {
+                if let maxLineBytes, bytes.count > maxLineBytes {
+                    throw CorpusError.lineTooLong(path: path, line: line, bytes: bytes.count, limit: maxLineBytes)
+                }
                 let record = try CorpusRecord.parse(bytes, path: path, line: line)
                 if rejectDuplicates {
                     if let first = seen[record.id] {

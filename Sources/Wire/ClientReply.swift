@@ -1,6 +1,7 @@
 /// The coordinator's answers on the client endpoint.
 public enum ClientReply: Codable, Sendable, Equatable {
-    case accepted(job: Int64)
+    /// The job is open; `upload` is the token its documents and seal must carry.
+    case accepted(job: Int64, upload: String)
     case ack(job: Int64, received: Int)
     case sealed(Sealed)
     case status(StatusReport)
@@ -24,7 +25,9 @@ public enum ClientReply: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let type = try decoder.messageType()
         switch type {
-        case "accepted": self = .accepted(job: try Job(from: decoder).job)
+        case "accepted":
+            let body = try Accepted(from: decoder)
+            self = .accepted(job: body.job, upload: body.upload)
         case "ack":
             let body = try Ack(from: decoder)
             self = .ack(job: body.job, received: body.received)
@@ -37,7 +40,7 @@ public enum ClientReply: Codable, Sendable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         switch self {
-        case .accepted(let job): try encoder.encode(type: "accepted", Job(job: job))
+        case .accepted(let job, let upload): try encoder.encode(type: "accepted", Accepted(job: job, upload: upload))
         case .ack(let job, let received): try encoder.encode(type: "ack", Ack(job: job, received: received))
         case .sealed(let sealed): try encoder.encode(type: "sealed", sealed)
         case .status(let report): try encoder.encode(type: "status", report)
@@ -45,7 +48,10 @@ public enum ClientReply: Codable, Sendable, Equatable {
         }
     }
 
-    private struct Job: Codable { var job: Int64 }
+    private struct Accepted: Codable {
+        var job: Int64
+        var upload: String
+    }
     private struct Ack: Codable {
         var job: Int64
         var received: Int

@@ -2,12 +2,13 @@
 public enum ClientRequest: Codable, Sendable, Equatable {
     /// Opens a job; answered with `accepted(job)`.
     case submit(Submit)
-    /// Valid documents of an open job, in file order; answered with `ack`.
-    case documents(job: Int64, documents: [WireDocument])
+    /// Valid documents of an open job, in file order; answered with `ack`. `upload` is the token
+    /// the job's `accepted` reply gave: only the client that opened a job may add to it.
+    case documents(job: Int64, upload: String, documents: [WireDocument])
     /// Lines of the file that were skipped as invalid (`--skip-invalid`), recorded as rejected.
-    case rejected(job: Int64, lines: [RejectedLine])
+    case rejected(job: Int64, upload: String, lines: [RejectedLine])
     /// No more documents: the coordinator drops unchanged ones, cuts shards and starts dealing.
-    case seal(job: Int64, documents: Int)
+    case seal(job: Int64, upload: String, documents: Int)
     /// One job, or all recent ones when `job` is nil.
     case status(job: Int64?)
 
@@ -54,13 +55,13 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         case "submit": self = .submit(try Submit(from: decoder))
         case "documents":
             let body = try Documents(from: decoder)
-            self = .documents(job: body.job, documents: body.documents)
+            self = .documents(job: body.job, upload: body.upload, documents: body.documents)
         case "rejected":
             let body = try Rejected(from: decoder)
-            self = .rejected(job: body.job, lines: body.lines)
+            self = .rejected(job: body.job, upload: body.upload, lines: body.lines)
         case "seal":
             let body = try Seal(from: decoder)
-            self = .seal(job: body.job, documents: body.documents)
+            self = .seal(job: body.job, upload: body.upload, documents: body.documents)
         case "status": self = .status(job: try Status(from: decoder).job)
         default: throw WireError.unknownType(type)
         }
@@ -69,24 +70,29 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     public func encode(to encoder: Encoder) throws {
         switch self {
         case .submit(let submit): try encoder.encode(type: "submit", submit)
-        case .documents(let job, let documents):
-            try encoder.encode(type: "documents", Documents(job: job, documents: documents))
-        case .rejected(let job, let lines): try encoder.encode(type: "rejected", Rejected(job: job, lines: lines))
-        case .seal(let job, let documents): try encoder.encode(type: "seal", Seal(job: job, documents: documents))
+        case .documents(let job, let upload, let documents):
+            try encoder.encode(type: "documents", Documents(job: job, upload: upload, documents: documents))
+        case .rejected(let job, let upload, let lines):
+            try encoder.encode(type: "rejected", Rejected(job: job, upload: upload, lines: lines))
+        case .seal(let job, let upload, let documents):
+            try encoder.encode(type: "seal", Seal(job: job, upload: upload, documents: documents))
         case .status(let job): try encoder.encode(type: "status", Status(job: job))
         }
     }
 
     private struct Documents: Codable {
         var job: Int64
+        var upload: String
         var documents: [WireDocument]
     }
     private struct Rejected: Codable {
         var job: Int64
+        var upload: String
         var lines: [RejectedLine]
     }
     private struct Seal: Codable {
         var job: Int64
+        var upload: String
         var documents: Int
     }
     private struct Status: Codable { var job: Int64? }

@@ -5,8 +5,10 @@ import Foundation
 /// names it. A ROUTER adds the peer's routing id as a frame in front.
 public enum WireProtocol {
     /// Sent in `hello` and `submit`; a peer speaking another version is refused with both named.
-    public static let version = 1
+    /// Version 2: uploads carry the token their `accepted` reply gave; `welcome`'s version is checked.
+    public static let version = 2
     /// Larger messages make libzmq drop the connection (a shard of 1,000 long documents is a few MiB).
+    /// The coordinator's endpoints take less (``WireLimits``).
     public static let maximumMessageSize: Int64 = 256 << 20
 
     public static func encode<M: Encodable>(_ message: M) -> Data {
@@ -18,7 +20,9 @@ public enum WireProtocol {
     public static func decode<M: Decodable>(_ type: M.Type, from frame: Data) throws(WireError) -> M {
         guard !frame.isEmpty else { throw .malformed("empty frame") }
         do {
-            return try JSONDecoder().decode(M.self, from: frame)
+            let message = try JSONDecoder().decode(M.self, from: frame)
+            if let checked = message as? any WireValidatable { try checked.validate() }
+            return message
         } catch let error as WireError {
             throw error
         } catch DecodingError.dataCorrupted(let context) {
@@ -45,10 +49,13 @@ public enum WireProtocol {
 public enum WireError: Error, CustomStringConvertible, Sendable, Equatable {
     case malformed(String)
     case unknownType(String)
+    /// Well formed, but a value is out of range (``WireLimits``).
+    case invalid(String)
 
     public var description: String {
         switch self {
         case .malformed(let reason): "malformed message: \(reason)"
+        case .invalid(let reason): "invalid message: \(reason)"
         case .unknownType(let type): "unknown message type \"\(type)\""
         }
     }

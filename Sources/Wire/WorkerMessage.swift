@@ -116,6 +116,19 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         }
     }
 
+    /// The `"type"` this message is sent as.
+    public var typeName: String {
+        switch self {
+        case .hello: "hello"
+        case .ready: "ready"
+        case .heartbeat: "heartbeat"
+        case .shardDone: "shard_done"
+        case .shardFailed: "shard_failed"
+        case .shardFenced: "shard_fenced"
+        case .goodbye: "goodbye"
+        }
+    }
+
     private struct Credit: Codable { var credit: Int }
     private struct Leases: Codable { var leases: [Int64] }
 }

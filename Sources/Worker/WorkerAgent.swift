@@ -136,6 +136,22 @@ public final class WorkerAgent {
                 }
                 switch message {
                 case .welcome(let welcome):
+                    guard welcome.protocolVersion == WireProtocol.version else {
+                        let reason =
+                            "the coordinator speaks protocol version \(welcome.protocolVersion), this worker \(WireProtocol.version): "
+                            + "run the same Driftless version on both"
+                        logger.error("cannot work for this coordinator: \(reason)")
+                        embedder.inbox.close()
+                        throw WorkerError.refused(reason)
+                    }
+                    guard (0.01...3600).contains(welcome.heartbeatSeconds),
+                        (0.1...86_400).contains(welcome.leaseSeconds)
+                    else {
+                        logger.warning(
+                            "dropped a welcome with heartbeat \(welcome.heartbeatSeconds) s and lease \(welcome.leaseSeconds) s (out of range)"
+                        )
+                        continue
+                    }
                     welcomed = true
                     heartbeatSeconds = welcome.heartbeatSeconds
                     leaseSeconds = welcome.leaseSeconds

@@ -99,11 +99,9 @@ public final class ZeroMQSocket {
         for (index, frame) in frames.enumerated() {
             var flags: Int32 = index < frames.count - 1 ? ZMQ_SNDMORE : 0
             if !wait { flags |= ZMQ_DONTWAIT }
-            let sent = frame.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
-            if sent < 0 {
+            while frame.withUnsafeBytes({ zmq_send(handle, $0.baseAddress, $0.count, flags) }) < 0 {
                 let code = zmq_errno()
-                if code == EINTR { continue }
-                throw ZeroMQError("send", code: code)
+                if code != EINTR { throw ZeroMQError("send", code: code) }
             }
         }
     }
@@ -111,8 +109,31 @@ public final class ZeroMQSocket {
     /// The next whole message, or nil when none arrives before `timeout`
     /// (nil timeout: wait for ever; zero: do not wait).
     public func receive(timeout: Duration? = nil) throws(ZeroMQError) -> [Data]? {
+        switch try receive(timeout: timeout, maximumFrames: .max, maximumBytes: .max) {
+        case .message(let frames): frames
+        case .oversized, nil: nil
+        }
+    }
+
+    /// A message as received under bounds: its frames, or how large it was when over them.
+    public enum BoundedMessage: Sendable, Equatable {
+        case message([Data])
+        /// More frames or bytes than allowed: none of it was copied (the frames are consumed).
+        case oversized(frames: Int, bytes: Int)
+    }
+
+    /// The next whole message, unless it has more than `maximumFrames` frames or
+    /// `maximumBytes` bytes in all: such a message is read to its end and dropped
+    /// without copying (libzmq delivers all of a message's frames or none).
+    public func receive(
+        timeout: Duration?,
+        maximumFrames: Int,
+        maximumBytes: Int
+    ) throws(ZeroMQError) -> BoundedMessage? {
         if let timeout, try !poll(timeout: timeout) { return nil }
         var frames: [Data] = []
+        var count = 0
+        var total = 0
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -123,8 +144,17 @@ public final class ZeroMQSocket {
                 throw ZeroMQError("receive", code: code)
             }
             let size = zmq_msg_size(&message)
-            frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&message), count: size))
-            if zmq_msg_more(&message) == 0 { return frames }
+            count += 1
+            total = total.addingReportingOverflow(size).partialValue
+            if count <= maximumFrames && total <= maximumBytes {
+                frames.append(size == 0 ? Data() : Data(bytes: zmq_msg_data(&message), count: size))
+            } else {
+                frames = []
+            }
+            if zmq_msg_more(&message) == 0 {
+                return count <= maximumFrames && total <= maximumBytes
+                    ? .message(frames) : .oversized(frames: count, bytes: total)
+            }
         }
     }
 

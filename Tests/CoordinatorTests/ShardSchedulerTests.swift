@@ -116,17 +116,35 @@ struct ShardSchedulerTests {
         #expect(s.workers["a"]!.leases.isEmpty)
     }
 
-    @Test("after a restart, leases found in the database are adopted by the worker that names them")
+    @Test("after a restart, leases found in the database stay with the worker the database names")
     func adoption() {
         var s = scheduler(leaseSeconds: 5)
         s.add(shards(2), model: "m")
-        s.adopt(token: 9, shard: 1, now: 0)
+        s.adopt(token: 9, shard: 1, worker: "a", now: 0)
         #expect(s.queue == [2])
         s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 1)
-        s.heartbeat("a", leases: [9], now: 1)
-        #expect(s.leases[9]?.worker == "a")
+        s.join(id: "b", host: "h", threads: 1, models: ["m"], now: 1)
         #expect(s.workers["a"]!.leases == [9])
-        #expect(s.expire(now: 4).revoked.isEmpty)
+        #expect(s.heartbeat("b", leases: [9], now: 1) == [9], "another worker cannot adopt it")
+        #expect(s.leases[9]?.worker == "a")
+        #expect(!s.holds("b", token: 9, shard: 1))
+        let seen = s.seen("a", now: 4)
+        #expect(seen)
+        #expect(s.heartbeat("a", leases: [9], now: 4) == [])
+        #expect(s.holds("a", token: 9, shard: 1))
+        #expect(!s.holds("a", token: 9, shard: 2), "the token is for shard 1")
+        #expect(s.expire(now: 8).revoked.isEmpty, "a's heartbeat at 4 kept it")
+    }
+
+    @Test("credit is capped and cannot overflow")
+    func creditCapped() {
+        var s = scheduler()
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", .max)
+        s.addCredit("a", .max)
+        #expect(s.workers["a"]!.credit == 16)
+        s.addCredit("a", .min)
+        #expect(s.workers["a"]!.credit == 0)
     }
 
     @Test("a worker that leaves returns its shards")

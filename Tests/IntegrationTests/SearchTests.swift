@@ -104,17 +104,6 @@ extension Integration {
             #expect(short.count < 10, "\(short.count) results without iterative scans")
         }
 
-        /// Fetches the `/metrics` page whose address `process` logged ("metrics served … endpoint=http://…").
-        func metrics(logOf process: ManagedProcess) throws -> String {
-            let log = process.log
-            guard let start = log.range(of: "endpoint=http://")?.lowerBound else {
-                Issue.record("no metrics endpoint logged:\n\(log)")
-                return ""
-            }
-            let address = log[log.index(start, offsetBy: "endpoint=".count)...].prefix { !$0.isWhitespace }
-            return String(decoding: try Data(contentsOf: URL(string: String(address))!), as: UTF8.self)
-        }
-
         @Test("coord query and coord eval over an index built by coord submit; bad input is named")
         func queryAndEval() throws {
             let cluster = try TestCluster()
@@ -132,11 +121,11 @@ extension Integration {
             )
             #expect(cluster.coordinator!.log.contains("HNSW index built"), "\(cluster.logs)")
             // Both serve Prometheus metrics that counted the job.
-            let coordinatorMetrics = try metrics(logOf: coordinator)
+            let coordinatorMetrics = try coordinator.metricsPage()
             #expect(coordinatorMetrics.contains("driftless_documents_indexed_total 120"), "\(coordinatorMetrics)")
             #expect(coordinatorMetrics.contains("driftless_jobs_finished_total 1"), "\(coordinatorMetrics)")
             #expect(coordinatorMetrics.contains("driftless_shard_latency_seconds_bucket"), "\(coordinatorMetrics)")
-            let workerMetrics = try metrics(logOf: worker)
+            let workerMetrics = try worker.metricsPage()
             #expect(workerMetrics.contains("driftless_worker_documents_total 120"), "\(workerMetrics)")
 
             let list = try cluster.coordOnDatabase(["index", "list"], models: false)

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// A child process for an integration test: output captured in a file (read
 /// at any time), signals, waiting with a deadline. Killed when released.
 public final class ManagedProcess: @unchecked Sendable {
@@ -92,4 +96,26 @@ public func eventually(_ seconds: Double, poll: Double = 0.2, _ condition: () th
         Thread.sleep(forTimeInterval: poll)
     }
     return try condition()
+}
+
+extension ManagedProcess {
+    /// Fetches the `/metrics` page whose address the process logged ("metrics served … endpoint=http://…").
+    public func metricsPage() throws -> String {
+        let log = self.log
+        guard let start = log.range(of: "endpoint=http://")?.lowerBound else {
+            Issue.record("no metrics endpoint logged:\n\(log)")
+            return ""
+        }
+        let address = log[log.index(start, offsetBy: "endpoint=".count)...].prefix { !$0.isWhitespace }
+        return String(decoding: try Data(contentsOf: URL(string: String(address))!), as: UTF8.self)
+    }
+
+    /// The value of one Prometheus sample line (`name{labels} value`), 0 when absent.
+    public func metric(_ sample: String) throws -> Double {
+        let page = try metricsPage()
+        for line in page.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            return Double(line.dropFirst(sample.count + 1)) ?? 0
+        }
+        return 0
+    }
 }

@@ -49,9 +49,9 @@ struct WireProtocolTests {
         }
         let requests: [ClientRequest] = [
             .submit(.init(index: "i", model: "m", shardSize: 64, source: "s")),
-            .documents(job: 1, documents: [document]),
-            .rejected(job: 1, lines: [.init(line: 3, id: nil, error: "bad")]), .seal(job: 1, documents: 10),
-            .status(job: nil),
+            .documents(job: 1, upload: "u", documents: [document]),
+            .rejected(job: 1, upload: "u", lines: [.init(line: 3, id: nil, error: "bad")]),
+            .seal(job: 1, upload: "u", documents: 10), .status(job: nil),
             .status(job: 7),
         ]
         for request in requests {
@@ -74,6 +74,101 @@ struct WireProtocolTests {
         } throws: { error in
             "\(error)".contains(expected)
         }
+    }
+
+    @Test(
+        "well-formed messages with values out of range are refused as invalid, naming the field",
+        arguments: [
+            (
+                "{\"type\":\"shard_done\",\"shard\":1,\"lease\":0,\"documents\":-1,\"tokens\":-5,\"embedSeconds\":0,\"commitSeconds\":0}",
+                "shard_done: shard 1, lease 0"
+            ),
+            (
+                "{\"type\":\"shard_done\",\"shard\":1,\"lease\":2,\"documents\":-1,\"tokens\":5,\"embedSeconds\":0,\"commitSeconds\":0}",
+                "documents -1"
+            ),
+            (
+                "{\"type\":\"shard_done\",\"shard\":1,\"lease\":2,\"documents\":1,\"tokens\":-5,\"embedSeconds\":0,\"commitSeconds\":0}",
+                "tokens -5"
+            ),
+            (
+                "{\"type\":\"shard_done\",\"shard\":1,\"lease\":2,\"documents\":1,\"tokens\":5,\"embedSeconds\":-1,\"commitSeconds\":0}",
+                "embedSeconds"
+            ),
+            ("{\"type\":\"ready\",\"credit\":9223372036854775807}", "credit 9223372036854775807"),
+            ("{\"type\":\"ready\",\"credit\":-3}", "credit -3"),
+            ("{\"type\":\"heartbeat\",\"leases\":[0]}", "not positive"),
+            ("{\"type\":\"shard_fenced\",\"shard\":-1,\"lease\":1}", "shard_fenced"),
+            (
+                "{\"type\":\"hello\",\"protocolVersion\":2,\"worker\":\"w\",\"host\":\"h\",\"version\":\"v\",\"threads\":0,\"models\":[]}",
+                "threads 0"
+            ),
+        ]
+    )
+    func outOfRange(frame: String, expected: String) {
+        #expect {
+            _ = try WireProtocol.decode(WorkerMessage.self, from: Data(frame.utf8))
+        } throws: { error in
+            guard case WireError.invalid(let reason) = error else { return false }
+            return reason.contains(expected)
+        }
+    }
+
+    @Test("lists inside messages are capped: models in a hello, leases in a heartbeat, documents in a chunk")
+    func listsCapped() throws {
+        let models = (0...WireLimits.modelsPerHello).map {
+            WorkerMessage.ModelAnnouncement(name: "m\($0)", weightsHash: "h", dimension: 8)
+        }
+        let hello = WorkerMessage.hello(.init(worker: "w", host: "h", version: "v", threads: 1, models: models))
+        #expect(throws: WireError.self) {
+            try WireProtocol.decode(WorkerMessage.self, from: WireProtocol.encode(hello))
+        }
+        let heartbeat = WorkerMessage.heartbeat(leases: Array(1...Int64(WireLimits.leasesPerMessage + 1)))
+        #expect(throws: WireError.self) {
+            try WireProtocol.decode(WorkerMessage.self, from: WireProtocol.encode(heartbeat))
+        }
+        let documents = (0...WireLimits.documentsPerChunk).map {
+            WireDocument(line: $0 + 1, id: "d\($0)", title: "", text: "t")
+        }
+        #expect(throws: WireError.self) {
+            try WireProtocol.decode(
+                ClientRequest.self,
+                from: WireProtocol.encode(ClientRequest.documents(job: 1, upload: "u", documents: documents))
+            )
+        }
+        let fine = ClientRequest.documents(job: 1, upload: "u", documents: Array(documents.prefix(10)))
+        #expect(try WireProtocol.decode(ClientRequest.self, from: WireProtocol.encode(fine)) == fine)
+    }
+
+    @Test("a message over the frame or byte bound is consumed whole and dropped without copying")
+    func boundedReceive() throws {
+        let context = try ZeroMQContext()
+        let router = try context.socket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try context.socket(.dealer)
+        try dealer.connect(router.lastEndpoint)
+        try dealer.send(Array(repeating: Data("x".utf8), count: 5))
+        try dealer.send([Data(count: 5000)])
+        try dealer.send([Data("ok".utf8)])
+        let first = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
+        #expect(first == .oversized(frames: 6, bytes: 5 + 5))
+        guard
+            case .oversized(let frames, let bytes) = try router.receive(
+                timeout: .seconds(5),
+                maximumFrames: 2,
+                maximumBytes: 1000
+            )
+        else {
+            Issue.record("expected the 5000-byte message to be over the bound")
+            return
+        }
+        #expect(frames == 2 && bytes > 5000)
+        guard case .message(let ok) = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
+        else {
+            Issue.record("expected the small message")
+            return
+        }
+        #expect(ok.last == Data("ok".utf8))
     }
 
     @Test("a DEALER and a ROUTER exchange multipart messages; the ROUTER sees the routing id")
