@@ -47,10 +47,16 @@ public struct CoordinatorConfiguration: Sendable {
         }
     }
 
+    /// Whether an endpoint listens on loopback only. A `;` (libzmq's "source;address" form) or
+    /// anything else unusual is not loopback: the server checks what libzmq bound as well.
     static func isLoopback(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("ipc://") { return true }
-        let host = endpoint.dropFirst("tcp://".count).split(separator: ":").dropLast().joined(separator: ":")
-        return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host.hasPrefix("127.")
+        let address = endpoint.dropFirst("tcp://".count)
+        guard !address.contains(";"), let colon = address.lastIndex(of: ":") else { return false }
+        let host = address[..<colon]
+        if host == "localhost" || host == "[::1]" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// The settings, with the database password masked, for the log.

@@ -190,7 +190,8 @@ extension CoordinatorServer {
 
     private func shardDone(_ worker: String, _ done: WorkerMessage.ShardDone) {
         // The holder says it committed; the database says whether it did.
-        guard let db = connectedDatabase() else { return }  // unverifiable now: the lease lapses and its revocation finds out
+        // Unverifiable without the database: the lease lapses and its revocation finds out.
+        guard let db = connectedDatabase() else { return }
         do {
             let state = try JobStore(db).shardState(done.shard)
             guard state == "done" else {

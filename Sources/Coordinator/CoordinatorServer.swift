@@ -88,6 +88,18 @@ public final class CoordinatorServer {
             }
             try workerSocket.bind(configuration.workerEndpoint)
             try clientSocket.bind(configuration.clientEndpoint)
+            // Without keys, what libzmq actually bound must be loopback, however the endpoint was written.
+            if configuration.keysFolder == nil && !configuration.allowInsecure {
+                for (asked, socket) in [
+                    (configuration.workerEndpoint, workerSocket), (configuration.clientEndpoint, clientSocket),
+                ]
+                where !CoordinatorConfiguration.isLoopback(socket.lastEndpoint) {
+                    throw CoordinatorError.configuration(
+                        "\(asked) bound \(socket.lastEndpoint), which is not loopback, and no --keys were given: "
+                            + "anyone on the network could connect. Pass --keys DIR (see `coord keys`), or --insecure to accept that risk"
+                    )
+                }
+            }
         } catch let error as ZeroMQError {
             throw .socket(error)
         } catch let error as CoordinatorError {

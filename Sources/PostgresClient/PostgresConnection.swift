@@ -155,7 +155,7 @@ public final class PostgresConnection {
         _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
     ) -> R {
         let copies: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } }
-        defer { copies.forEach { free($0) } }
+        defer { for copy in copies { free(copy) } }
         let pointers = copies.map { UnsafePointer($0) }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
     }

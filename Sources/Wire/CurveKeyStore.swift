@@ -1,6 +1,10 @@
 import Foundation
 import ZeroMQ
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The CURVE keys of a deployment, in a folder that `coord keys` writes:
 ///
 ///     coordinator.public   the coordinator's public key (give it to workers and clients)
@@ -82,18 +86,37 @@ public struct CurveKeyStore: Sendable {
     }
 
     private func key(_ name: String) throws -> String {
+        if name.hasSuffix(".secret") { try checkPrivate(name) }
         let text = try read(name).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.count == 40 else { throw WireSetupError.keys("\(path(name)): not a 40-character Z85 key") }
         return text
     }
 
+    /// A secret key file that others may read is refused, with the fix.
+    private func checkPrivate(_ name: String) throws {
+        var info = stat()
+        guard stat(path(name), &info) == 0 else { return }  // missing: `read` names it
+        let mode = info.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            throw WireSetupError.keys(
+                "\(path(name)) can be read by other users (mode \(String(mode, radix: 8))); "
+                    + "a secret key must be private: chmod 600 \(path(name))"
+            )
+        }
+    }
+
+    /// Creates the file with its final mode from the first byte (no window in which a secret
+    /// is readable under the umask's mode); refuses to replace an existing file.
     private func write(_ name: String, _ text: String, secret: Bool) throws {
-        let created = FileManager.default.createFile(
-            atPath: path(name),
-            contents: Data(text.utf8),
-            attributes: [.posixPermissions: secret ? 0o600 : 0o644]
-        )
-        guard created else { throw WireSetupError.keys("cannot write \(path(name))") }
+        let descriptor = open(path(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0o600 : 0o644)
+        guard descriptor >= 0 else {
+            throw WireSetupError.keys("cannot write \(path(name)): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw WireSetupError.keys("cannot write \(path(name)): \(String(cString: strerror(errno)))")
+        }
     }
 }
 

@@ -78,7 +78,7 @@ extension Integration {
                                 .init(
                                     index: "prop",
                                     model: "all-MiniLM-L6-v2",
-                                    shardSize: number,
+                                    shardSize: number % 3 == 0 ? number : Int(number.magnitude % 100) + 1,
                                     source: "p",
                                     urgent: number % 2 == 0
                                 )

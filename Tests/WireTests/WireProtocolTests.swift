@@ -233,5 +233,14 @@ struct WireProtocolTests {
         #expect(throws: WireSetupError.self) { try store.generate() }
         let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/client.secret")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        // A secret that others can read is refused, naming the fix; a public file may be readable.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: folder + "/client.secret")
+        #expect {
+            try store.clientKeys()
+        } throws: { error in
+            "\(error)".contains("chmod 600 \(folder)/client.secret")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: folder + "/client.secret")
+        #expect(try store.clientKeys().serverKey == server.publicKey)
     }
 }
