@@ -90,4 +90,8 @@ public enum DropReason: String, CaseIterable, Sendable {
     case notCommitted = "not_committed"
     /// Documents or a seal for a job this client did not open (wrong upload token).
     case notJobOwner = "not_job_owner"
+    /// From a connection whose key was revoked (or whose role changed) after it connected.
+    case revoked
+    /// A request the sender's role may not make (an urgent job without the admin role).
+    case forbidden
 }

@@ -6,7 +6,7 @@ import Wire
 
 extension CoordinatorServer {
     /// One request from `coord submit` / `coord status`: `[routing id, JSON]`.
-    func handleClientFrames(_ frames: [Data]) {
+    func handleClientFrames(_ frames: [Data], _ key: Peer?) {
         guard frames.count == 2 else {
             dropped(
                 .malformed,
@@ -27,7 +27,7 @@ extension CoordinatorServer {
             return
         }
         do {
-            reply(peer, try answer(request, from: peer, db: db))
+            reply(peer, try answer(request, from: peer, key: key, db: db))
         } catch {
             databaseFailed(error)
             reply(peer, .failure(message: "\(error)"))
@@ -52,7 +52,12 @@ extension CoordinatorServer {
         return .success(open)
     }
 
-    private func answer(_ request: ClientRequest, from peer: Data, db: PostgresConnection) throws -> ClientReply {
+    private func answer(
+        _ request: ClientRequest,
+        from peer: Data,
+        key: Peer?,
+        db: PostgresConnection
+    ) throws -> ClientReply {
         let store = JobStore(db)
         switch request {
         case .submit(let submit):
@@ -67,6 +72,13 @@ extension CoordinatorServer {
             }
             guard !submit.index.isEmpty, submit.index.count <= 200 else {
                 return .failure(message: "the index name must have 1 to 200 characters")
+            }
+            // Urgent jobs go before every other job's shards: with keys, only for admins.
+            if submit.urgent == true, let key, key.role != .admin, key.role != .legacy {
+                dropped(.forbidden, peer: key.name, "an urgent submit with role \(key.role.rawValue)")
+                return .failure(
+                    message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
+                )
             }
             let mine = receiving.values.filter { $0.owner == peer }.count
             guard mine < Upload.perClient else {
@@ -92,6 +104,7 @@ extension CoordinatorServer {
                     "job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)",
                     "source": "\(submit.source)",
                     "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
+                    "key": "\(key?.name ?? "none")",
                 ]
             )
             return .accepted(job: job, upload: token.text)
@@ -183,7 +196,8 @@ extension CoordinatorServer {
                 documentsEmbedded: worker.documents,
                 tokensEmbedded: worker.tokens,
                 docsPerSecond: worker.embedSeconds > 0 ? Double(worker.documents) / worker.embedSeconds : 0,
-                lastSeenSecondsAgo: now - worker.lastSeen
+                lastSeenSecondsAgo: now - worker.lastSeen,
+                peer: peerNames[worker.id]
             )
         }
         return StatusReport(coordinator: name, jobs: jobs, workers: workers)

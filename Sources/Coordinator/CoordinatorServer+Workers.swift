@@ -8,7 +8,7 @@ extension CoordinatorServer {
     /// state: its shape and ranges (``WireLimits``), that the sender was welcomed, and for lease
     /// messages that the sender holds that lease on that shard. Anything else is dropped, counted
     /// (`driftless_dropped_messages_total`) and logged once per peer.
-    func handleWorkerFrames(_ frames: [Data]) {
+    func handleWorkerFrames(_ frames: [Data], _ key: Peer?) {
         guard frames.count == 2 else {
             dropped(.malformed, peer: frames.first.map(Self.peerName) ?? "?", "expected 2 frames, got \(frames.count)")
             return
@@ -20,7 +20,7 @@ extension CoordinatorServer {
             return
         }
         if case .hello(let hello) = message {
-            welcome(worker, hello)
+            welcome(worker, hello, key: key)
             return
         }
         guard scheduler.seen(worker, now: now) else {
@@ -93,6 +93,7 @@ extension CoordinatorServer {
     /// Counts a dropped message; logs the first of each reason from each peer.
     func dropped(_ reason: DropReason, peer: String, _ detail: String) {
         metrics.droppedMessages[reason]?.increment()
+        let peer = peerNames[peer].map { "\(peer) (key \($0))" } ?? peer
         if offences.firstTime(peer, reason) {
             logger.warning(
                 "dropped a message: \(detail) (further ones from this peer for this reason are only counted)",
@@ -101,7 +102,7 @@ extension CoordinatorServer {
         }
     }
 
-    private func welcome(_ worker: String, _ hello: WorkerMessage.Hello) {
+    private func welcome(_ worker: String, _ hello: WorkerMessage.Hello, key: Peer?) {
         guard hello.protocolVersion == WireProtocol.version else {
             logger.error(
                 "worker refused: protocol version \(hello.protocolVersion), this coordinator speaks \(WireProtocol.version)",
@@ -169,11 +170,15 @@ extension CoordinatorServer {
             return
         }
         scheduler.join(id: worker, host: hello.host, threads: hello.threads, models: accepted, now: now)
+        if let key { peerNames[worker] = key.name }
+        if peerNames.count > scheduler.workers.count + 1000 {
+            peerNames = peerNames.filter { scheduler.workers[$0.key] != nil }
+        }
         logger.info(
             "worker joined",
             metadata: [
                 "worker": "\(worker)", "host": "\(hello.host)", "version": "\(hello.version)",
-                "threads": "\(hello.threads)", "models": "\(accepted.sorted())",
+                "threads": "\(hello.threads)", "models": "\(accepted.sorted())", "key": "\(key?.name ?? "none")",
             ]
         )
         send(

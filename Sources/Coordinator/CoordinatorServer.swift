@@ -27,6 +27,11 @@ public final class CoordinatorServer {
     private let workerSocket: ZeroMQSocket
     private let clientSocket: ZeroMQSocket
     private let zap: ZapAuthenticator?
+    /// The registered peers, with CURVE keys (re-read when `coord keys add|revoke` changes them).
+    let peers: PeerDirectory?
+    private let legacyKeys: Bool
+    /// Routing id → the name of the key a worker connected with.
+    var peerNames: [String: String] = [:]
     private var database: PostgresConnection?
     private var lastConnectAttempt = -Double.infinity
     var scheduler: ShardScheduler
@@ -71,8 +76,12 @@ public final class CoordinatorServer {
                 do { serverKeys = try CurveKeyStore(folder: folder).serverKeys() } catch {
                     throw CoordinatorError.configuration("\(error)")
                 }
-                zap = try ZapAuthenticator(context: context, authorizedKeys: serverKeys!.authorized)
+                peers = serverKeys!.peers
+                legacyKeys = serverKeys!.legacy
+                zap = try ZapAuthenticator(context: context, peers: serverKeys!.peers)
             } else {
+                peers = nil
+                legacyKeys = false
                 zap = nil
             }
             workerSocket = try context.socket(.router)
@@ -80,10 +89,10 @@ public final class CoordinatorServer {
             // Per-frame bounds: libzmq drops a connection that sends a bigger frame before buffering it.
             try workerSocket.setMaximumMessageSize(WireLimits.workerFrameBytes)
             try clientSocket.setMaximumMessageSize(WireLimits.clientFrameBytes)
-            for socket in [workerSocket, clientSocket] {
+            for (socket, domain) in [(workerSocket, PeerRole.workerDomain), (clientSocket, PeerRole.clientDomain)] {
                 try socket.setRouterMandatory()
                 if let serverKeys {
-                    try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: "driftless")
+                    try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: domain)
                 }
             }
             try workerSocket.bind(configuration.workerEndpoint)
@@ -123,6 +132,11 @@ public final class CoordinatorServer {
         summary["workers"] = workerEndpoint
         summary["clients"] = clientEndpoint
         logger.info("coordinator starting", metadata: summary.mapValues { .string($0) })
+        if legacyKeys {
+            logger.warning(
+                "keys folder of the old layout (one shared pair, authorized_keys): any key may act as a worker and a client"
+            )
+        }
         if configuration.keysFolder == nil {
             logger.warning(
                 "no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)"
@@ -157,8 +171,22 @@ public final class CoordinatorServer {
                 throw .socket(error)
             }
             if readable.count > 2, readable[2] { answerAuthentication() }
-            if readable[0] { drain(workerSocket, frameBytes: WireLimits.workerFrameBytes, handleWorkerFrames) }
-            if readable[1] { drain(clientSocket, frameBytes: WireLimits.clientFrameBytes, handleClientFrames) }
+            if readable[0] {
+                drain(
+                    workerSocket,
+                    domain: PeerRole.workerDomain,
+                    frameBytes: WireLimits.workerFrameBytes,
+                    handleWorkerFrames
+                )
+            }
+            if readable[1] {
+                drain(
+                    clientSocket,
+                    domain: PeerRole.clientDomain,
+                    frameBytes: WireLimits.clientFrameBytes,
+                    handleClientFrames
+                )
+            }
             if now - lastHousekeeping >= 0.25 {
                 lastHousekeeping = now
                 housekeeping()
@@ -169,7 +197,7 @@ public final class CoordinatorServer {
         logger.info("coordinator stopped")
     }
 
-    private func drain(_ socket: ZeroMQSocket, frameBytes: Int64, _ handle: ([Data]) -> Void) {
+    private func drain(_ socket: ZeroMQSocket, domain: String, frameBytes: Int64, _ handle: ([Data], Peer?) -> Void) {
         // Up to a bounded number per turn, so one busy socket does not starve the other.
         // A whole message is bounded too: a routing id and one body frame.
         let maximumBytes = Int(frameBytes) + 256
@@ -182,7 +210,24 @@ public final class CoordinatorServer {
                 )
             else { return }
             switch received {
-            case .message(let frames): handle(frames)
+            case .message(let frames, let userId):
+                guard let peers else {
+                    handle(frames, nil)
+                    continue
+                }
+                // The handshake checked the key; this checks it still holds (revoked since, or the list changed).
+                guard let name = userId, let peer = peers.peer(named: name), !peer.revoked,
+                    peer.role.mayConnect(to: domain)
+                else {
+                    let name = userId ?? "?"
+                    dropped(
+                        .revoked,
+                        peer: name,
+                        "a message from \(name), whose key is revoked or no longer allowed on the \(domain) endpoint"
+                    )
+                    continue
+                }
+                handle(frames, peer)
             case .oversized(let frames, let bytes):
                 dropped(
                     .oversized,
@@ -195,17 +240,19 @@ public final class CoordinatorServer {
 
     private func answerAuthentication() {
         guard let zap, let decision = try? zap.answerPending() else { return }
+        let name = decision.peer.map { "\($0.name) (\($0.role.rawValue))" } ?? "unregistered"
         if decision.allowed {
             logger.debug(
                 "connection authenticated",
-                metadata: ["peer": "\(decision.address)", "key": "\(decision.publicKey)"]
+                metadata: ["address": "\(decision.address)", "peer": "\(name)", "endpoint": "\(decision.domain)"]
             )
         } else {
             metrics.rejectedConnections.increment()
             logger.warning(
-                "connection refused: key not authorised",
+                "connection refused: \(decision.reason)",
                 metadata: [
-                    "peer": "\(decision.address)", "key": "\(decision.publicKey.isEmpty ? "none" : decision.publicKey)",
+                    "address": "\(decision.address)", "peer": "\(name)", "endpoint": "\(decision.domain)",
+                    "key": "\(decision.publicKey.isEmpty ? "none" : decision.publicKey)",
                 ]
             )
         }

@@ -5,24 +5,81 @@ import ZeroMQ
 import Glibc
 #endif
 
-/// The CURVE keys of a deployment, in a folder that `coord keys` writes:
+/// The CURVE keys of a deployment, in a folder that `coord keys` manages:
 ///
 ///     coordinator.public   the coordinator's public key (give it to workers and clients)
 ///     coordinator.secret   the coordinator's secret key (stays with the coordinator)
-///     client.public        the key pair workers and clients present
-///     client.secret
-///     authorized_keys      public keys allowed to connect, one per line (# comments)
+///     peers                one peer a line: NAME ROLE PUBLIC-KEY [revoked] (``PeerRegistry``)
+///     peers.d/NAME/        what `coord keys add NAME` hands that peer: coordinator.public,
+///                          client.public and client.secret (its `--keys` folder)
 ///
-/// Keys are Z85 text, 40 characters. Secret files are written mode 0600.
+/// The old layout (`coord keys --out`: one client pair shared by all, `authorized_keys`) is
+/// still read; its keys may connect to both endpoints. Keys are Z85 text, 40 characters.
+/// Secret files are created mode 0600 and refused when others can read them.
 public struct CurveKeyStore: Sendable {
     public let folder: URL
 
     public init(folder: String) { self.folder = URL(fileURLWithPath: folder, isDirectory: true) }
 
-    /// What a coordinator needs: its own pair and the keys it lets in.
+    /// What a coordinator needs: its own pair and the peers it lets in.
     public struct ServerKeys: Sendable {
         public var keys: CurveKeyPair
-        public var authorized: Set<String>
+        public var peers: PeerDirectory
+        /// True for the old layout (one shared pair, `authorized_keys`, no roles).
+        public var legacy: Bool
+    }
+
+    public var registry: PeerRegistry { PeerRegistry(path: path("peers")) }
+
+    /// `coord keys init`: the coordinator's pair and an empty peer list; refuses to overwrite.
+    public func initialize() throws -> CurveKeyPair {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["coordinator.secret", "peers"] where FileManager.default.fileExists(atPath: path(name)) {
+            throw WireSetupError.keys("\(path(name)) exists; this folder is already initialised")
+        }
+        let server = try CurveKeyPair.generate()
+        try write("coordinator.secret", server.secretKey + "\n", secret: true)
+        try write("coordinator.public", server.publicKey + "\n", secret: false)
+        try registry.save([])
+        return server
+    }
+
+    /// `coord keys add`: a new pair for `name` with `role`, registered, and written with the
+    /// coordinator's public key into `out` (default `peers.d/NAME`): the peer's `--keys` folder.
+    public func addPeer(name: String, role: PeerRole, out: String? = nil) throws -> (peer: Peer, folder: String) {
+        guard Peer.isValidName(name) else {
+            throw WireSetupError.keys("\(name): a peer name has 1 to 64 letters, digits, '.', '_' or '-'")
+        }
+        guard role != .legacy else { throw WireSetupError.keys("the roles are worker, client and admin") }
+        var peers = try registry.load()
+        guard !peers.contains(where: { $0.name == name }) else {
+            throw WireSetupError.keys(
+                "a peer named \(name) exists in \(registry.path) (revoke it, or choose another name)"
+            )
+        }
+        let serverKey = try key("coordinator.public")
+        let pair = try CurveKeyPair.generate()
+        let target = CurveKeyStore(folder: out ?? path("peers.d/\(name)"))
+        try FileManager.default.createDirectory(at: target.folder, withIntermediateDirectories: true)
+        try target.write("coordinator.public", serverKey + "\n", secret: false)
+        try target.write("client.public", pair.publicKey + "\n", secret: false)
+        try target.write("client.secret", pair.secretKey + "\n", secret: true)
+        let peer = Peer(name: name, role: role, publicKey: pair.publicKey)
+        peers.append(peer)
+        try registry.save(peers)
+        return (peer, target.folder.path)
+    }
+
+    /// `coord keys revoke`: the peer's key is refused from now on (a running coordinator
+    /// re-reads the list; connections it already has stop counting at their next message).
+    public func revoke(name: String) throws -> Peer {
+        var peers = try registry.load()
+        guard let index = peers.firstIndex(where: { $0.name == name }) else {
+            throw WireSetupError.keys("no peer named \(name) in \(registry.path) (`coord keys list` shows them)")
+        }
+        peers[index].revoked = true
+        try registry.save(peers)
+        return peers[index]
     }
 
     /// What a worker or client needs: the server's public key and its own pair.
@@ -55,17 +112,20 @@ public struct CurveKeyStore: Sendable {
     public func serverKeys() throws -> ServerKeys {
         let secret = try key("coordinator.secret")
         let pair = CurveKeyPair(publicKey: try CurveKeyPair.publicKey(forSecretKey: secret), secretKey: secret)
+        if registry.exists {
+            return ServerKeys(keys: pair, peers: try PeerDirectory(registry: registry), legacy: false)
+        }
         let lines = try read("authorized_keys").split(whereSeparator: \.isNewline)
-        var authorized = Set<String>()
+        var authorized: [Peer] = []
         for (number, line) in lines.enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard trimmed.count == 40 else {
                 throw WireSetupError.keys("\(path("authorized_keys")):\(number + 1): not a 40-character Z85 key")
             }
-            authorized.insert(trimmed)
+            authorized.append(Peer(name: "authorized-\(number + 1)", role: .legacy, publicKey: trimmed))
         }
-        return ServerKeys(keys: pair, authorized: authorized)
+        return ServerKeys(keys: pair, peers: PeerDirectory(fixed: authorized), legacy: true)
     }
 
     public func clientKeys() throws -> ClientKeys {
@@ -108,15 +168,7 @@ public struct CurveKeyStore: Sendable {
     /// Creates the file with its final mode from the first byte (no window in which a secret
     /// is readable under the umask's mode); refuses to replace an existing file.
     private func write(_ name: String, _ text: String, secret: Bool) throws {
-        let descriptor = open(path(name), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0o600 : 0o644)
-        guard descriptor >= 0 else {
-            throw WireSetupError.keys("cannot write \(path(name)): \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.write(descriptor, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw WireSetupError.keys("cannot write \(path(name)): \(String(cString: strerror(errno)))")
-        }
+        try KeyFile.create(path(name), text, mode: secret ? 0o600 : 0o644)
     }
 }
 

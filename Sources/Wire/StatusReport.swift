@@ -82,6 +82,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// Documents per second of embedding time (excludes waiting).
         public var docsPerSecond: Double
         public var lastSeenSecondsAgo: Double
+        /// The name of the key it connected with (with CURVE keys).
+        public var peer: String?
 
         public init(
             id: String,
@@ -91,7 +93,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
             documentsEmbedded: Int,
             tokensEmbedded: Int,
             docsPerSecond: Double,
-            lastSeenSecondsAgo: Double
+            lastSeenSecondsAgo: Double,
+            peer: String? = nil
         ) {
             self.id = id
             self.host = host
@@ -101,6 +104,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.tokensEmbedded = tokensEmbedded
             self.docsPerSecond = docsPerSecond
             self.lastSeenSecondsAgo = lastSeenSecondsAgo
+            self.peer = peer
         }
     }
 }

@@ -110,14 +110,15 @@ public final class ZeroMQSocket {
     /// (nil timeout: wait for ever; zero: do not wait).
     public func receive(timeout: Duration? = nil) throws(ZeroMQError) -> [Data]? {
         switch try receive(timeout: timeout, maximumFrames: .max, maximumBytes: .max) {
-        case .message(let frames): frames
+        case .message(let frames, _): frames
         case .oversized, nil: nil
         }
     }
 
     /// A message as received under bounds: its frames, or how large it was when over them.
     public enum BoundedMessage: Sendable, Equatable {
-        case message([Data])
+        /// `userId`: what the ZAP handler named the peer when it let it in (nil without ZAP).
+        case message([Data], userId: String?)
         /// More frames or bytes than allowed: none of it was copied (the frames are consumed).
         case oversized(frames: Int, bytes: Int)
     }
@@ -134,6 +135,7 @@ public final class ZeroMQSocket {
         var frames: [Data] = []
         var count = 0
         var total = 0
+        var userId: String?
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
@@ -152,8 +154,9 @@ public final class ZeroMQSocket {
                 frames = []
             }
             if zmq_msg_more(&message) == 0 {
+                if let property = zmq_msg_gets(&message, "User-Id") { userId = String(cString: property) }
                 return count <= maximumFrames && total <= maximumBytes
-                    ? .message(frames) : .oversized(frames: count, bytes: total)
+                    ? .message(frames, userId: userId) : .oversized(frames: count, bytes: total)
             }
         }
     }

@@ -184,7 +184,7 @@ extension Integration {
             // Keys the coordinator does not know: refused by the authenticator, and logged.
             let impostorKeys = try CurveKeyPair.generate()
             let impostor = try context.socket(.dealer)
-            let serverKey = try CurveKeyStore(folder: cluster.keysFolder!).clientKeys().serverKey
+            let serverKey = try CurveKeyStore(folder: cluster.workerKeysFolder!).clientKeys().serverKey
             try impostor.makeCurveClient(serverKey: serverKey, keys: impostorKeys)
             try impostor.connect(cluster.workerEndpoint)
             try impostor.send([Data("{\"type\":\"ready\",\"credit\":1}".utf8)], wait: false)
@@ -192,7 +192,7 @@ extension Integration {
             #expect(coordinator.log.contains(impostorKeys.publicKey))
 
             // An authorised peer sending garbage: every message dropped and logged.
-            let keys = try CurveKeyStore(folder: cluster.keysFolder!).clientKeys()
+            let keys = try CurveKeyStore(folder: cluster.workerKeysFolder!).clientKeys()
             let noisy = try context.socket(.dealer)
             try noisy.setRoutingId("noisy")
             try noisy.makeCurveClient(serverKey: keys.serverKey, keys: keys.keys)
@@ -206,8 +206,9 @@ extension Integration {
             // Logged once per peer and reason (the rest are counted), and a 3-frame message as oversized.
             #expect(coordinator.waitForLog("peer=noisy reason=malformed", seconds: 20), "\(coordinator.log)")
             #expect(coordinator.waitForLog("a message of 3 frames", seconds: 20), "\(coordinator.log)")
+            let clientKeys = try CurveKeyStore(folder: cluster.clientKeysFolder!).clientKeys()
             let clientNoise = try context.socket(.dealer)
-            try clientNoise.makeCurveClient(serverKey: keys.serverKey, keys: keys.keys)
+            try clientNoise.makeCurveClient(serverKey: clientKeys.serverKey, keys: clientKeys.keys)
             try clientNoise.connect(cluster.clientEndpoint)
             try clientNoise.send([Data("{\"type\":\"seal\"}".utf8)])
             let reply = try #require(try clientNoise.receive(timeout: .seconds(20)))

@@ -9,7 +9,10 @@ public final class TestCluster: @unchecked Sendable {
     public let clientEndpoint: String
     /// A folder holding (links to) the model folders the coordinator registers and workers use.
     public let modelsFolder: URL
+    /// The coordinator's keys folder; the worker key's folder (role worker); the clients' (role admin).
     public let keysFolder: String?
+    public let workerKeysFolder: String?
+    public let clientKeysFolder: String?
     public let leaseSeconds: Double
     public private(set) var coordinator: ManagedProcess?
     public private(set) var workers: [ManagedProcess] = []
@@ -23,12 +26,22 @@ public final class TestCluster: @unchecked Sendable {
         self.leaseSeconds = leaseSeconds
         modelsFolder = try Self.modelFolder(models ?? ["all-MiniLM-L6-v2": TestResources.minilm])
         if keys {
+            // Per-peer keys: one for the workers (role worker), one for the `coord` clients (role admin).
             let folder = try TestResources.temporaryDirectory().appendingPathComponent("keys").path
-            let run = try TestResources.run(TestResources.coordExecutable, ["keys", "--out", folder])
-            #expect(run.status == 0, "coord keys: \(run.stderr)")
+            for arguments in [
+                ["keys", "init", folder], ["keys", "add", "test-worker", "--role", "worker", "--keys", folder],
+                ["keys", "add", "test-admin", "--role", "admin", "--keys", folder],
+            ] {
+                let run = try TestResources.run(TestResources.coordExecutable, arguments)
+                #expect(run.status == 0, "coord \(arguments.joined(separator: " ")): \(run.stderr)")
+            }
             keysFolder = folder
+            workerKeysFolder = folder + "/peers.d/test-worker"
+            clientKeysFolder = folder + "/peers.d/test-admin"
         } else {
             keysFolder = nil
+            workerKeysFolder = nil
+            clientKeysFolder = nil
         }
     }
 
@@ -80,7 +93,7 @@ public final class TestCluster: @unchecked Sendable {
             "serve", "--coordinator", workerEndpoint, "--database", database.url,
             "--models", (models ?? modelsFolder).path, "--threads", "1",
         ]
-        if let keysFolder { arguments += ["--keys", keysFolder] }
+        if let workerKeysFolder { arguments += ["--keys", workerKeysFolder] }
         let process = try ManagedProcess(
             name: "worker-\(workers.count)",
             executable: TestResources.workerExecutable,
@@ -100,7 +113,7 @@ public final class TestCluster: @unchecked Sendable {
     /// Runs a `coord` client command to completion.
     public func coord(_ arguments: [String]) throws -> TestResources.Run {
         var arguments = arguments + ["--coordinator", clientEndpoint]
-        if let keysFolder { arguments += ["--keys", keysFolder] }
+        if let clientKeysFolder { arguments += ["--keys", clientKeysFolder] }
         return try TestResources.run(TestResources.coordExecutable, arguments)
     }
 

@@ -163,7 +163,7 @@ struct WireProtocolTests {
             return
         }
         #expect(frames == 2 && bytes > 5000)
-        guard case .message(let ok) = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
+        guard case .message(let ok, _) = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
         else {
             Issue.record("expected the small message")
             return
@@ -194,9 +194,12 @@ struct WireProtocolTests {
         let server = try CurveKeyPair.generate()
         let client = try CurveKeyPair.generate()
         #expect(try CurveKeyPair.publicKey(forSecretKey: server.secretKey) == server.publicKey)
-        let zap = try ZapAuthenticator(context: context, authorizedKeys: [client.publicKey])
+        let zap = try ZapAuthenticator(
+            context: context,
+            peers: PeerDirectory(fixed: [Peer(name: "c", role: .client, publicKey: client.publicKey)])
+        )
         let router = try context.socket(.router)
-        try router.makeCurveServer(secretKey: server.secretKey, authenticationDomain: "test")
+        try router.makeCurveServer(secretKey: server.secretKey, authenticationDomain: PeerRole.clientDomain)
         try router.bind("tcp://127.0.0.1:*")
 
         let good = try context.socket(.dealer)
@@ -221,6 +224,57 @@ struct WireProtocolTests {
         #expect(received == ["good"])
     }
 
+    @Test("per-peer keys: init, add with a role, revoke; a running directory sees changes without a restart")
+    func peerKeys() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
+        let store = CurveKeyStore(folder: folder)
+        let server = try store.initialize()
+        #expect(throws: WireSetupError.self) { try store.initialize() }
+        let (worker, workerFolder) = try store.addPeer(name: "w1", role: .worker)
+        #expect(workerFolder == folder + "/peers.d/w1")
+        #expect(try CurveKeyStore(folder: workerFolder).clientKeys().serverKey == server.publicKey)
+        #expect(try CurveKeyStore(folder: workerFolder).clientKeys().keys.publicKey == worker.publicKey)
+        #expect(throws: WireSetupError.self) { try store.addPeer(name: "w1", role: .client) }
+        #expect(throws: WireSetupError.self) { try store.addPeer(name: "../evil", role: .client) }
+        let keys = try store.serverKeys()
+        #expect(!keys.legacy)
+        #expect(keys.peers.peer(forKey: worker.publicKey)?.name == "w1")
+        #expect(
+            PeerRole.worker.mayConnect(to: PeerRole.workerDomain)
+                && !PeerRole.worker.mayConnect(to: PeerRole.clientDomain)
+        )
+        #expect(
+            PeerRole.admin.mayConnect(to: PeerRole.clientDomain)
+                && !PeerRole.client.mayConnect(to: PeerRole.workerDomain)
+        )
+        let (admin, _) = try store.addPeer(name: "ops", role: .admin)
+        _ = try store.revoke(name: "w1")
+        #expect(throws: WireSetupError.self) { try store.revoke(name: "nobody") }
+        // The directory re-reads the changed file (checked at most every 200 ms).
+        #expect(
+            try eventuallyTrue(seconds: 3) {
+                keys.peers.peer(forKey: worker.publicKey)?.revoked == true
+                    && keys.peers.peer(named: "ops")?.publicKey == admin.publicKey
+            }
+        )
+        #expect(try store.registry.load().map(\.name) == ["w1", "ops"])
+        try "w1 overlord \(worker.publicKey)\n".write(toFile: store.registry.path, atomically: true, encoding: .utf8)
+        #expect {
+            try store.registry.load()
+        } throws: { error in
+            "\(error)".contains("peers:1: expected")
+        }
+    }
+
+    func eventuallyTrue(seconds: Double, _ condition: () -> Bool) throws -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return condition()
+    }
+
     @Test("coord keys folder: written, read back, never overwritten")
     func keyStore() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
@@ -228,7 +282,8 @@ struct WireProtocolTests {
         let (server, client) = try store.generate()
         let serverKeys = try store.serverKeys()
         #expect(serverKeys.keys == server)
-        #expect(serverKeys.authorized == [client.publicKey])
+        #expect(serverKeys.legacy)
+        #expect(serverKeys.peers.peer(forKey: client.publicKey)?.role == .legacy)
         #expect(try store.clientKeys().serverKey == server.publicKey)
         #expect(throws: WireSetupError.self) { try store.generate() }
         let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/client.secret")

@@ -50,7 +50,7 @@ struct StatusCommand: ParsableCommand {
         if report.workers.isEmpty { print("  none") }
         for worker in report.workers {
             print(
-                "  \(worker.id)  \(worker.threads) threads  \(worker.shardsInHand) shards in hand  "
+                "  \(worker.id)\(worker.peer.map { " (key \($0))" } ?? "")  \(worker.threads) threads  \(worker.shardsInHand) shards in hand  "
                     + "\(worker.documentsEmbedded) docs  \(String(format: "%.1f", worker.docsPerSecond)) docs/s  "
                     + "seen \(String(format: "%.1f", worker.lastSeenSecondsAgo)) s ago"
             )
