@@ -121,6 +121,8 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),
+        // Inputs of the fuzz targets (Tests/Fuzz, run by Ops/fuzz.sh) kept as regressions.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["Wire", "Corpus", "Retrieval", "Embedding"]),
         // Real PostgreSQL, real sockets, real `coord` and `worker` processes.
         .testTarget(
             name: "IntegrationTests",
