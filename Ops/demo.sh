@@ -50,7 +50,9 @@ grep -q "coordinator ready" "$LOGS/coord.log" || { tail -20 "$LOGS/coord.log" >&
 
 for n in $(seq "$WORKERS"); do
   log "starting worker $n ($THREADS thread(s); log: $LOGS/worker-$n.log)"
-  "$BIN/worker" serve --coordinator "tcp://127.0.0.1:$PORT" --models "$DRIFTLESS_MODELS" \
+  # Workers connect as the least-privileged driftless_worker role (migration 0007).
+  DRIFTLESS_DATABASE_URL=$("$DRIFTLESS_ROOT/Ops/postgres.sh" url worker) \
+    "$BIN/worker" serve --coordinator "tcp://127.0.0.1:$PORT" --models "$DRIFTLESS_MODELS" \
     --threads "$THREADS" >"$LOGS/worker-$n.log" 2>&1 &
   PIDS+=($!)
 done

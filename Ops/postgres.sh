@@ -6,7 +6,15 @@
 #   Ops/postgres.sh start     # install if needed, initdb once, start; prints the URL
 #   Ops/postgres.sh stop
 #   Ops/postgres.sh status
-#   Ops/postgres.sh url       # postgresql://driftless@127.0.0.1:PORT/driftless
+#   Ops/postgres.sh url       # postgresql://driftless@127.0.0.1:PORT/driftless (the owner: coordinator)
+#   Ops/postgres.sh url worker|reader   # the same database as driftless_worker / driftless_reader
+#
+# Password (SCRAM) authentication, never `trust`: each role's password is generated once into
+# var/secrets/ROLE.password and written to the libpq passfile var/secrets/pgpass (both mode
+# 0600, owned by whoever runs this script). Ops/lib.sh exports PGPASSFILE, so the URLs carry
+# no password and nothing secret appears on a command line. Roles: driftless (superuser,
+# owns the schema: the coordinator), driftless_worker (workers: see migration 0007),
+# driftless_reader (read only).
 #
 # Idempotent: a second start finds the server running and only prints the URL.
 # Settings: DRIFTLESS_PG_PORT (54329), DRIFTLESS_PG_USER (the OS user that runs
@@ -27,6 +35,31 @@ DATA="$DRIFTLESS_ROOT/var/postgres/data"
 SOCKETS="$DRIFTLESS_ROOT/var/postgres/run"
 LOGFILE="$DRIFTLESS_ROOT/var/postgres/server.log"
 URL="postgresql://driftless@127.0.0.1:$PORT/driftless"
+SECRETS="$DRIFTLESS_ROOT/var/secrets"
+PASSFILE="$SECRETS/pgpass"
+ROLES=(driftless driftless_worker driftless_reader)
+
+# password ROLE: the role's password, generated on first use (mode 0600).
+password() {
+  local file="$SECRETS/$1.password"
+  if [ ! -s "$file" ]; then
+    (umask 077 && mkdir -p "$SECRETS" && head -c 24 /dev/urandom | base64 | tr -d '\n/+=' | head -c 24 > "$file.tmp" && mv "$file.tmp" "$file")
+  fi
+  cat "$file"
+}
+
+# The libpq passfile for every role, on 127.0.0.1 and localhost (mode 0600).
+write_passfile() {
+  (umask 077 && mkdir -p "$SECRETS" && {
+    for role in "${ROLES[@]}"; do
+      echo "127.0.0.1:$PORT:*:$role:$(password "$role")"
+      echo "localhost:$PORT:*:$role:$(password "$role")"
+    done
+  } > "$PASSFILE.tmp" && mv "$PASSFILE.tmp" "$PASSFILE")
+}
+
+# psql as the owner, over TCP, with the passfile (as the calling user: the passfile is theirs).
+owner_psql() { PGPASSFILE="$PASSFILE" "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -v ON_ERROR_STOP=1 "$@"; }
 
 install_server() {
   [ -x "$BIN/postgres" ] && [ "$(cat "$INSTALL/.version" 2>/dev/null)" = "$PG_VERSION_SPEC" ] && return 0
@@ -77,9 +110,17 @@ start() {
   mkdir -p "$DRIFTLESS_ROOT/var/postgres"
   prepare_user
   as_server_user mkdir -p "$SOCKETS"
+  write_passfile
   if [ ! -f "$DATA/PG_VERSION" ]; then
-    log "postgres: initdb in $DATA"
-    as_server_user "$BIN/initdb" -D "$DATA" -U driftless --auth=trust --encoding=UTF8 --no-locale >/dev/null
+    log "postgres: initdb in $DATA (password authentication)"
+    # The server user reads the superuser's password once, from a file only it can read.
+    local pwfile
+    pwfile=$(mktemp)
+    password driftless > "$pwfile"
+    [ "$(id -u)" -ne 0 ] || chown "$OS_USER" "$pwfile"
+    as_server_user "$BIN/initdb" -D "$DATA" -U driftless --auth=scram-sha-256 --pwfile="$pwfile" \
+      --encoding=UTF8 --no-locale >/dev/null
+    rm -f "$pwfile"
   fi
   if running; then
     log "postgres: already running on port $PORT"
@@ -92,19 +133,49 @@ start() {
         -o "-p $PORT -h 127.0.0.1 -k $SOCKETS" start </dev/null >/dev/null 2>&1 ) \
       || die "postgres did not start; see $LOGFILE"
   fi
-  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d postgres -tAq \
-    -c "SELECT 1 FROM pg_database WHERE datname = 'driftless'" | grep -q 1 \
-    || as_server_user "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U driftless driftless
-  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d driftless -tAq \
-    -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  require_passwords
+  owner_psql -d postgres -tAq -c "SELECT 1 FROM pg_database WHERE datname = 'driftless'" | grep -q 1 \
+    || owner_psql -d postgres -tAq -c "CREATE DATABASE driftless" >/dev/null
+  owner_psql -d driftless -tAq -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+  login_roles
   check_vector
   echo "$URL"
+}
+
+# A data folder made before password authentication (initdb --auth=trust) is switched to
+# SCRAM: the owner's password is set, pg_hba.conf rewritten, the configuration reloaded.
+require_passwords() {
+  local hba="$DATA/pg_hba.conf" wanted
+  wanted=$'local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256'
+  if [ "$(as_server_user cat "$hba")" != "$wanted" ]; then
+    if running; then
+      owner_psql -d postgres -tAq -c "ALTER ROLE driftless PASSWORD '$(password driftless)'" >/dev/null
+    fi
+    log "postgres: password (SCRAM) authentication in $hba"
+    printf '%s\n' "$wanted" | as_server_user tee "$hba" >/dev/null
+    if running; then as_server_user "$BIN/pg_ctl" -D "$DATA" reload >/dev/null; fi
+  fi
+}
+
+# driftless_worker and driftless_reader: login roles with their passwords (their privileges
+# come from migration 0007, which makes them NOLOGIN when an operator has not).
+login_roles() {
+  local role
+  for role in driftless_worker driftless_reader; do
+    owner_psql -d postgres -tAq >/dev/null <<SQL
+SET client_min_messages = warning;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') THEN CREATE ROLE $role; END IF;
+END \$\$;
+ALTER ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$(password "$role")';
+SQL
+  done
 }
 
 # pgvector computes distances with the CPU's vector instructions: one 64-d cosine
 # distance tells whether this build runs on this CPU (else the backend dies with SIGILL).
 check_vector() {
-  as_server_user "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U driftless -d driftless -tAq -c \
+  owner_psql -d driftless -tAq -c \
     "SELECT round((array_fill(1, ARRAY[64])::vector <=> array_fill(1, ARRAY[64])::vector)::numeric, 6)" 2>/dev/null \
     | grep -qx 0.000000 \
     || die "pgvector's distance functions fail on this CPU (see $LOGFILE: 'Illegal instruction'?); \
@@ -122,6 +193,12 @@ case "${1:-start}" in
     fi
     ;;
   status) if [ -f "$DATA/PG_VERSION" ] && running; then echo "running: $URL"; else echo "stopped"; exit 3; fi ;;
-  url) echo "$URL" ;;
+  url)
+    case "${2:-owner}" in
+      owner) echo "$URL" ;;
+      worker | reader) echo "postgresql://driftless_$2@127.0.0.1:$PORT/driftless" ;;
+      *) die "usage: Ops/postgres.sh url [owner|worker|reader]" ;;
+    esac
+    ;;
   *) die "usage: Ops/postgres.sh start|stop|status|url" ;;
 esac

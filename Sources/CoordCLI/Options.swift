@@ -3,18 +3,43 @@ import Foundation
 import Logging
 import PostgresClient
 import Store
+import Synchronization
 import Wire
 
 /// Where the database is: a flag or the environment, never logged with its password.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL).")
+    @Option(
+        name: .long,
+        help:
+            "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL). A password here is visible to other users: prefer --database-file."
+    )
     var database: String?
 
-    var url: String { database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable] ?? "" }
+    @Option(name: .long, help: "A file holding the PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL_FILE).")
+    var databaseFile: String?
+
+    /// The URL (validated before `run`); a warning is printed once when it came with a password on the command line.
+    var url: String {
+        guard let source = try? PostgresURL.resolve(flag: database, file: databaseFile) else { return "" }
+        if let warning = source.warning { DatabaseOptions.warnOnce(warning) }
+        return source.url
+    }
+
+    private static let warned = Mutex(false)
+
+    static func warnOnce(_ warning: String) {
+        if warned.withLock({
+            let first = !$0
+            $0 = true
+            return first
+        }) {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+    }
 
     func validate() throws {
-        guard !url.isEmpty else {
-            throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
+        do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch {
+            throw ValidationError("\(error)")
         }
     }
 

@@ -96,6 +96,8 @@ public struct Catalog {
                     )
                     """
                 )
+                // Workers may write it only for leased shards of this index (migration 0007).
+                try connection.execute("SELECT driftless_protect_vector_table($1, $2)", [table, id])
             }
         }
         guard let created = try index(named: name) else { throw .unknownIndex(name) }

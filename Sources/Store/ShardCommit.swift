@@ -66,7 +66,8 @@ public struct ShardCommit {
             try connection.transaction { () throws -> Outcome in
                 let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
                     .scalar
-                guard let state else { return .fenced("shard \(shard) does not exist") }
+                // Under the worker role, row security shows only shards that still hold a lease.
+                guard let state else { return .fenced("shard \(shard) holds no lease any more (or does not exist)") }
                 guard state != "done" else { return .fenced("shard \(shard) was already committed by another worker") }
                 guard state == "leased" else { return .fenced("shard \(shard) is \(state), no longer leased") }
                 let held = try connection.execute(

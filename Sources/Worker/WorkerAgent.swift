@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresClient
+import Store
 import Synchronization
 import Telemetry
 import Wire
@@ -47,6 +48,11 @@ public final class WorkerAgent {
             )
         }
         let database = try connectWithRetry()
+        if let role = try? DatabaseRole.current(database), role.superuser || role.canChangeSchema {
+            logger.warning(
+                "this worker connects to PostgreSQL as \(role.name), which can change the schema\(role.superuser ? " (a superuser)" : ""); give workers the driftless_worker role (see Schemas/migrations/0007_roles.sql)"
+            )
+        }
         let keys = try configuration.keysFolder.map { try CurveKeyStore(folder: $0).clientKeys() }
         let endpoint = try configuration.metricsPort.map {
             try MetricsEndpoint(registry: metrics.registry, host: configuration.metricsHost, port: $0, logger: logger)

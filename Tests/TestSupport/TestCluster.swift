@@ -16,6 +16,8 @@ public final class TestCluster: @unchecked Sendable {
     public let leaseSeconds: Double
     public private(set) var coordinator: ManagedProcess?
     public private(set) var workers: [ManagedProcess] = []
+    /// The URL workers connect with: the least-privileged worker role unless a test sets another.
+    public var workerDatabaseURL: String?
 
     /// `models`: folder name → model folder. `keys`: make CURVE keys and use them everywhere.
     public init(models: [String: String]? = nil, keys: Bool = false, leaseSeconds: Double = 4) throws {
@@ -90,7 +92,7 @@ public final class TestCluster: @unchecked Sendable {
         extra: [String] = []
     ) throws -> ManagedProcess {
         var arguments = [
-            "serve", "--coordinator", workerEndpoint, "--database", database.url,
+            "serve", "--coordinator", workerEndpoint, "--database", workerDatabaseURL ?? database.workerURL,
             "--models", (models ?? modelsFolder).path, "--threads", "1",
         ]
         if let workerKeysFolder { arguments += ["--keys", workerKeysFolder] }

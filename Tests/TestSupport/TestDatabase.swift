@@ -38,6 +38,10 @@ public final class TestDatabase: @unchecked Sendable {
 
     public func connect() throws -> PostgresConnection { try PostgresConnection(url: url) }
 
+    /// The same database as the workers' role (driftless_worker) and the read-only role.
+    public var workerURL: String { url.replacingOccurrences(of: "://driftless@", with: "://driftless_worker@") }
+    public var readerURL: String { url.replacingOccurrences(of: "://driftless@", with: "://driftless_reader@") }
+
     /// The first column of the first row of `sql`.
     public func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
         try connect().execute(sql, parameters).scalar

@@ -20,8 +20,15 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "The coordinator's worker endpoint.")
     var coordinator = "tcp://127.0.0.1:5555"
 
-    @Option(name: .long, help: "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL).")
+    @Option(
+        name: .long,
+        help:
+            "PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL). A password here is visible to other users: prefer --database-file."
+    )
     var database: String?
+
+    @Option(name: .long, help: "A file holding the PostgreSQL URL (default: $DRIFTLESS_DATABASE_URL_FILE).")
+    var databaseFile: String?
 
     @Option(name: .long, help: "A folder of model folders (e.g. models/); each is announced with its weights' sha256.")
     var models = "models"
@@ -58,8 +65,8 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--credit must be between 1 and 16 (got \(credit))")
         }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive") }
-        guard database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable] != nil else {
-            throw ValidationError("no database: pass --database URL or set \(PostgresURL.environmentVariable)")
+        do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch {
+            throw ValidationError("\(error)")
         }
     }
 
@@ -67,7 +74,9 @@ struct ServeCommand: ParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "driftless.worker")
         logger.logLevel = verbose ? .debug : .info
-        let url = database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable]!
+        let source = try PostgresURL.resolve(flag: database, file: databaseFile)
+        if let warning = source.warning { logger.warning("\(warning)") }
+        let url = source.url
         var configuration = WorkerConfiguration(
             coordinator: coordinator,
             databaseURL: url,
