@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C shims: a module map and a one-line header each. Only the wrapper
@@ -72,9 +75,13 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
-                "ZeroMQ",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                // The metrics endpoint: an HTTP server with limits, stopped through a service group.
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -121,6 +128,10 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log")]
+        ),
         // Inputs of the fuzz targets (Tests/Fuzz, run by Ops/fuzz.sh) kept as regressions.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["Wire", "Corpus", "Retrieval", "Embedding"]),
         // Real PostgreSQL, real sockets, real `coord` and `worker` processes.
