@@ -41,6 +41,17 @@ extension Integration {
             try check.exactlyOnce(index: "role-a", ids: check.ids(firstDocuments))
             try check.exactlyOnce(index: "role-b", ids: check.ids(secondDocuments))
             #expect(!worker.log.contains("can change the schema"), "\(worker.log)")
+            // Queries need no more than the read-only role.
+            let title = try #require(firstDocuments[0]["title"] as? String)
+            let query = try TestResources.run(
+                TestResources.coordExecutable,
+                [
+                    "query", "--index", "role-a", "-k", "3", "--json", title, "--database", cluster.database.readerURL,
+                    "--models", cluster.modelsFolder.path,
+                ]
+            )
+            #expect(query.status == 0, "\(query.stderr)")
+            #expect(query.stdout.contains(firstDocuments[0]["_id"] as! String), "\(query.stdout)")
             #expect(coordinator.isRunning)
 
             let owner = try cluster.database.connect()
