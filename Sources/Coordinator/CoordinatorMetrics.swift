@@ -94,4 +94,6 @@ public enum DropReason: String, CaseIterable, Sendable {
     case revoked
     /// A request the sender's role may not make (an urgent job without the admin role).
     case forbidden
+    /// A `hello` less than a second after the same peer's last one (each costs database work).
+    case tooFrequent = "too_frequent"
 }

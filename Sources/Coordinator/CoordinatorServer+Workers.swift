@@ -103,6 +103,13 @@ extension CoordinatorServer {
     }
 
     private func welcome(_ worker: String, _ hello: WorkerMessage.Hello, key: Peer?) {
+        // Each hello reads the registry and writes the workers table on this thread: one a second per peer.
+        if let last = lastHello[worker], now - last < 1 {
+            dropped(.tooFrequent, peer: worker, "a hello \(String(format: "%.2f", now - last)) s after the last one")
+            return
+        }
+        lastHello[worker] = now
+        if lastHello.count > scheduler.workers.count + 1000 { lastHello = lastHello.filter { now - $0.value < 1 } }
         guard hello.protocolVersion == WireProtocol.version else {
             logger.error(
                 "worker refused: protocol version \(hello.protocolVersion), this coordinator speaks \(WireProtocol.version)",

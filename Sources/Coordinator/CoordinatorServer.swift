@@ -32,6 +32,8 @@ public final class CoordinatorServer {
     private let legacyKeys: Bool
     /// Routing id → the name of the key a worker connected with.
     var peerNames: [String: String] = [:]
+    /// When each peer last said hello (bounded: pruned as it grows).
+    var lastHello: [String: Double] = [:]
     private var database: PostgresConnection?
     private var lastConnectAttempt = -Double.infinity
     var scheduler: ShardScheduler

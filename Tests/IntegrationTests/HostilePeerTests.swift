@@ -390,5 +390,36 @@ extension Integration {
                 #expect(try over.receive(timeout: .seconds(2)) == nil, "a refused hello gets no welcome")
             }
         }
+
+        @Test("(i) a burst of 2,000 hellos from one peer: the registry is read once a second at most")
+        func helloFlood() throws {
+            try underAttack(
+                "hostile-i",
+                offence: "s after the last one",
+                metric: #"driftless_dropped_messages_total{reason="too_frequent"}"#
+            ) {
+                cluster,
+                _,
+                context in
+                let chatty = try peer(cluster, context, id: "chatty", hello: false)
+                let hello = WireProtocol.encode(
+                    WorkerMessage.hello(
+                        .init(
+                            worker: "chatty",
+                            host: "h",
+                            version: "v",
+                            threads: 1,
+                            models: (0..<256).map { .init(name: "m\($0)", weightsHash: "00", dimension: 8) }
+                        )
+                    )
+                )
+                for _ in 0..<2000 { try chatty.send([hello]) }
+                var welcomes = 0
+                while let reply = try chatty.receive(timeout: .seconds(2)) {
+                    if String(decoding: reply.last!, as: UTF8.self).contains("welcome") { welcomes += 1 }
+                }
+                #expect(welcomes >= 1 && welcomes <= 3, "\(welcomes) welcomes for 2,000 hellos in a burst")
+            }
+        }
     }
 }
