@@ -62,7 +62,10 @@ let package = Package(
         .target(name: "Corpus"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
         .target(name: "Compat", dependencies: ["LinearAlgebra", "CHalfKernel"], swiftSettings: numericSettings),
-        .target(name: "Search", dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]),
+        .target(
+            name: "Search",
+            dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]
+        ),
         .target(
             name: "Store",
             dependencies: [
@@ -112,7 +115,8 @@ let package = Package(
         .executableTarget(
             name: "CoordCLI",
             dependencies: [
-                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval", "Compat", "LinearAlgebra",
+                "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
+                "Compat", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -130,7 +134,10 @@ let package = Package(
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Telemetry", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Inputs of the fuzz targets (Tests/Fuzz, run by Ops/fuzz.sh) kept as regressions.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["Wire", "Corpus", "Retrieval", "Embedding"]),

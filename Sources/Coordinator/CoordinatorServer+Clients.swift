@@ -28,6 +28,8 @@ extension CoordinatorServer {
         }
         do {
             reply(peer, try answer(request, from: peer, key: key, db: db))
+        } catch let failure as ClientFailure {
+            reply(peer, .failure(message: failure.message))
         } catch {
             databaseFailed(error)
             reply(peer, .failure(message: "\(error)"))
@@ -35,21 +37,19 @@ extension CoordinatorServer {
     }
 
     /// The open upload `job`, when `upload` is its token; otherwise the failure to reply.
-    private func ownedUpload(_ job: Int64, _ upload: String, from peer: Data) -> Result<Upload, ClientFailure> {
-        guard let open = receiving[job] else {
-            return .failure(.init(message: "job \(job) is not receiving documents"))
-        }
+    private func ownedUpload(_ job: Int64, _ upload: String, from peer: Data) throws(ClientFailure) -> Upload {
+        guard let open = receiving[job] else { throw ClientFailure(message: "job \(job) is not receiving documents") }
         guard open.token.matches(upload) else {
             dropped(
                 .notJobOwner,
                 peer: Self.peerName(peer),
                 "documents or seal for job \(job), opened by another client"
             )
-            return .failure(
-                .init(message: "job \(job) was opened by another client: only it may add documents to it or seal it")
+            throw ClientFailure(
+                message: "job \(job) was opened by another client: only it may add documents to it or seal it"
             )
         }
-        return .success(open)
+        return open
     }
 
     private func answer(
@@ -110,11 +110,7 @@ extension CoordinatorServer {
             return .accepted(job: job, upload: token.text)
 
         case .documents(let job, let upload, let documents):
-            let open: Upload
-            switch ownedUpload(job, upload, from: peer) {
-            case .success(let owned): open = owned
-            case .failure(let failure): return .failure(message: failure.message)
-            }
+            let open = try ownedUpload(job, upload, from: peer)
             let staged = documents.map {
                 StagedDocument(seq: 0, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
             }
@@ -123,18 +119,12 @@ extension CoordinatorServer {
             return .ack(job: job, received: receiving[job]!.nextSeq)
 
         case .rejected(let job, let upload, let lines):
-            if case .failure(let failure) = ownedUpload(job, upload, from: peer) {
-                return .failure(message: failure.message)
-            }
+            _ = try ownedUpload(job, upload, from: peer)
             for line in lines { try store.recordRejected(job: job, line: line.line, docId: line.id, error: line.error) }
             return .ack(job: job, received: receiving[job]!.nextSeq)
 
         case .seal(let job, let upload, let count):
-            let open: Upload
-            switch ownedUpload(job, upload, from: peer) {
-            case .success(let owned): open = owned
-            case .failure(let failure): return .failure(message: failure.message)
-            }
+            let open = try ownedUpload(job, upload, from: peer)
             guard count == open.nextSeq else {
                 return .failure(message: "job \(job): the client sent \(count) documents but \(open.nextSeq) arrived")
             }
@@ -239,4 +229,5 @@ struct UploadToken {
     }
 }
 
+/// A request refused for what it asks (answered `failure`; not a database error).
 struct ClientFailure: Error { var message: String }

@@ -74,15 +74,7 @@ public struct ShardScheduler: Sendable {
     public mutating func adopt(token: Int64, shard: Int64, worker: String, now: Double) {
         guard shards[shard] != nil else { return }
         queue.removeAll { $0 == shard }
-        shards[shard]?.leases.insert(token)
-        leases[token] = Lease(
-            token: token,
-            shard: shard,
-            worker: worker,
-            granted: now,
-            expires: now + configuration.leaseSeconds
-        )
-        workers[worker]?.leases.insert(token)
+        hold(token: token, shard: shard, worker: worker, now: now)
     }
 
     public var openShardCount: Int { shards.count }
@@ -195,6 +187,12 @@ public struct ShardScheduler: Sendable {
 
     /// The database granted `token`; the shard is now in the worker's hands.
     public mutating func granted(token: Int64, shard: Int64, worker: String, now: Double) {
+        hold(token: token, shard: shard, worker: worker, now: now)
+        shards[shard]?.record.attempts += 1
+    }
+
+    /// Records that `worker` holds lease `token` on `shard` from `now`.
+    private mutating func hold(token: Int64, shard: Int64, worker: String, now: Double) {
         shards[shard]?.leases.insert(token)
         leases[token] = Lease(
             token: token,
@@ -204,7 +202,6 @@ public struct ShardScheduler: Sendable {
             expires: now + configuration.leaseSeconds
         )
         workers[worker]?.leases.insert(token)
-        shards[shard]?.record.attempts += 1
     }
 
     /// The shard could not be leased (it is no longer open): forget it, return the credit.

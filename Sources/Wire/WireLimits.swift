@@ -28,6 +28,9 @@ public enum WireLimits {
     public static let shardTokens = 0...(1 << 40)
     public static let shardSeconds = 0.0...(30 * 86_400.0)
     public static let threads = 1...4096
+    /// What a `welcome` may ask of a worker.
+    public static let heartbeatSeconds = 0.01...3600.0
+    public static let leaseSeconds = 0.1...86_400.0
     public static let dimension = 1...65_536
 }
 
@@ -170,5 +173,19 @@ extension ClientRequest: WireValidatable {
         case .status(let job):
             try WireError.check(job.map { $0 > 0 } ?? true, "status: job \(job ?? 0)")
         }
+    }
+}
+
+extension CoordinatorMessage: WireValidatable {
+    public func validate() throws(WireError) {
+        guard case .welcome(let welcome) = self else { return }
+        try WireError.check(
+            WireLimits.heartbeatSeconds.contains(welcome.heartbeatSeconds),
+            "welcome: heartbeat \(welcome.heartbeatSeconds) s outside \(WireLimits.heartbeatSeconds)"
+        )
+        try WireError.check(
+            WireLimits.leaseSeconds.contains(welcome.leaseSeconds),
+            "welcome: lease \(welcome.leaseSeconds) s outside \(WireLimits.leaseSeconds)"
+        )
     }
 }

@@ -44,17 +44,22 @@ public final class ZapAuthenticator {
         let key = frames.count > 6 ? CurveKeyPair.z85(Array(frames[6])) ?? "" : ""
         let domain = text(2)
         let peer = peers.peer(forKey: key)
-        let reason: String =
-            if text(0) != "1.0" || mechanism != "CURVE" { "not a CURVE handshake" } else if let peer {
+        let refusal: String? =
+            if text(0) != "1.0" || mechanism != "CURVE" {
+                "not a CURVE handshake"
+            } else if let peer {
                 if peer.revoked {
                     "key of \(peer.name) revoked"
                 } else if !peer.role.mayConnect(to: domain) {
                     "\(peer.name) has role \(peer.role.rawValue), which may not use the \(domain) endpoint"
                 } else {
-                    "OK"
+                    nil
                 }
-            } else { "key not authorised" }
-        let allowed = reason == "OK"
+            } else {
+                "key not authorised"
+            }
+        let allowed = refusal == nil
+        let reason = refusal ?? "OK"
         try socket.send([
             Data("1.0".utf8), requestId, Data((allowed ? "200" : "400").utf8),
             Data(reason.utf8), Data((allowed ? peer?.name ?? key : "").utf8), Data(),

@@ -150,14 +150,6 @@ public final class WorkerAgent {
                         embedder.inbox.close()
                         throw WorkerError.refused(reason)
                     }
-                    guard (0.01...3600).contains(welcome.heartbeatSeconds),
-                        (0.1...86_400).contains(welcome.leaseSeconds)
-                    else {
-                        logger.warning(
-                            "dropped a welcome with heartbeat \(welcome.heartbeatSeconds) s and lease \(welcome.leaseSeconds) s (out of range)"
-                        )
-                        continue
-                    }
                     welcomed = true
                     heartbeatSeconds = welcome.heartbeatSeconds
                     leaseSeconds = welcome.leaseSeconds

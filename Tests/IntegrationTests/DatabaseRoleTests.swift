@@ -126,13 +126,10 @@ extension Integration {
         @Test("the embedded server refuses a connection without the password")
         func passwordRequired() throws {
             let database = try TestDatabase()
-            #expect(throws: PostgresError.self) {
+            #expect {
                 try PostgresConnection(url: database.url + "?passfile=/nonexistent")
-            }
-            do {
-                _ = try PostgresConnection(url: database.url + "?passfile=/nonexistent")
-            } catch {
-                #expect("\(error)".contains("password"), "\(error)")
+            } throws: { error in
+                error is PostgresError && "\(error)".contains("password")
             }
             #expect(try PostgresConnection(url: database.url).execute("SELECT 1").scalar == "1")
         }

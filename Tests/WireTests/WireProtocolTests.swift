@@ -114,6 +114,18 @@ struct WireProtocolTests {
         }
     }
 
+    @Test("a welcome asking for heartbeats or leases out of range is refused as invalid")
+    func welcomeOutOfRange() throws {
+        for (heartbeat, lease) in [(0.0, 5.0), (1.0, -1.0), (1.0, 1e9)] {
+            let welcome = CoordinatorMessage.welcome(
+                .init(coordinator: "c", heartbeatSeconds: heartbeat, leaseSeconds: lease)
+            )
+            #expect(throws: WireError.self) {
+                try WireProtocol.decode(CoordinatorMessage.self, from: WireProtocol.encode(welcome))
+            }
+        }
+    }
+
     @Test("lists inside messages are capped: models in a hello, leases in a heartbeat, documents in a chunk")
     func listsCapped() throws {
         let models = (0...WireLimits.modelsPerHello).map {
