@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra", "DriftlessTestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Wire"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),

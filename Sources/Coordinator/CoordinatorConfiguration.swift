@@ -20,6 +20,12 @@ public struct CoordinatorConfiguration: Sendable {
     public var heartbeatSeconds = 2.0
     public var maxAttempts = 2
     public var speculate = true
+    /// A lease is revoked this long after it was granted, even while its worker heartbeats.
+    public var shardDeadlineSeconds = 900.0
+    /// How long `coord serve` waits for PostgreSQL at start.
+    public var databaseWaitSeconds = 120.0
+    /// An upload that sends nothing for this long is failed and its staged documents deleted.
+    public var uploadIdleSeconds = 300.0
     /// PostgreSQL's `maintenance_work_mem` for HNSW builds (the graph should fit in it).
     public var maintenanceWorkMemory = "1GB"
 
@@ -33,6 +39,14 @@ public struct CoordinatorConfiguration: Sendable {
             )
         }
         guard maxAttempts >= 1 else { throw .configuration("--max-attempts must be at least 1") }
+        guard shardDeadlineSeconds > leaseSeconds else {
+            throw .configuration(
+                "--shard-deadline-seconds (\(shardDeadlineSeconds)) must be longer than --lease-seconds (\(leaseSeconds))"
+            )
+        }
+        guard databaseWaitSeconds >= 0, uploadIdleSeconds >= 1 else {
+            throw .configuration("--database-wait-seconds must be at least 0 and --upload-idle-seconds at least 1")
+        }
         for endpoint in [workerEndpoint, clientEndpoint]
         where !endpoint.hasPrefix("tcp://") && !endpoint.hasPrefix("ipc://") {
             throw .configuration("endpoint \(endpoint) must start with tcp:// or ipc://")
@@ -66,7 +80,8 @@ public struct CoordinatorConfiguration: Sendable {
             "metrics": metricsPort.map { "\(metricsHost):\($0)" } ?? "off",
             "keys": keysFolder ?? "none (loopback only)",
             "lease_seconds": "\(leaseSeconds)", "maintenance_work_mem": maintenanceWorkMemory,
-            "heartbeat_seconds": "\(heartbeatSeconds)",
+            "heartbeat_seconds": "\(heartbeatSeconds)", "shard_deadline_seconds": "\(shardDeadlineSeconds)",
+            "upload_idle_seconds": "\(uploadIdleSeconds)",
         ]
     }
 }

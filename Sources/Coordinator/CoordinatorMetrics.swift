@@ -1,5 +1,6 @@
 import Prometheus
 import Telemetry
+import Wire
 
 /// The coordinator's Prometheus metrics (served by ``MetricsEndpoint`` on `/metrics`).
 public final class CoordinatorMetrics: Sendable {
@@ -8,7 +9,7 @@ public final class CoordinatorMetrics: Sendable {
     let tokensIndexed: Counter
     let shardsDealt: Counter
     let shardsDone: Counter
-    let shardsFailed: Counter
+    let shardsFailed: [ShardFault: Counter]
     let shardsFenced: Counter
     let leasesExpired: Counter
     let documentsRejected: Counter
@@ -17,6 +18,7 @@ public final class CoordinatorMetrics: Sendable {
     let jobsFinished: Counter
     let queueDepth: Gauge
     let workers: Gauge
+    let unhealthyWorkers: Gauge
     let docsPerSecond: Gauge
     let shardSeconds: DurationHistogram
     /// Messages dropped before they touched any state, by reason (``DropReason``).
@@ -30,7 +32,6 @@ public final class CoordinatorMetrics: Sendable {
             "Shard leases granted (copies and retries included)."
         )
         shardsDone = registry.counter("driftless_shards_done_total", "Shards committed.")
-        shardsFailed = registry.counter("driftless_shard_failures_total", "Shard attempts reported failed by workers.")
         shardsFenced = registry.counter("driftless_shards_fenced_total", "Commits refused because the lease was gone.")
         leasesExpired = registry.counter("driftless_leases_expired_total", "Leases revoked for lack of heartbeats.")
         documentsRejected = registry.counter(
@@ -45,11 +46,28 @@ public final class CoordinatorMetrics: Sendable {
         jobsFinished = registry.counter("driftless_jobs_finished_total", "Jobs completed.")
         queueDepth = registry.gauge("driftless_queue_depth", "Shards waiting to be dealt.")
         workers = registry.gauge("driftless_workers", "Workers connected.")
+        unhealthyWorkers = registry.gauge(
+            "driftless_workers_unhealthy",
+            "Connected workers that cannot run a model they announced, or whose database failed their last commit."
+        )
         docsPerSecond = registry.gauge(
             "driftless_docs_per_second",
             "Documents per second over the last completed shards."
         )
         let registry = registry
+        shardsFailed = Dictionary(
+            uniqueKeysWithValues: ShardFault.allCases.map { fault in
+                (
+                    fault,
+                    registry.makeCounter(
+                        name: "driftless_shard_failures_total",
+                        labels: [("fault", fault.rawValue)],
+                        help:
+                            "Shard attempts reported failed by workers, by whose fault (only document faults count attempts)."
+                    )
+                )
+            }
+        )
         droppedMessages = Dictionary(
             uniqueKeysWithValues: DropReason.allCases.map { reason in
                 (

@@ -96,7 +96,14 @@ extension CoordinatorServer {
             let index = try Catalog(db).index(named: submit.index, model: submit.model)
             let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
             let token = UploadToken()
-            receiving[job] = Upload(index: index, shardSize: submit.shardSize, nextSeq: 0, token: token, owner: peer)
+            receiving[job] = Upload(
+                index: index,
+                shardSize: submit.shardSize,
+                nextSeq: 0,
+                token: token,
+                owner: peer,
+                lastActivity: now
+            )
             if submit.urgent == true { urgentJobs.insert(job) }
             logger.info(
                 "job submitted",
@@ -114,14 +121,30 @@ extension CoordinatorServer {
             let staged = documents.map {
                 StagedDocument(seq: 0, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
             }
-            try store.stage(job: job, firstSeq: open.nextSeq, documents: staged)
+            do { try store.stage(job: job, firstSeq: open.nextSeq, documents: staged) } catch {
+                // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
+                guard !error.isConnectionLoss else { throw error }
+                let lines = documents.isEmpty ? "" : " (lines \(documents.first!.line)–\(documents.last!.line))"
+                abandon(job, reason: "staging documents\(lines) failed: \(error)")
+                throw ClientFailure(
+                    message:
+                        "job \(job) failed: staging documents\(lines) failed: \(error); nothing of it was kept"
+                )
+            }
             receiving[job]!.nextSeq += documents.count
+            receiving[job]!.lastActivity = now
             return .ack(job: job, received: receiving[job]!.nextSeq)
 
         case .rejected(let job, let upload, let lines):
             _ = try ownedUpload(job, upload, from: peer)
             for line in lines { try store.recordRejected(job: job, line: line.line, docId: line.id, error: line.error) }
+            receiving[job]!.lastActivity = now
             return .ack(job: job, received: receiving[job]!.nextSeq)
+
+        case .abandon(let job, let upload):
+            let open = try ownedUpload(job, upload, from: peer)
+            abandon(job, reason: "the client gave the upload up after \(open.nextSeq) documents; submit it again")
+            return .ack(job: job, received: 0)
 
         case .seal(let job, let upload, let count):
             let open = try ownedUpload(job, upload, from: peer)
@@ -151,6 +174,34 @@ extension CoordinatorServer {
             let summaries = try store.summaries(job: job)
             if let job, summaries.isEmpty { return .failure(message: "unknown job \(job)") }
             return .status(statusReport(summaries))
+        }
+    }
+
+    /// Fails an open upload and deletes what it staged (the client gave up, went away, or staging
+    /// failed). Kept open when the database cannot be reached: expiry tries again.
+    func abandon(_ job: Int64, reason: String) {
+        guard let db = connectedDatabase() else { return }
+        do {
+            let staged = try JobStore(db).abandonUpload(job: job, error: reason)
+            receiving.removeValue(forKey: job)
+            urgentJobs.remove(job)
+            logger.warning(
+                "upload abandoned: job failed, its staged documents deleted",
+                metadata: ["job": "\(job)", "deleted": "\(staged)", "reason": "\(reason)"]
+            )
+        } catch {
+            databaseFailed(error)
+        }
+    }
+
+    /// Uploads that sent nothing for `uploadIdleSeconds` (the client died, hung or was cut off).
+    func expireIdleUploads() {
+        for (job, upload) in receiving where now - upload.lastActivity > configuration.uploadIdleSeconds {
+            abandon(
+                job,
+                reason:
+                    "the upload sent nothing for \(Int(configuration.uploadIdleSeconds)) s (client gone?); submit it again"
+            )
         }
     }
 
@@ -187,7 +238,9 @@ extension CoordinatorServer {
                 tokensEmbedded: worker.tokens,
                 docsPerSecond: worker.embedSeconds > 0 ? Double(worker.documents) / worker.embedSeconds : 0,
                 lastSeenSecondsAgo: now - worker.lastSeen,
-                peer: peerNames[worker.id]
+                peer: peerNames[worker.id],
+                problems: worker.unhealthy.sorted { $0.key < $1.key }.map { "cannot run \($0.key): \($0.value)" }
+                    + (worker.pausedUntil > now ? ["database: \(worker.databaseProblem ?? "?")"] : [])
             )
         }
         return StatusReport(coordinator: name, jobs: jobs, workers: workers)
@@ -205,6 +258,8 @@ struct Upload {
     var token: UploadToken
     /// The routing id of the client connection that opened it.
     var owner: Data
+    /// When the client last sent documents for it (an idle upload expires).
+    var lastActivity: Double
 }
 
 /// The secret an `accepted` reply hands the client that opened a job (128 random bits).

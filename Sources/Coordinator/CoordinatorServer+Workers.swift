@@ -58,7 +58,7 @@ extension CoordinatorServer {
                 "commit fenced: the worker's lease was gone",
                 metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(lease)"]
             )
-            _ = scheduler.failed(token: lease, countsAsAttempt: false)
+            _ = scheduler.failed(token: lease, fault: .returned)
         case .goodbye(let returning):
             logger.info("worker leaving", metadata: ["worker": "\(worker)", "returned_shards": "\(returning.count)"])
             for lease in scheduler.leave(worker) { revokeInDatabase(lease) }
@@ -213,7 +213,7 @@ extension CoordinatorServer {
                     "shard_done for shard \(done.shard), which the database shows \(state ?? "missing"): dealt again"
                 )
                 if let lease = scheduler.leases[done.lease] {
-                    _ = scheduler.failed(token: done.lease, countsAsAttempt: false)
+                    _ = scheduler.failed(token: done.lease, fault: .returned)
                     revokeInDatabase(lease)
                 }
                 return
@@ -256,16 +256,37 @@ extension CoordinatorServer {
     }
 
     private func shardFailed(_ worker: String, _ failure: WorkerMessage.ShardFailed) {
-        metrics.shardsFailed.increment()
+        metrics.shardsFailed[failure.fault]?.increment()
         logger.warning(
-            "shard failed on a worker",
+            "shard failed on a worker (\(failure.fault.rawValue) fault)",
             metadata: [
                 "worker": "\(worker)", "shard": "\(failure.shard)", "lease": "\(failure.lease)",
-                "error": "\(failure.error)",
+                "fault": "\(failure.fault.rawValue)", "error": "\(failure.error)",
             ]
         )
+        switch failure.fault {
+        case .worker:
+            // A machine fault: this worker gets no more of the model's shards; the others carry on.
+            if let model = scheduler.shards[failure.shard]?.model,
+                scheduler.workers[worker]?.unhealthy[model] == nil
+            {
+                scheduler.disable(model: model, on: worker, reason: failure.error)
+                logger.error(
+                    "worker unhealthy: it cannot run \(model); its shards go to other workers",
+                    metadata: ["worker": "\(worker)", "model": "\(model)", "reason": "\(failure.error)"]
+                )
+            }
+        case .database:
+            scheduler.pause(worker, reason: failure.error, now: now)
+            logger.warning(
+                "worker's database failed a commit: nothing dealt to it for \(Int(scheduler.configuration.databasePauseSeconds)) s",
+                metadata: ["worker": "\(worker)"]
+            )
+        case .document, .returned:
+            break
+        }
         let lease = scheduler.leases[failure.lease]
-        switch scheduler.failed(token: failure.lease, countsAsAttempt: !failure.retryElsewhere) {
+        switch scheduler.failed(token: failure.lease, fault: failure.fault, certain: failure.certain) {
         case .retry, .ignore:
             if let lease { revokeInDatabase(lease) }
         case .isolate(let record):

@@ -53,6 +53,10 @@ public final class CoordinatorServer {
     let clock = ContinuousClock()
     let started = ContinuousClock.now
     private var lastHousekeeping = 0.0
+    /// After a statement hit its lock or statement timeout, the loop's own database work (dealing,
+    /// completion checks) waits until then, so a held lock costs it one bounded wait a second.
+    private var databaseBusyUntil = -Double.infinity
+    var databaseBusy: Bool { now < databaseBusyUntil }
 
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws(CoordinatorError) {
         try configuration.validate()
@@ -63,6 +67,7 @@ public final class CoordinatorServer {
         schedulerConfiguration.leaseSeconds = configuration.leaseSeconds
         schedulerConfiguration.maxAttempts = configuration.maxAttempts
         schedulerConfiguration.speculate = configuration.speculate
+        schedulerConfiguration.shardDeadlineSeconds = configuration.shardDeadlineSeconds
         scheduler = ShardScheduler(configuration: schedulerConfiguration)
         indexBuilds = IndexBuildQueue(
             builder: HnswIndexBuilder(
@@ -144,10 +149,7 @@ public final class CoordinatorServer {
                 "no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)"
             )
         }
-        let connection: PostgresConnection
-        do { connection = try PostgresConnection(url: configuration.databaseURL) } catch {
-            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(configuration.databaseURL))"))
-        }
+        let connection = try connectAtStart()
         do {
             try Migrator.locate().migrate(connection, logger: logger)
             try registerModels(connection)
@@ -282,11 +284,15 @@ public final class CoordinatorServer {
         for record in expired.isolate where !committed.contains(record.id) {
             isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)")
         }
+        expireIdleUploads()
         collectIndexBuilds()
         if !pendingIndexRetries.isEmpty, let db = connectedDatabase() { requeueIndexBuilds(db) }
         metrics.queueDepth.set(Double(scheduler.queue.count))
         metrics.workers.set(Double(scheduler.workers.count))
-        if !jobsToCheck.isEmpty, let db = connectedDatabase() {
+        metrics.unhealthyWorkers.set(
+            Double(scheduler.workers.values.filter { !$0.unhealthy.isEmpty || $0.pausedUntil > now }.count)
+        )
+        if !jobsToCheck.isEmpty, !databaseBusy, let db = connectedDatabase() {
             for job in jobsToCheck.sorted() {
                 do {
                     if try JobStore(db).finishIfComplete(job: job), let record = jobs.removeValue(forKey: job) {
@@ -296,9 +302,8 @@ public final class CoordinatorServer {
                             try JobStore(db).markDone(job: job)
                             metrics.jobsFinished.increment()
                             logger.info("urgent job done (no HNSW build)", metadata: ["job": "\(job)"])
-                        } else if jobs.values.contains(where: { sameIndex($0.index) })
-                            || receiving.values.contains(where: { sameIndex($0.index) })
-                        {
+                        } else if jobs.values.contains(where: { sameIndex($0.index) }) {
+                            // (An upload still receiving does not count: it may never be sealed.)
                             // Building now would leave the other job inserting into the graph one vector at a time.
                             try JobStore(db).markDone(job: job)
                             metrics.jobsFinished.increment()
@@ -386,6 +391,7 @@ public final class CoordinatorServer {
     // MARK: Dealing
 
     private func deal() {
+        guard !databaseBusy else { return }
         while let decision = scheduler.nextDeal(now: now) {
             let (worker, shard, isCopy): (String, Int64, Bool) =
                 switch decision {
@@ -423,7 +429,8 @@ public final class CoordinatorServer {
                             id: $0.id,
                             title: $0.title,
                             text: $0.text,
-                            metadata: $0.metadata
+                            metadata: $0.metadata,
+                            version: $0.version
                         )
                     }
                 )
@@ -445,7 +452,12 @@ public final class CoordinatorServer {
     }
 
     func isolate(_ record: ShardRecord, error: String) {
-        guard let db = connectedDatabase(), let job = jobs[record.job] else { return }
+        guard let job = jobs[record.job] else { return }
+        guard let db = connectedDatabase() else {
+            // Not split while the database is away: dealt again as it is (it fails again, then splits).
+            scheduler.add([record], model: job.index.model.name, atFront: true)
+            return
+        }
         do {
             guard let children = try JobStore(db).isolateFailure(job: record.job, shard: record, error: error) else {
                 jobsToCheck.insert(record.job)
@@ -524,7 +536,10 @@ public final class CoordinatorServer {
         guard now - lastConnectAttempt >= 1 else { return nil }
         lastConnectAttempt = now
         do {
-            let connection = try PostgresConnection(url: configuration.databaseURL)
+            let connection = try PostgresConnection(
+                url: configuration.databaseURL,
+                settings: DatabaseTimeouts.coordinator
+            )
             database = connection
             logger.info("database connection restored")
             for job in jobs.keys { jobsToCheck.insert(job) }
@@ -541,12 +556,44 @@ public final class CoordinatorServer {
         if let error = error as? StoreError, error.isConnectionLoss {
             logger.error("database connection lost: \(error)")
             database = nil
+        } else if let error = error as? StoreError, DatabaseTimeouts.isTimeout(error) {
+            databaseBusyUntil = now + 1
+            logger.warning("database busy (a lock or statement timeout): the loop's own work waits 1 s: \(error)")
         } else {
             logger.error("database: \(error)")
         }
     }
 
     // MARK: Start
+
+    /// Connects, waiting for PostgreSQL (it may start after the coordinator, or be restarting)
+    /// for up to `databaseWaitSeconds`, with a log line per attempt.
+    private func connectAtStart() throws(CoordinatorError) -> PostgresConnection {
+        let deadline = now + configuration.databaseWaitSeconds
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.coordinator)
+            } catch {
+                let target = PostgresURL.redacted(configuration.databaseURL)
+                guard now < deadline, !stopHandle.isStopped else {
+                    throw .store(
+                        .database(
+                            error,
+                            during:
+                                "connecting to \(target) (gave up after \(attempt) attempts in \(Int(configuration.databaseWaitSeconds)) s)"
+                        )
+                    )
+                }
+                logger.warning(
+                    "database unreachable at start (attempt \(attempt)); retrying in 2 s for up to \(Int(deadline - now)) s more: \(error)",
+                    metadata: ["database": "\(target)"]
+                )
+                Thread.sleep(forTimeInterval: 2)
+            }
+        }
+    }
 
     private func registerModels(_ connection: PostgresConnection) throws {
         guard let folder = configuration.modelsFolder else { return }

@@ -15,6 +15,9 @@ public struct CorpusSubmission {
     public var chunkSize = 500
     /// A query waits for these documents: dealt before other jobs' shards, no HNSW build after.
     public var urgent = false
+    /// Asked between chunks: when true (Ctrl-C), the upload is abandoned (the coordinator fails
+    /// the job and deletes what was staged) and ``SubmissionError/cancelled(job:)`` is thrown.
+    public var isCancelled: @Sendable () -> Bool = { false }
 
     public init(path: String, index: String, model: String) {
         self.path = path
@@ -30,6 +33,7 @@ public struct CorpusSubmission {
     }
 
     /// Validates the whole file first; nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
+    /// Any failure after the job is opened abandons the upload, so nothing half-sent is left behind.
     public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         let reader = try CorpusReader(path: path)
         // A line re-encoded for the wire at most doubles (its metadata is sent as a JSON string).
@@ -47,6 +51,7 @@ public struct CorpusSubmission {
         }
         guard report.records > 0 else { throw SubmissionError.empty(path: path) }
 
+        if isCancelled() { throw SubmissionError.cancelled(job: nil) }
         let source = URL(fileURLWithPath: path).standardizedFileURL.path
         guard
             case .accepted(let job, let upload) = try expect(
@@ -55,7 +60,24 @@ public struct CorpusSubmission {
                 )
             )
         else { throw SubmissionError.protocolError("expected the job to be accepted") }
+        do {
+            return try send(reader, report, job: job, upload: upload, client: client, progress: progress)
+        } catch {
+            // Best effort: the coordinator also expires an upload that goes quiet.
+            _ = try? client.request(.abandon(job: job, upload: upload))
+            if isCancelled() { throw SubmissionError.cancelled(job: job) }
+            throw error
+        }
+    }
 
+    private func send(
+        _ reader: CorpusReader,
+        _ report: CorpusReader.Report,
+        job: Int64,
+        upload: String,
+        client: CoordinatorClient,
+        progress: (Int, Int) -> Void
+    ) throws -> Outcome {
         if report.errorCount > 0 {
             let lines = report.errors.map {
                 ClientRequest.RejectedLine(line: $0.line ?? 0, id: $0.documentId, error: $0.description)
@@ -77,6 +99,7 @@ public struct CorpusSubmission {
         var chunkBytes = 0
         func flush() throws {
             guard !chunk.isEmpty else { return }
+            if isCancelled() { throw SubmissionError.cancelled(job: job) }
             _ = try expect(client.request(.documents(job: job, upload: upload, documents: chunk)))
             sent += chunk.count
             chunk.removeAll(keepingCapacity: true)
@@ -103,6 +126,7 @@ public struct CorpusSubmission {
             }
         }
         try flush()
+        if isCancelled() { throw SubmissionError.cancelled(job: job) }
         guard case .sealed(let sealed) = try expect(client.request(.seal(job: job, upload: upload, documents: sent)))
         else {
             throw SubmissionError.protocolError("expected the job to be sealed")
@@ -121,6 +145,8 @@ public enum SubmissionError: Error, CustomStringConvertible {
     case empty(path: String)
     case refused(String)
     case protocolError(String)
+    /// Interrupted (SIGINT or SIGTERM) while uploading: the job was abandoned.
+    case cancelled(job: Int64?)
 
     public var description: String {
         switch self {
@@ -131,6 +157,9 @@ public enum SubmissionError: Error, CustomStringConvertible {
         case .empty(let path): "\(path) holds no documents"
         case .refused(let message): "the coordinator refused: \(message)"
         case .protocolError(let message): "unexpected reply from the coordinator: \(message)"
+        case .cancelled(let job):
+            job.map { "interrupted: job \($0) abandoned, nothing of it is kept" }
+                ?? "interrupted before anything was sent"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Store
+import Wire
 
 /// The coordinator's dealing logic as a plain value: which worker gets which
 /// shard, when a lease expires, when a failing shard is split. No sockets, no
@@ -12,6 +13,11 @@ public struct ShardScheduler: Sendable {
         public var maxAttempts = 2
         /// Give idle workers copies of slow shards at the end of a job (first commit wins).
         public var speculate = true
+        /// A lease is revoked this long after it was granted, heartbeats or not (a commit stuck
+        /// behind a lock, a worker that heartbeats but never finishes).
+        public var shardDeadlineSeconds: Double = 900
+        /// A worker whose commit failed for the database's reasons is dealt nothing for this long.
+        public var databasePauseSeconds: Double = 10
         public init() {}
     }
 
@@ -27,6 +33,13 @@ public struct ShardScheduler: Sendable {
         public var documents = 0
         public var tokens = 0
         public var embedSeconds = 0.0
+        /// Models this worker failed to run (it cannot load them), with the reason: none of their
+        /// shards are dealt to it. A worker with any is unhealthy.
+        public var unhealthy: [String: String] = [:]
+        /// Dealt nothing before this time (its database failed a commit).
+        public var pausedUntil = -Double.infinity
+        /// The last database fault it reported.
+        public var databaseProblem: String?
     }
 
     public struct Lease: Sendable, Equatable {
@@ -42,6 +55,13 @@ public struct ShardScheduler: Sendable {
         public var record: ShardRecord
         public var model: String
         public var leases: Set<Int64> = []
+        /// Workers on which it failed for its documents (or died holding it).
+        public var failedOn: Set<String> = []
+        /// A document fault whose class is certainly the documents' was reported.
+        public var certainlyDocuments = false
+        /// A lone document that failed too often on one worker: dealt only to another, which
+        /// either indexes it or confirms the failure (then it is rejected).
+        public var awaitingSecondWorker = false
     }
 
     public var configuration: Configuration
@@ -85,7 +105,8 @@ public struct ShardScheduler: Sendable {
 
     public mutating func join(id: String, host: String, threads: Int, models: Set<String>, now: Double) {
         if var known = workers[id] {
-            known.models = models
+            // A model it could not load stays refused until the worker restarts.
+            known.models = models.subtracting(known.unhealthy.keys)
             known.credit = 0
             known.lastSeen = now
             workers[id] = known
@@ -95,6 +116,20 @@ public struct ShardScheduler: Sendable {
             worker.leases = Set(leases.values.filter { $0.worker == id }.map(\.token))
             workers[id] = worker
         }
+    }
+
+    /// The worker cannot run `model` (it failed to load it): none of its shards go there again.
+    public mutating func disable(model: String, on id: String, reason: String) {
+        guard workers[id] != nil else { return }
+        workers[id]!.models.remove(model)
+        workers[id]!.unhealthy[model] = reason
+    }
+
+    /// The worker's database failed a commit: deal it nothing for a while.
+    public mutating func pause(_ id: String, reason: String, now: Double) {
+        guard workers[id] != nil else { return }
+        workers[id]!.pausedUntil = now + configuration.databasePauseSeconds
+        workers[id]!.databaseProblem = reason
     }
 
     /// Records that the worker spoke; false when it is unknown (it must say hello).
@@ -157,12 +192,15 @@ public struct ShardScheduler: Sendable {
 
     /// The next shard to deal, if any worker has credit for one.
     public mutating func nextDeal(now: Double) -> Deal? {
-        let ready = workers.values.filter { $0.credit > 0 }.sorted {
+        let ready = workers.values.filter { $0.credit > 0 && $0.pausedUntil <= now }.sorted {
             ($0.leases.count, $0.id) < ($1.leases.count, $1.id)
         }
         for worker in ready {
-            if let position = queue.firstIndex(where: { shards[$0].map { worker.models.contains($0.model) } ?? false })
-            {
+            if let position = queue.firstIndex(where: {
+                shards[$0].map {
+                    worker.models.contains($0.model) && !($0.awaitingSecondWorker && $0.failedOn.contains(worker.id))
+                } ?? false
+            }) {
                 let shard = queue.remove(at: position)
                 workers[worker.id]!.credit -= 1
                 return .shard(worker: worker.id, shard: shard)
@@ -248,19 +286,30 @@ public struct ShardScheduler: Sendable {
         case ignore
     }
 
-    /// The worker reported a failure (or its lease lapsed). `countsAsAttempt` is false when the shard
-    /// could never have worked on that worker (e.g. its model was refused there).
-    public mutating func failed(token: Int64, countsAsAttempt: Bool = true) -> FailureDecision {
-        guard let lease = leases[token], let shard = shards[lease.shard] else {
+    /// The worker reported a failure (or its lease lapsed, `fault` then `.document`: the worker may
+    /// have died on one of its documents). Only a document fault counts an attempt against the
+    /// shard; the others deal it again as it is. A shard that failed `maxAttempts` times for its
+    /// documents is split; a lone document is rejected only when the failure is certainly its own
+    /// or a second worker fails it too (until then it waits for another worker).
+    public mutating func failed(token: Int64, fault: ShardFault = .document, certain: Bool = false) -> FailureDecision {
+        guard let lease = leases[token], var shard = shards[lease.shard] else {
             _ = release(token, requeue: false)
             return .ignore
         }
-        if !countsAsAttempt {
+        guard fault == .document else {
             shards[lease.shard]?.record.attempts -= 1
             _ = release(token, requeue: true)
             return .retry
         }
-        if shard.record.attempts >= configuration.maxAttempts && shard.leases.count == 1 {
+        if let worker = lease.worker { shard.failedOn.insert(worker) }
+        shard.certainlyDocuments = shard.certainlyDocuments || certain
+        shards[lease.shard] = shard
+        let lone = shard.record.documentCount == 1
+        let confirmed = !lone || shard.certainlyDocuments || shard.failedOn.count >= 2
+        if shard.record.attempts >= configuration.maxAttempts && !confirmed {
+            shards[lease.shard]?.awaitingSecondWorker = true
+        }
+        if shard.record.attempts >= configuration.maxAttempts && shard.leases.count == 1 && confirmed {
             _ = release(token, requeue: false)
             shards.removeValue(forKey: lease.shard)
             queue.removeAll { $0 == lease.shard }
@@ -278,7 +327,10 @@ public struct ShardScheduler: Sendable {
         for worker in workers.values where now - worker.lastSeen > configuration.leaseSeconds {
             dead.append(worker.id)
         }
-        var lapsed = leases.values.filter { $0.expires < now }.map(\.token)
+        // Lapsed (no heartbeat), or past the shard deadline however alive its holder looks.
+        var lapsed = leases.values.filter {
+            $0.expires < now || now - $0.granted > configuration.shardDeadlineSeconds
+        }.map(\.token)
         for id in dead {
             lapsed += workers[id]!.leases
             workers.removeValue(forKey: id)

@@ -9,12 +9,15 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
     case missingText(path: String, line: Int, id: String)
     case duplicateId(path: String, line: Int, id: String, firstLine: Int)
     case lineTooLong(path: String, line: Int, bytes: Int, limit: Int)
+    /// A NUL character (U+0000) in a field: PostgreSQL's text and jsonb cannot store one.
+    case nulCharacter(path: String, line: Int, id: String?, field: String)
 
     public var line: Int? {
         switch self {
         case .fileMissing, .unreadable: nil
         case .invalidUTF8(_, let line), .invalidJSON(_, let line), .notAnObject(_, let line), .missingId(_, let line),
-            .missingText(_, let line, _), .duplicateId(_, let line, _, _), .lineTooLong(_, let line, _, _):
+            .missingText(_, let line, _), .duplicateId(_, let line, _, _), .lineTooLong(_, let line, _, _),
+            .nulCharacter(_, let line, _, _):
             line
         }
     }
@@ -23,6 +26,7 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
     public var documentId: String? {
         switch self {
         case .missingText(_, _, let id), .duplicateId(_, _, let id, _): id
+        case .nulCharacter(_, _, let id, _): id
         default: nil
         }
     }
@@ -40,6 +44,8 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable, Sendable {
             "\(path):\(line): duplicate id \(id) (first on line \(first))"
         case .lineTooLong(let path, let line, let bytes, let limit):
             "\(path):\(line): a line of \(bytes) bytes (at most \(limit) can be submitted)"
+        case .nulCharacter(let path, let line, let id, let field):
+            "\(path):\(line): \(id.map { "document \($0): " } ?? "")a NUL character (\\u0000) in \(field), which PostgreSQL cannot store"
         }
     }
 }

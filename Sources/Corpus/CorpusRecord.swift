@@ -34,10 +34,18 @@ public struct CorpusRecord: Sendable, Equatable {
         }
         guard var object = value as? [String: Any] else { throw .notAnObject(path: path, line: line) }
         guard let id = identifier(object["_id"] ?? object["id"]) else { throw .missingId(path: path, line: line) }
+        if id.contains("\u{0}") { throw .nulCharacter(path: path, line: line, id: nil, field: "the id") }
         guard let text = object["text"] as? String else { throw .missingText(path: path, line: line, id: id) }
         let title = (object["title"] as? String) ?? ""
+        for (field, value) in [("the text", text), ("the title", title)] where value.contains("\u{0}") {
+            throw .nulCharacter(path: path, line: line, id: id, field: field)
+        }
         for key in ["_id", "id", "text", "title"] { object.removeValue(forKey: key) }
         let metadata = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        // Serialised JSON escapes a NUL as \u0000 (a key or a string value anywhere inside), which jsonb refuses.
+        if metadata.range(of: Data("\\u0000".utf8)) != nil {
+            throw .nulCharacter(path: path, line: line, id: id, field: "the metadata")
+        }
         return CorpusRecord(id: id, title: title, text: text, metadata: metadata, line: line)
     }
 

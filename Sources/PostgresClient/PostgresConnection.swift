@@ -9,11 +9,15 @@ public final class PostgresConnection {
     private var handle: OpaquePointer?
     /// The URL, for reconnecting; never logged (see ``PostgresURL/redacted(_:)``).
     private let url: String
+    /// Session settings applied on every (re)connection, e.g. `lock_timeout`.
+    private let settings: [(String, String)]
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
-    /// Without a `connect_timeout` in it, waits at most 10 s.
-    public init(url: String) throws(PostgresError) {
+    /// Without a `connect_timeout` in it, waits at most 10 s. `settings` are set for the session
+    /// (`SET name = value`) each time it connects: a daemon's bounds on its waits.
+    public init(url: String, settings: [(String, String)] = []) throws(PostgresError) {
         self.url = url.contains("connect_timeout") ? url : url + (url.contains("?") ? "&" : "?") + "connect_timeout=10"
+        self.settings = settings
         try connect()
     }
 
@@ -30,6 +34,9 @@ public final class PostgresConnection {
         }
         // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        for (name, value) in settings {
+            try execute("SELECT set_config($1, $2, false)", [name, value])
+        }
     }
 
     /// Whether the connection is up as far as libpq knows.

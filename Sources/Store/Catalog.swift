@@ -92,7 +92,9 @@ public struct Catalog {
                         content_hash  text NOT NULL,
                         job_id        bigint,
                         shard_id      bigint,
-                        embedded_at   timestamptz NOT NULL DEFAULT now()
+                        embedded_at   timestamptz NOT NULL DEFAULT now(),
+                        version       bigint NOT NULL DEFAULT 0,
+                        commits       integer NOT NULL DEFAULT 1
                     )
                     """
                 )

@@ -129,17 +129,29 @@ public struct HnswIndexBuilder: Sendable {
         return try connection.during("building the HNSW index of \(index.name)") {
             try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)])
             defer { _ = try? connection.execute("SELECT pg_advisory_unlock(7426003, $1::int)", [String(index.id)]) }
-            let exists = try connection.execute("SELECT to_regclass($1) IS NOT NULL", [name]).scalar == "t"
-            if exists && !rebuild { return .alreadyBuilt }
+            // A concurrent build that was interrupted leaves an invalid index behind: built again.
+            let valid = try connection.execute(
+                "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+                [name]
+            ).scalar
+            if valid == "t" && !rebuild { return .alreadyBuilt }
+            if valid == "f" { try connection.execute("DROP INDEX IF EXISTS \(name)") }
             started(Int(try connection.execute("SELECT pg_backend_pid()").scalar ?? "0") ?? 0)
-            try connection.executeScript(
-                """
-                SET maintenance_work_mem = '\(memory)';
-                DROP INDEX IF EXISTS \(index.vectorTable)_hnsw_new;
-                CREATE INDEX \(building) ON \(index.vectorTable) USING hnsw (embedding vector_cosine_ops)
-                    WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))
-                """
-            )
+            try connection.execute("SET maintenance_work_mem = '\(memory)'")
+            try connection.execute("DROP INDEX IF EXISTS \(index.vectorTable)_hnsw_new")
+            // CONCURRENTLY: commits of other jobs into this table go on while the graph is built
+            // (a plain CREATE INDEX holds a SHARE lock that blocks every insert until it ends).
+            do {
+                try connection.execute(
+                    """
+                    CREATE INDEX CONCURRENTLY \(building) ON \(index.vectorTable) USING hnsw (embedding vector_cosine_ops)
+                        WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))
+                    """
+                )
+            } catch {
+                if connection.isConnected { _ = try? connection.execute("DROP INDEX IF EXISTS \(building)") }
+                throw error
+            }
             try connection.transaction {
                 if rebuild {
                     try connection.executeScript(

@@ -111,6 +111,25 @@ public struct JobStore {
         }
     }
 
+    /// Fails a job that is still receiving and deletes its staged documents; returns how many.
+    /// Nothing happens to a job that is no longer receiving.
+    @discardableResult
+    public func abandonUpload(job: Int64, error: String) throws(StoreError) -> Int {
+        try connection.during("abandoning the upload of job \(job)") {
+            try connection.transaction {
+                let failed = try connection.execute(
+                    """
+                    UPDATE jobs SET state = 'failed', finished_at = now(), error = $2
+                    WHERE id = $1 AND state = 'receiving'
+                    """,
+                    [String(job), error]
+                ).affected
+                guard failed == 1 else { return 0 }
+                return try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]).affected
+            }
+        }
+    }
+
     // MARK: Restart
 
     /// Jobs left in `receiving` by a coordinator that stopped mid-submission: failed, to be submitted again.
@@ -118,11 +137,14 @@ public struct JobStore {
         try connection.during("closing interrupted submissions") {
             try connection.execute(
                 """
-                UPDATE jobs SET state = 'failed', finished_at = now(),
-                    error = 'the coordinator stopped while the job was being submitted; submit it again'
-                WHERE state = 'receiving'
+                WITH failed AS (
+                    UPDATE jobs SET state = 'failed', finished_at = now(),
+                        error = 'the coordinator stopped while the job was being submitted; submit it again'
+                    WHERE state = 'receiving' RETURNING id),
+                staged AS (DELETE FROM job_documents WHERE job_id IN (SELECT id FROM failed))
+                SELECT count(*) FROM failed
                 """
-            ).affected
+            ).scalar.flatMap { Int($0) } ?? 0
         }
     }
 
@@ -202,7 +224,7 @@ public struct JobStore {
         let rows = try connection.during("reading documents of shard \(shard.id)") {
             try connection.execute(
                 """
-                SELECT seq, line, doc_id, title, body, metadata FROM job_documents
+                SELECT seq, line, doc_id, title, body, metadata, version FROM job_documents
                 WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
                 """,
                 [String(job), String(shard.firstSeq), String(shard.lastSeq)]
@@ -215,7 +237,8 @@ public struct JobStore {
                 id: $0[2]!,
                 title: $0[3]!,
                 text: $0[4]!,
-                metadata: $0[5]!
+                metadata: $0[5]!,
+                version: Int64($0[6]!)!
             )
         }
     }

@@ -1,7 +1,9 @@
 import PostgresClient
 
 /// A worker's write of one shard: its documents and vectors and the shard's
-/// completion, in ONE transaction fenced by the lease.
+/// completion, in ONE transaction fenced by the lease. A document or vector is written only
+/// over an older (or the same) version, so the newest submission of a document wins whatever
+/// order the shards carrying its versions commit in; each vector row counts its commits.
 public struct ShardCommit {
     public var shard: Int64
     public var lease: Int64
@@ -59,7 +61,7 @@ public struct ShardCommit {
             copy.appendRow([
                 document.id, document.title, document.text, document.metadata,
                 ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
-                CopyText.vector(vector),
+                CopyText.vector(vector), String(document.version),
             ])
         }
         return try connection.during("committing shard \(shard)") {
@@ -78,28 +80,32 @@ public struct ShardCommit {
                 try connection.execute(
                     """
                     CREATE TEMPORARY TABLE incoming (doc_id text, title text, body text, metadata jsonb,
-                        content_hash text, embedding vector(\(dimension))) ON COMMIT DROP
+                        content_hash text, embedding vector(\(dimension)), version bigint) ON COMMIT DROP
                     """
                 )
                 try connection.copyIn(
-                    "COPY incoming (doc_id, title, body, metadata, content_hash, embedding) FROM STDIN",
+                    "COPY incoming (doc_id, title, body, metadata, content_hash, embedding, version) FROM STDIN",
                     data: copy.data
                 )
                 try connection.execute(
                     """
-                    INSERT INTO documents (collection_id, doc_id, title, body, metadata, content_hash)
-                    SELECT $1, doc_id, title, body, metadata, content_hash FROM incoming
+                    INSERT INTO documents AS d (collection_id, doc_id, title, body, metadata, content_hash, version)
+                    SELECT $1, doc_id, title, body, metadata, content_hash, version FROM incoming
                     ON CONFLICT (collection_id, doc_id) DO UPDATE SET title = excluded.title, body = excluded.body,
-                        metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = now()
+                        metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = now(),
+                        version = excluded.version
+                    WHERE d.version <= excluded.version
                     """,
                     [String(collectionId)]
                 )
                 try connection.execute(
                     """
-                    INSERT INTO \(vectorTable) (doc_id, embedding, content_hash, job_id, shard_id)
-                    SELECT doc_id, embedding, content_hash, $1, $2 FROM incoming
+                    INSERT INTO \(vectorTable) AS v (doc_id, embedding, content_hash, job_id, shard_id, version)
+                    SELECT doc_id, embedding, content_hash, $1, $2, version FROM incoming
                     ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
-                        job_id = excluded.job_id, shard_id = excluded.shard_id, embedded_at = now()
+                        job_id = excluded.job_id, shard_id = excluded.shard_id, embedded_at = now(),
+                        version = excluded.version, commits = v.commits + 1
+                    WHERE v.version <= excluded.version
                     """,
                     [String(job), String(shard)]
                 )

@@ -39,8 +39,9 @@ public struct LeaseRecord: Sendable, Equatable {
 
 /// A document staged for a job, as read back to be dealt.
 public struct StagedDocument: Sendable, Equatable {
-    public init(seq: Int, line: Int, id: String, title: String, text: String, metadata: String) {
+    public init(seq: Int, line: Int, id: String, title: String, text: String, metadata: String, version: Int64 = 0) {
         self.seq = seq
+        self.version = version
         self.line = line
         self.id = id
         self.title = title
@@ -54,4 +55,6 @@ public struct StagedDocument: Sendable, Equatable {
     public var title: String
     public var text: String
     public var metadata: String
+    /// Submission order across all jobs (migration 0008): a commit never replaces a newer version.
+    public var version: Int64
 }

@@ -30,6 +30,14 @@ public enum StoreError: Error, CustomStringConvertible {
         }
     }
 
+    /// The database refused the data itself: SQLSTATE class 22 (a data exception: an invalid
+    /// byte sequence, a character it cannot store, a value out of range) or 54000 (a value past
+    /// a limit, such as an index row too big). The same documents fail on any worker.
+    public var isDataFault: Bool {
+        guard case .database(let error, _) = self, let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state == "54000"
+    }
+
     /// The database went away (not a bad statement): reconnecting may help.
     public var isConnectionLoss: Bool {
         if case .database(let error, _) = self { return error.isConnectionLoss }

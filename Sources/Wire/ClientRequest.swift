@@ -11,6 +11,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     case seal(job: Int64, upload: String, documents: Int)
     /// One job, or all recent ones when `job` is nil.
     case status(job: Int64?)
+    /// The client gives up an open upload (Ctrl-C, an error): the job is failed and its staged
+    /// documents deleted. Answered with `ack`.
+    case abandon(job: Int64, upload: String)
 
     public struct Submit: Codable, Sendable, Equatable {
         public var protocolVersion: Int
@@ -63,6 +66,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             let body = try Seal(from: decoder)
             self = .seal(job: body.job, upload: body.upload, documents: body.documents)
         case "status": self = .status(job: try Status(from: decoder).job)
+        case "abandon":
+            let body = try Abandon(from: decoder)
+            self = .abandon(job: body.job, upload: body.upload)
         default: throw WireError.unknownType(type)
         }
     }
@@ -77,6 +83,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         case .seal(let job, let upload, let documents):
             try encoder.encode(type: "seal", Seal(job: job, upload: upload, documents: documents))
         case .status(let job): try encoder.encode(type: "status", Status(job: job))
+        case .abandon(let job, let upload): try encoder.encode(type: "abandon", Abandon(job: job, upload: upload))
         }
     }
 
@@ -96,4 +103,8 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         var documents: Int
     }
     private struct Status: Codable { var job: Int64? }
+    private struct Abandon: Codable {
+        var job: Int64
+        var upload: String
+    }
 }

@@ -84,6 +84,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var lastSeenSecondsAgo: Double
         /// The name of the key it connected with (with CURVE keys).
         public var peer: String?
+        /// What is wrong with it: models it cannot run (dealt none of their shards), a database
+        /// that failed its last commit. Empty when healthy.
+        public var problems: [String]
+        public var healthy: Bool { problems.isEmpty }
 
         public init(
             id: String,
@@ -94,8 +98,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
             tokensEmbedded: Int,
             docsPerSecond: Double,
             lastSeenSecondsAgo: Double,
-            peer: String? = nil
+            peer: String? = nil,
+            problems: [String] = []
         ) {
+            self.problems = problems
             self.id = id
             self.host = host
             self.threads = threads

@@ -170,6 +170,8 @@ extension ClientRequest: WireValidatable {
             )
         case .seal(let job, _, let documents):
             try WireError.check(job > 0 && documents >= 0, "seal: job \(job), documents \(documents)")
+        case .abandon(let job, _):
+            try WireError.check(job > 0, "abandon: job \(job)")
         case .status(let job):
             try WireError.check(job.map { $0 > 0 } ?? true, "status: job \(job ?? 0)")
         }

@@ -6,7 +6,8 @@ import Foundation
 public enum WireProtocol {
     /// Sent in `hello` and `submit`; a peer speaking another version is refused with both named.
     /// Version 2: uploads carry the token their `accepted` reply gave; `welcome`'s version is checked.
-    public static let version = 2
+    /// Version 3: a shard's documents carry their version (submission order), which commits compare.
+    public static let version = 3
     /// Larger messages make libzmq drop the connection (a shard of 1,000 long documents is a few MiB).
     /// The coordinator's endpoints take less (``WireLimits``).
     public static let maximumMessageSize: Int64 = 256 << 20

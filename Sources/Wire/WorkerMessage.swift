@@ -77,13 +77,17 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         public var shard: Int64
         public var lease: Int64
         public var error: String
-        /// The shard can never succeed on this worker (e.g. its model is refused); deal it elsewhere without counting an attempt.
-        public var retryElsewhere: Bool
-        public init(shard: Int64, lease: Int64, error: String, retryElsewhere: Bool = false) {
+        /// Whose fault it was: only a document fault counts against the shard.
+        public var fault: ShardFault
+        /// A document fault whose error class is certainly the documents' (the database refused
+        /// their data): one such failure of a lone document rejects it, without a second worker.
+        public var certain: Bool
+        public init(shard: Int64, lease: Int64, error: String, fault: ShardFault = .document, certain: Bool = false) {
             self.shard = shard
             self.lease = lease
             self.error = error
-            self.retryElsewhere = retryElsewhere
+            self.fault = fault
+            self.certain = certain && fault == .document
         }
     }
 
@@ -136,4 +140,20 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
 struct ShardLease: Codable {
     var shard: Int64
     var lease: Int64
+}
+
+/// Why a shard failed, as the worker tells it. A machine is never blamed on documents: only
+/// `document` counts an attempt against the shard (and so can split it and, for a lone
+/// document, reject it); the others deal it again as it is.
+public enum ShardFault: String, Codable, Sendable, Equatable, CaseIterable {
+    /// The shard's documents could not be embedded or stored (the same failure may follow them anywhere).
+    case document
+    /// This worker cannot do the work: its model does not load (a broken or unreadable folder),
+    /// weights or dimension differ, out of memory, disk. It is dealt no more of that model's shards.
+    case worker
+    /// The database failed the commit for its own reasons: unreachable past the retry budget,
+    /// a lock or statement timeout, disk full, a permission or constraint error.
+    case database
+    /// Handed back unstarted (the worker is stopping): nothing is wrong with anyone.
+    case returned
 }

@@ -87,7 +87,7 @@ final class ShardEmbedder: @unchecked Sendable {
                     shard: shard.shard,
                     lease: shard.lease,
                     error: "model \(shard.model) is not on this worker",
-                    retryElsewhere: true
+                    fault: .worker
                 )
             )
         }
@@ -96,7 +96,7 @@ final class ShardEmbedder: @unchecked Sendable {
                 "refused: this worker's \(shard.model) weights (sha256 \(entry.announcement.weightsHash.prefix(16))…) differ "
                 + "from the registry's (\(shard.weightsHash.prefix(16))…)"
             log.error("\(error)")
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: error, retryElsewhere: true))
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: error, fault: .worker))
         }
         guard entry.announcement.dimension == shard.dimension else {
             return .shardFailed(
@@ -105,19 +105,27 @@ final class ShardEmbedder: @unchecked Sendable {
                     lease: shard.lease,
                     error:
                         "model \(shard.model) is \(entry.announcement.dimension)-d here, \(shard.dimension)-d in the registry",
-                    retryElsewhere: true
+                    fault: .worker
                 )
             )
         }
         let clock = ContinuousClock()
         let embedStart = clock.now
+        let embedder: SentenceEmbedder
+        do { embedder = try shelf.embedder(shard.model) } catch {
+            // The model folder, not the documents: no shard of this model can work here.
+            metrics.shardsFailed.increment()
+            let reason = "model \(shard.model) cannot be loaded on this worker: \(error)"
+            log.error("\(reason)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .worker))
+        }
         let vectors: [[Float]]
         let tokenCount: Int
         do {
-            if let failing = configuration.failingDocument, shard.documents.contains(where: { $0.id == failing }) {
+            if let failing = configuration.faults.failingDocument, shard.documents.contains(where: { $0.id == failing })
+            {
                 throw WorkerError.setting("injected failure (DRIFTLESS_FAULTS) for document \(failing)")
             }
-            let embedder = try shelf.embedder(shard.model)
             let model = embedder.model
             let prompt = model.prompts["document"] ?? model.defaultPrompt
             let texts = shard.documents.map { CorpusRecord(id: $0.id, title: $0.title, text: $0.text).embeddingText }
@@ -125,9 +133,15 @@ final class ShardEmbedder: @unchecked Sendable {
             tokenCount = tokens.reduce(0) { $0 + $1.count }
             vectors = try embedder.embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: nil))
         } catch {
+            // Not certainly the documents' (one worker's say-so): a lone document is rejected only
+            // when a second worker fails it too.
             metrics.shardsFailed.increment()
             log.error("shard failed: \(error)")
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)"))
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)", fault: .document))
+        }
+        if let slow = configuration.faults.slowShard, shard.documents.count >= slow.documents {
+            log.warning("injected delay (DRIFTLESS_FAULTS): \(slow.seconds) s before committing")
+            Thread.sleep(forTimeInterval: slow.seconds)
         }
         let embedSeconds = (clock.now - embedStart).seconds
         metrics.embedSeconds.record(clock.now - embedStart)
@@ -147,7 +161,8 @@ final class ShardEmbedder: @unchecked Sendable {
                     id: $0.id,
                     title: $0.title,
                     text: $0.text,
-                    metadata: $0.metadata
+                    metadata: $0.metadata,
+                    version: $0.version
                 )
             },
             vectors: vectors
@@ -182,12 +197,26 @@ final class ShardEmbedder: @unchecked Sendable {
             return .shardFenced(shard: shard.shard, lease: shard.lease)
         case .failure(let error):
             metrics.shardsFailed.increment()
-            log.error("commit failed: \(error)")
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)"))
+            let (fault, certain) = Self.attribute(error)
+            log.error("commit failed (\(fault.rawValue) fault): \(error)")
+            return .shardFailed(
+                .init(shard: shard.shard, lease: shard.lease, error: "\(error)", fault: fault, certain: certain)
+            )
         }
     }
 
-    /// Commits, reconnecting and retrying (for about two minutes) while the database is unreachable.
+    /// Whose fault a failed commit was. Only the database's refusal of the data itself is the
+    /// documents'; a connection lost past the retry budget, a timeout, a full disk, a permission or
+    /// constraint error is the database's; a vector of the wrong size is this worker's model.
+    static func attribute(_ error: StoreError) -> (ShardFault, certain: Bool) {
+        if error.isDataFault { return (.document, true) }
+        switch error {
+        case .dimensionMismatch, .invalid: return (.worker, false)
+        default: return (.database, false)
+        }
+    }
+
+    /// Commits, reconnecting and retrying (for `commitRetrySeconds`) while the database is unreachable.
     /// Retrying is safe: the lease fences every attempt, and a failed attempt wrote nothing.
     private func commit(_ commit: ShardCommit, log: Logger) -> Result<ShardCommit.Outcome, StoreError> {
         var delay = 0.25
@@ -195,19 +224,21 @@ final class ShardEmbedder: @unchecked Sendable {
         while true {
             do {
                 if database == nil || !(database!.isConnected) {
-                    database = try PostgresConnection(url: configuration.databaseURL)
+                    database = try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
                     log.info("database connection restored")
                 }
                 return .success(try commit.write(to: database!))
             } catch let error as PostgresError {
                 // Only the reconnection throws these: treat them as the store's connection loss.
                 database = nil
-                guard waited < 120 else { return .failure(.database(error, during: "reconnecting")) }
+                guard waited < configuration.commitRetrySeconds else {
+                    return .failure(.database(error, during: "reconnecting"))
+                }
                 metrics.commitRetries.increment()
                 log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
             } catch let error as StoreError where error.isConnectionLoss {
                 database = nil
-                guard waited < 120 else { return .failure(error) }
+                guard waited < configuration.commitRetrySeconds else { return .failure(error) }
                 metrics.commitRetries.increment()
                 log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
             } catch let error as StoreError {

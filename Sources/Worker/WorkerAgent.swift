@@ -111,7 +111,7 @@ public final class WorkerAgent {
                                 shard: shard.shard,
                                 lease: shard.lease,
                                 error: "worker stopping",
-                                retryElsewhere: true
+                                fault: .returned
                             )
                         )
                     )
@@ -173,7 +173,7 @@ public final class WorkerAgent {
                                     shard: shard.shard,
                                     lease: shard.lease,
                                     error: "worker stopping",
-                                    retryElsewhere: true
+                                    fault: .returned
                                 )
                             )
                         )
@@ -230,7 +230,9 @@ public final class WorkerAgent {
     private func connectWithRetry() throws -> PostgresConnection {
         var lastError: PostgresError?
         for attempt in 0..<30 {
-            do { return try PostgresConnection(url: configuration.databaseURL) } catch {
+            do {
+                return try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
+            } catch {
                 lastError = error
                 if attempt == 0 { logger.warning("database unreachable; retrying for a minute: \(error)") }
                 Thread.sleep(forTimeInterval: 2)

@@ -16,8 +16,10 @@ public struct WorkerConfiguration: Sendable {
     public var keysFolder: String?
     public var metricsPort: Int?
     public var metricsHost = "127.0.0.1"
-    /// Test hook (DRIFTLESS_FAULTS): `fail-doc=ID` makes every shard holding document ID fail.
-    public var failingDocument: String?
+    /// How long a commit retries while the database is unreachable before giving the shard back.
+    public var commitRetrySeconds = 120.0
+    /// Test hooks (DRIFTLESS_FAULTS).
+    public var faults = InjectedFaults(ProcessInfo.processInfo.environment["DRIFTLESS_FAULTS"])
 
     public init(coordinator: String, databaseURL: String, modelsFolder: String, threads: Int, tokenBudget: Int) {
         self.coordinator = coordinator
@@ -27,9 +29,6 @@ public struct WorkerConfiguration: Sendable {
         self.tokenBudget = tokenBudget
         let host = ProcessInfo.processInfo.hostName
         id = "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max) % 100_000)"
-        if let faults = ProcessInfo.processInfo.environment["DRIFTLESS_FAULTS"], faults.hasPrefix("fail-doc=") {
-            failingDocument = String(faults.dropFirst("fail-doc=".count))
-        }
     }
 
     public var redactedSummary: [String: String] {

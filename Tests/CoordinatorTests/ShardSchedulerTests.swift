@@ -1,6 +1,7 @@
 import Coordinator
 import Store
 import Testing
+import Wire
 
 @Suite("ShardScheduler")
 struct ShardSchedulerTests {
@@ -79,7 +80,7 @@ struct ShardSchedulerTests {
         s.addCredit("a", 3)
         _ = s.nextDeal(now: 0)
         s.granted(token: 1, shard: 1, worker: "a", now: 0)
-        #expect(s.failed(token: 1, countsAsAttempt: false) == .retry)
+        #expect(s.failed(token: 1, fault: .returned) == .retry)
         _ = s.nextDeal(now: 0)
         s.granted(token: 2, shard: 1, worker: "a", now: 0)
         #expect(s.failed(token: 2) == .retry)
@@ -91,6 +92,131 @@ struct ShardSchedulerTests {
         }
         #expect(record.id == 1)
         #expect(s.openShardCount == 0)
+    }
+
+    /// Deals shard `shard` to `worker` as lease `token` (the worker must have credit).
+    func deal(
+        _ s: inout ShardScheduler,
+        _ shard: Int64,
+        to worker: String,
+        token: Int64,
+        now: Double = 0,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(s.nextDeal(now: now) == .shard(worker: worker, shard: shard), sourceLocation: sourceLocation)
+        s.granted(token: token, shard: shard, worker: worker, now: now)
+    }
+
+    @Test("machine faults never count against a shard: worker, database and returned failures are retried forever")
+    func machineFaults() {
+        var s = scheduler(maxAttempts: 2)
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 16)
+        for (token, fault) in zip(
+            Int64(1)...30,
+            Array(repeating: [ShardFault.worker, .database, .returned], count: 10).joined()
+        ) {
+            s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+            s.addCredit("a", 1)
+            deal(&s, 1, to: "a", token: token)
+            #expect(s.failed(token: token, fault: fault) == .retry)
+        }
+        #expect(s.shards[1]?.record.attempts == 0)
+        #expect(s.queue == [1])
+    }
+
+    @Test("a worker that cannot run a model gets none of its shards, even after it says hello again; others do")
+    func unhealthyWorker() {
+        var s = scheduler()
+        s.add(shards(2), model: "m")
+        s.join(id: "broken", host: "h", threads: 1, models: ["m"], now: 0)
+        s.join(id: "healthy", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("broken", 4)
+        deal(&s, 1, to: "broken", token: 1)
+        s.disable(model: "m", on: "broken", reason: "tokenizer.json: permission denied")
+        #expect(s.failed(token: 1, fault: .worker) == .retry)
+        #expect(s.workers["broken"]?.unhealthy == ["m": "tokenizer.json: permission denied"])
+        #expect(s.nextDeal(now: 1) == nil)
+        s.join(id: "broken", host: "h", threads: 1, models: ["m"], now: 2)
+        s.addCredit("broken", 4)
+        #expect(s.nextDeal(now: 2) == nil)
+        s.addCredit("healthy", 2)
+        #expect(s.nextDeal(now: 2) == .shard(worker: "healthy", shard: 1))
+        #expect(s.nextDeal(now: 2) == .shard(worker: "healthy", shard: 2))
+    }
+
+    @Test("a worker whose database failed a commit is paused, then dealt again")
+    func databasePause() {
+        var s = scheduler()
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 4)
+        deal(&s, 1, to: "a", token: 1)
+        s.pause("a", reason: "lock timeout", now: 0)
+        #expect(s.failed(token: 1, fault: .database) == .retry)
+        #expect(s.nextDeal(now: 5) == nil)
+        #expect(s.nextDeal(now: 11) == .shard(worker: "a", shard: 1))
+    }
+
+    @Test("a lone document is rejected only when a second worker fails it too, or the failure is certainly its own")
+    func loneDocument() {
+        func lone() -> [ShardRecord] {
+            [ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)]
+        }
+        // One worker failing it again and again: never rejected; it waits for another worker.
+        var s = scheduler(maxAttempts: 2)
+        s.add(lone(), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 16)
+        deal(&s, 1, to: "a", token: 1)
+        #expect(s.failed(token: 1) == .retry)
+        deal(&s, 1, to: "a", token: 2)
+        #expect(s.failed(token: 2) == .retry)
+        #expect(s.shards[1]?.awaitingSecondWorker == true)
+        #expect(s.nextDeal(now: 0) == nil, "not dealt to the worker that failed it")
+        s.join(id: "b", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("b", 1)
+        deal(&s, 1, to: "b", token: 3)
+        guard case .isolate(let record) = s.failed(token: 3) else {
+            Issue.record("two workers failed it: expected rejection")
+            return
+        }
+        #expect(record.id == 1)
+
+        // A certain document fault (the database refused its data): rejected without a second worker.
+        var t = scheduler(maxAttempts: 2)
+        t.add(lone(), model: "m")
+        t.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        t.addCredit("a", 16)
+        deal(&t, 1, to: "a", token: 1)
+        #expect(t.failed(token: 1, certain: true) == .retry)
+        deal(&t, 1, to: "a", token: 2)
+        guard case .isolate = t.failed(token: 2, certain: true) else {
+            Issue.record("a certain document fault: expected rejection")
+            return
+        }
+    }
+
+    @Test("a lease past the shard deadline is revoked even while its worker heartbeats")
+    func shardDeadline() {
+        var configuration = ShardScheduler.Configuration()
+        configuration.leaseSeconds = 10
+        configuration.shardDeadlineSeconds = 60
+        var s = ShardScheduler(configuration: configuration)
+        s.add(shards(1), model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 1)
+        deal(&s, 1, to: "a", token: 1)
+        for second in stride(from: 5.0, through: 55, by: 5) {
+            s.heartbeat("a", leases: [1], now: second)
+            _ = s.seen("a", now: second)
+            #expect(s.expire(now: second).revoked.isEmpty)
+        }
+        s.heartbeat("a", leases: [1], now: 61)
+        _ = s.seen("a", now: 61)
+        #expect(s.expire(now: 61).revoked.map(\.token) == [1])
+        #expect(s.queue == [1])
     }
 
     @Test("at the end of a job an idle worker takes a copy of a slow shard; the first commit revokes the other")

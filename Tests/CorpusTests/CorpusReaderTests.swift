@@ -75,6 +75,30 @@ struct CorpusReaderTests {
         #expect(try reader.records(limit: 2).map(\.id) == ["d1", "d2"])
     }
 
+    @Test("a NUL character in the id, text, title or metadata is refused, naming the line and the field")
+    func nulCharacters() throws {
+        let lines = [
+            #"{"_id": "ok", "text": "fine"}"#,
+            #"{"_id": "t", "text": "before\u0000after"}"#,
+            #"{"_id": "h", "title": "\u0000", "text": "x"}"#,
+            #"{"_id": "m", "text": "x", "tags": ["a\u0000"]}"#,
+            #"{"_id": "k\u0000", "text": "x"}"#,
+            #"{"_id": "u", "text": "\\u0000 is only text here"}"#,
+        ]
+        let path = try Self.file(lines.joined(separator: "\n"))
+        let report = try CorpusReader(path: path).validate()
+        #expect(report.invalidLines == [2, 3, 4, 5])
+        #expect(
+            report.errors == [
+                .nulCharacter(path: path, line: 2, id: "t", field: "the text"),
+                .nulCharacter(path: path, line: 3, id: "h", field: "the title"),
+                .nulCharacter(path: path, line: 4, id: "m", field: "the metadata"),
+                .nulCharacter(path: path, line: 5, id: nil, field: "the id"),
+            ]
+        )
+        #expect(report.errors[0].description.hasPrefix("\(path):2: document t: a NUL character"))
+    }
+
     @Test("a missing file is named")
     func missingFile() {
         #expect(throws: CorpusError.fileMissing(path: "/nonexistent.jsonl")) {

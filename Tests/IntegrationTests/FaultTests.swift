@@ -89,11 +89,7 @@ extension Integration {
             )
             let late = try cluster.startWorker()
             #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
-            let lateId = try #require(
-                late.log.components(separatedBy: "worker=").dropFirst().first?.split(separator: " ").first.map(
-                    String.init
-                )
-            )
+            let lateId = try #require(late.workerId)
             #expect(
                 try cluster.database.count("SELECT count(*) FROM shards WHERE state = 'done' AND worker = $1", [lateId])
                     > 0
@@ -161,11 +157,7 @@ extension Integration {
             )
             try cluster.startWorker()
             #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
-            let impostorId = try #require(
-                impostor.log.components(separatedBy: "worker=").dropFirst().first?.split(separator: " ").first.map(
-                    String.init
-                )
-            )
+            let impostorId = try #require(impostor.workerId)
             #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [impostorId]) == 0)
             let check = IndexAssertions(database: cluster.database)
             try check.exactlyOnce(index: "weights", ids: check.ids(documents))

@@ -66,7 +66,8 @@ extension Integration {
                                     shard: id64,
                                     lease: Int64(number % 64),
                                     error: "prop",
-                                    retryElsewhere: number % 2 == 0
+                                    fault: ShardFault.allCases[Int(number.magnitude % UInt(ShardFault.allCases.count))],
+                                    certain: number % 3 == 0
                                 )
                             )
                         )

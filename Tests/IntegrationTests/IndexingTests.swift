@@ -79,7 +79,12 @@ extension Integration {
             ])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(again.stderr.contains("1 to embed in 1 shards, 119 unchanged"), "\(again.stderr)")
-            try check.exactlyOnce(index: "scifact", ids: check.ids(documents))
+            try check.exactlyOnce(index: "scifact", ids: check.ids(documents), commits: nil)
+            // One more commit for the revised document, none for the others.
+            let commits = try cluster.database.connect().execute(
+                "SELECT doc_id, commits FROM \(table) WHERE commits <> 1"
+            )
+            #expect(commits.rows.map { [$0[0]!, $0[1]!] } == [[documents[5]["_id"] as! String, "2"]])
             let revised = try cluster.database.scalar(
                 "SELECT body FROM documents WHERE doc_id = $1",
                 [documents[5]["_id"] as? String]

@@ -38,6 +38,11 @@ public final class ManagedProcess: @unchecked Sendable {
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
     public var isRunning: Bool { process.isRunning }
 
+    /// A worker's id, as its log names it (`worker=ID`).
+    public var workerId: String? {
+        log.components(separatedBy: "worker=").dropFirst().first?.split(separator: " ").first.map(String.init)
+    }
+
     public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits for the process to exit; returns its status, or nil at the deadline.

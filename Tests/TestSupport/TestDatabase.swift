@@ -51,6 +51,14 @@ public final class TestDatabase: @unchecked Sendable {
         Int(try scalar(sql, parameters) ?? "0") ?? 0
     }
 
+    /// Stops the shared server (start it again with ``startServer()``).
+    public static func stopServer() { _ = runScript(["stop"]) }
+
+    public static func startServer() {
+        let run = runScript(["start"])
+        #expect(run.status == 0, "Ops/postgres.sh start failed: \(run.stderr)")
+    }
+
     /// Stops and starts the shared server (for the restart fault test).
     public static func restartServer(downSeconds: Double) {
         _ = runScript(["stop"])

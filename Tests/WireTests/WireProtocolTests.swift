@@ -20,7 +20,9 @@ struct WireProtocolTests {
             ),
             .ready(credit: 2), .heartbeat(leases: [1, 2]),
             .shardDone(.init(shard: 1, lease: 2, documents: 3, tokens: 4, embedSeconds: 0.5, commitSeconds: 0.1)),
-            .shardFailed(.init(shard: 1, lease: 2, error: "e", retryElsewhere: true)), .shardFenced(shard: 1, lease: 2),
+            .shardFailed(.init(shard: 1, lease: 2, error: "e", fault: .worker)),
+            .shardFailed(.init(shard: 1, lease: 2, error: "e", fault: .document, certain: true)),
+            .shardFenced(shard: 1, lease: 2),
             .goodbye(returning: [5]),
         ]
         for message in workerMessages {

@@ -47,6 +47,21 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Failed attempts after which a shard is split to isolate a failing document.")
     var maxAttempts = 2
 
+    @Option(
+        name: .long,
+        help: "Seconds after which a lease is revoked and its shard dealt again, even while its worker heartbeats."
+    )
+    var shardDeadlineSeconds = 900.0
+
+    @Option(name: .long, help: "Seconds to wait for PostgreSQL at start.")
+    var databaseWaitSeconds = 120.0
+
+    @Option(
+        name: .long,
+        help: "Seconds an upload may send nothing before its job is failed and its staged documents deleted."
+    )
+    var uploadIdleSeconds = 300.0
+
     @Flag(
         name: .long,
         inversion: .prefixedNo,
@@ -73,6 +88,9 @@ struct ServeCommand: ParsableCommand {
         configuration.leaseSeconds = leaseSeconds
         configuration.heartbeatSeconds = heartbeatSeconds
         configuration.maxAttempts = maxAttempts
+        configuration.shardDeadlineSeconds = shardDeadlineSeconds
+        configuration.databaseWaitSeconds = databaseWaitSeconds
+        configuration.uploadIdleSeconds = uploadIdleSeconds
         configuration.speculate = speculate
         configuration.maintenanceWorkMemory = maintenanceWorkMem
         do {

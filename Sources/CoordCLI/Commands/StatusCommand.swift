@@ -53,7 +53,9 @@ struct StatusCommand: ParsableCommand {
                 "  \(worker.id)\(worker.peer.map { " (key \($0))" } ?? "")  \(worker.threads) threads  \(worker.shardsInHand) shards in hand  "
                     + "\(worker.documentsEmbedded) docs  \(String(format: "%.1f", worker.docsPerSecond)) docs/s  "
                     + "seen \(String(format: "%.1f", worker.lastSeenSecondsAgo)) s ago"
+                    + (worker.healthy ? "" : "  UNHEALTHY")
             )
+            for problem in worker.problems { print("      \(problem)") }
         }
     }
 }

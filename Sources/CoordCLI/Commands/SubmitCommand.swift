@@ -2,6 +2,8 @@ import ArgumentParser
 import Coordinator
 import Corpus
 import Foundation
+import Synchronization
+import Telemetry
 import Wire
 
 struct SubmitCommand: ParsableCommand {
@@ -48,6 +50,11 @@ struct SubmitCommand: ParsableCommand {
         var submission = CorpusSubmission(path: corpus, index: index, model: model)
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
+        // Ctrl-C or SIGTERM: the upload is abandoned (the coordinator deletes what was staged).
+        let interrupted = Atomic<Bool>(false)
+        let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
+        defer { withExtendedLifetime(signals) {} }
+        submission.isCancelled = { interrupted.load(ordering: .relaxed) }
         let upload = ProgressBar(label: "sending ")
         let outcome: CorpusSubmission.Outcome
         do {
@@ -56,6 +63,7 @@ struct SubmitCommand: ParsableCommand {
             }
         } catch let error as SubmissionError {
             if case .invalidLines = error { throw fail(error, code: 65) }
+            if case .cancelled = error { throw fail(error, code: 130) }
             throw fail(error)
         } catch let error as CorpusError {
             throw fail(error, code: error.line == nil ? 1 : 65)
@@ -74,7 +82,9 @@ struct SubmitCommand: ParsableCommand {
             print(outcome.job)
             return
         }
-        let final = try JobWatcher(client: connection).wait(job: outcome.job)
+        var watcher = JobWatcher(client: connection)
+        watcher.isCancelled = submission.isCancelled
+        let final = try watcher.wait(job: outcome.job)
         printOutcome(final)
         if final.state != "done" { throw ExitCode(1) }
     }
@@ -96,11 +106,20 @@ struct JobWatcher {
     var pollSeconds = 0.5
     /// Shows a progress bar on standard error.
     var showsProgress = true
+    /// Asked each poll: when true (Ctrl-C), stop watching; the job keeps running.
+    var isCancelled: @Sendable () -> Bool = { false }
 
     func wait(job: Int64) throws -> StatusReport.JobStatus {
         let bar = showsProgress ? ProgressBar(label: "indexing") : nil
         var failures = 0
         while true {
+            if isCancelled() {
+                bar?.finish()
+                FileHandle.standardError.write(
+                    Data("interrupted: job \(job) keeps running (`coord status \(job)` follows it)\n".utf8)
+                )
+                throw ExitCode(130)
+            }
             do {
                 let reply = try client.request(.status(job: job))
                 guard case .status(let report) = reply, let status = report.jobs.first else {

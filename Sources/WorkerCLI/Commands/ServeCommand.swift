@@ -51,6 +51,13 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "The address the metrics port listens on (0.0.0.0 in a container).")
     var metricsHost = "127.0.0.1"
 
+    @Option(
+        name: .long,
+        help:
+            "Seconds a commit keeps retrying while the database is unreachable, before the shard goes back (a database fault)."
+    )
+    var commitRetrySeconds = 120.0
+
     @Option(name: .long, help: "The worker's id (default: host-pid-random).")
     var id: String?
 
@@ -88,6 +95,7 @@ struct ServeCommand: ParsableCommand {
         configuration.keysFolder = keys
         configuration.metricsPort = metricsPort
         configuration.metricsHost = metricsHost
+        configuration.commitRetrySeconds = commitRetrySeconds
         if let id { configuration.id = id }
         let agent = WorkerAgent(configuration: configuration, logger: logger)
         let stop = agent.stopHandle
