@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-packages=(libopenblas-dev liblapacke-dev libzmq3-dev libpq-dev pkg-config unzip)
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libpq-dev pkg-config unzip iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

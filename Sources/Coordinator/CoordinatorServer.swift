@@ -36,6 +36,9 @@ public final class CoordinatorServer {
     var lastHello: [String: Double] = [:]
     private var database: PostgresConnection?
     private var lastConnectAttempt = -Double.infinity
+    /// Seconds between reconnection attempts: 1, doubling to 8 while they fail (each may wait
+    /// `coordinatorConnectSeconds` on a partitioned link).
+    private var reconnectInterval = 1.0
     var scheduler: ShardScheduler
     /// Running jobs by id.
     var jobs: [Int64: JobRecord] = [:]
@@ -530,23 +533,26 @@ public final class CoordinatorServer {
 
     // MARK: Database
 
-    /// The connection, reconnecting (at most once a second) when it was lost.
+    /// The connection, reconnecting (at most once a second, less often while that fails) when it was lost.
     func connectedDatabase() -> PostgresConnection? {
         if let database, database.isConnected { return database }
-        guard now - lastConnectAttempt >= 1 else { return nil }
+        guard now - lastConnectAttempt >= reconnectInterval else { return nil }
         lastConnectAttempt = now
         do {
             let connection = try PostgresConnection(
                 url: configuration.databaseURL,
-                settings: DatabaseTimeouts.coordinator
+                settings: DatabaseTimeouts.coordinator,
+                connectTimeout: DatabaseTimeouts.coordinatorConnectSeconds
             )
             database = connection
+            reconnectInterval = 1
             logger.info("database connection restored")
             for job in jobs.keys { jobsToCheck.insert(job) }
             return connection
         } catch {
             database = nil
-            logger.warning("database unreachable; retrying every second: \(error)")
+            logger.warning("database unreachable; retrying in \(Int(reconnectInterval)) s: \(error)")
+            reconnectInterval = min(reconnectInterval * 2, 8)
             return nil
         }
     }

@@ -13,10 +13,20 @@ public final class PostgresConnection {
     private let settings: [(String, String)]
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
-    /// Without a `connect_timeout` in it, waits at most 10 s. `settings` are set for the session
-    /// (`SET name = value`) each time it connects: a daemon's bounds on its waits.
-    public init(url: String, settings: [(String, String)] = []) throws(PostgresError) {
-        self.url = url.contains("connect_timeout") ? url : url + (url.contains("?") ? "&" : "?") + "connect_timeout=10"
+    /// Without a `connect_timeout` in it, waits at most `connectTimeout` seconds. Unless the URL
+    /// says otherwise, a link that goes silent (a partition: nothing refused, nothing answered) is
+    /// given up after about 10 s (TCP keepalives and `tcp_user_timeout`) instead of the kernel's
+    /// quarter of an hour, so a statement cannot hang on a dead link. `settings` are set for the
+    /// session (`SET name = value`) each time it connects: a daemon's bounds on its waits.
+    public init(url: String, settings: [(String, String)] = [], connectTimeout: Int = 10) throws(PostgresError) {
+        var parameters: [String] = []
+        if !url.contains("connect_timeout") { parameters.append("connect_timeout=\(connectTimeout)") }
+        if !url.contains("keepalives") {
+            parameters.append("keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3")
+        }
+        if !url.contains("tcp_user_timeout") { parameters.append("tcp_user_timeout=10000") }
+        self.url =
+            parameters.isEmpty ? url : url + (url.contains("?") ? "&" : "?") + parameters.joined(separator: "&")
         self.settings = settings
         try connect()
     }

@@ -8,6 +8,10 @@ public enum DatabaseTimeouts {
     public static let coordinator: [(String, String)] = [
         ("lock_timeout", "500ms"), ("statement_timeout", "120s"), ("idle_in_transaction_session_timeout", "60s"),
     ]
+    /// The coordinator's reconnection attempts (at most one a second) wait this long: a database
+    /// behind a partition answers nothing, and the loop must not wait for it.
+    public static let coordinatorConnectSeconds = 2
+
     /// A worker's commit: a lock held past this makes the commit give up as a database fault
     /// (not counted against the shard), and the shard is dealt again.
     public static let worker: [(String, String)] = [
