@@ -26,6 +26,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var databaseWaitSeconds = 120.0
     /// An upload that sends nothing for this long is failed and its staged documents deleted.
     public var uploadIdleSeconds = 300.0
+    /// A job of more documents is sealed in steps of this many (one bounded transaction each).
+    public var sealBatch = 10_000
     /// PostgreSQL's `maintenance_work_mem` for HNSW builds (the graph should fit in it).
     public var maintenanceWorkMemory = "1GB"
 
@@ -44,6 +46,7 @@ public struct CoordinatorConfiguration: Sendable {
                 "--shard-deadline-seconds (\(shardDeadlineSeconds)) must be longer than --lease-seconds (\(leaseSeconds))"
             )
         }
+        guard sealBatch >= 1 else { throw .configuration("--seal-batch must be at least 1") }
         guard databaseWaitSeconds >= 0, uploadIdleSeconds >= 1 else {
             throw .configuration("--database-wait-seconds must be at least 0 and --upload-idle-seconds at least 1")
         }

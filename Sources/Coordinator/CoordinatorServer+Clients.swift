@@ -151,29 +151,93 @@ extension CoordinatorServer {
             guard count == open.nextSeq else {
                 return .failure(message: "job \(job): the client sent \(count) documents but \(open.nextSeq) arrived")
             }
-            let sealed = try store.seal(job: job, index: open.index, shardSize: open.shardSize)
+            guard open.nextSeq <= configuration.sealBatch else {
+                // Big: sealed a step per loop turn (bounded transactions); the client polls status.
+                receiving.removeValue(forKey: job)
+                sealing[job] = Sealing(upload: open, next: 0, count: open.nextSeq)
+                logger.info(
+                    "job sealing in steps of \(configuration.sealBatch) documents",
+                    metadata: ["job": "\(job)", "documents": "\(open.nextSeq)"]
+                )
+                return .sealing(job: job)
+            }
+            let sealed = try store.seal(
+                job: job,
+                index: open.index,
+                shardSize: open.shardSize,
+                staged: open.nextSeq
+            )
             receiving.removeValue(forKey: job)
-            let record = JobRecord(id: job, index: open.index, state: "running")
-            jobs[job] = record
-            scheduler.add(
-                try store.openShards(job: job),
-                model: open.index.model.name,
-                atFront: urgentJobs.contains(job)
-            )
-            jobsToCheck.insert(job)
-            logger.info(
-                "job sealed: dealing shards",
-                metadata: [
-                    "job": "\(job)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
-                    "unchanged": "\(sealed.unchanged)",
-                ]
-            )
+            try startDealing(job, open, sealed, db: db)
             return .sealed(.init(job: job, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged))
 
         case .status(let job):
             let summaries = try store.summaries(job: job)
             if let job, summaries.isEmpty { return .failure(message: "unknown job \(job)") }
             return .status(statusReport(summaries))
+        }
+    }
+
+    /// A sealed job's shards go to the scheduler.
+    func startDealing(
+        _ job: Int64,
+        _ upload: Upload,
+        _ sealed: (shards: Int, toEmbed: Int, unchanged: Int),
+        db: PostgresConnection
+    ) throws {
+        jobs[job] = JobRecord(id: job, index: upload.index, state: "running")
+        scheduler.add(
+            try JobStore(db).openShards(job: job),
+            model: upload.index.model.name,
+            atFront: urgentJobs.contains(job)
+        )
+        jobsToCheck.insert(job)
+        logger.info(
+            "job sealed: dealing shards",
+            metadata: [
+                "job": "\(job)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
+                "unchanged": "\(sealed.unchanged)",
+            ]
+        )
+    }
+
+    /// One step of each job being sealed in steps (a bounded transaction each, once per loop turn).
+    func advanceSeals() {
+        guard !sealing.isEmpty, !databaseBusy, let db = connectedDatabase() else { return }
+        for (job, var progress) in sealing.sorted(by: { $0.key < $1.key }) {
+            let store = JobStore(db)
+            do {
+                if progress.next < progress.count {
+                    let through = min(progress.next + configuration.sealBatch, progress.count) - 1
+                    let step = try store.sealStep(
+                        job: job,
+                        index: progress.upload.index,
+                        from: progress.next,
+                        through: through,
+                        shardSize: progress.upload.shardSize
+                    )
+                    progress.next = through + 1
+                    sealing[job] = progress
+                    logger.debug(
+                        "sealing step",
+                        metadata: [
+                            "job": "\(job)", "checked": "\(progress.next)", "of": "\(progress.count)",
+                            "unchanged": "\(step.unchanged)", "shards": "\(step.shards)",
+                        ]
+                    )
+                } else {
+                    let sealed = try store.startJob(job: job)
+                    sealing.removeValue(forKey: job)
+                    try startDealing(job, progress.upload, sealed, db: db)
+                }
+            } catch let error as StoreError where !error.isConnectionLoss && !DatabaseTimeouts.isTimeout(error) {
+                // Not the database's state of health: the job cannot be sealed (failed meanwhile?).
+                sealing.removeValue(forKey: job)
+                logger.error("sealing stopped: \(error)", metadata: ["job": "\(job)"])
+            } catch {
+                databaseFailed(error)
+                return
+            }
         }
     }
 
@@ -225,7 +289,9 @@ extension CoordinatorServer {
                 docsPerSecond: rate,
                 etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil,
                 error: job.error,
-                phase: job.state == "indexing" ? indexBuilds.progress(job: job.id) ?? "building the HNSW index" : nil
+                phase: job.state == "indexing"
+                    ? indexBuilds.progress(job: job.id) ?? "building the HNSW index"
+                    : sealing[job.id].map { "sealing: \($0.next) of \($0.count) documents checked" }
             )
         }
         let workers = scheduler.workers.values.sorted { $0.id < $1.id }.map { worker in
@@ -260,6 +326,13 @@ struct Upload {
     var owner: Data
     /// When the client last sent documents for it (an idle upload expires).
     var lastActivity: Double
+}
+
+/// A job being sealed in steps: its upload, and the next document number to check.
+struct Sealing {
+    var upload: Upload
+    var next: Int
+    var count: Int
 }
 
 /// The secret an `accepted` reply hands the client that opened a job (128 random bits).

@@ -45,6 +45,8 @@ public final class CoordinatorServer {
     /// Jobs whose documents are arriving: their index, the next sequence number, and the upload
     /// token and client that opened them (only that client may add documents or seal).
     var receiving: [Int64: Upload] = [:]
+    /// Big jobs being sealed, a bounded step per loop turn.
+    var sealing: [Int64: Sealing] = [:]
     /// Peers already logged for dropped messages.
     var offences = PeerOffences()
     /// Jobs submitted as urgent (a query waits for them): dealt first, done without an HNSW build.
@@ -198,6 +200,7 @@ public final class CoordinatorServer {
                 lastHousekeeping = now
                 housekeeping()
             }
+            advanceSeals()
             deal()
         }
         indexBuilds.stop()

@@ -127,11 +127,30 @@ public struct CorpusSubmission {
         }
         try flush()
         if isCancelled() { throw SubmissionError.cancelled(job: job) }
-        guard case .sealed(let sealed) = try expect(client.request(.seal(job: job, upload: upload, documents: sent)))
-        else {
+        switch try expect(client.request(.seal(job: job, upload: upload, documents: sent))) {
+        case .sealed(let sealed):
+            return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
+        case .sealing:
+            // A big job: the coordinator seals it in steps; its status says when it is done.
+            while true {
+                guard case .status(let statusReport) = try expect(client.request(.status(job: job))),
+                    let status = statusReport.jobs.first
+                else { throw SubmissionError.protocolError("expected the job's status") }
+                if status.state == "failed" { throw SubmissionError.refused(status.error ?? "job \(job) failed") }
+                if status.state != "receiving" {
+                    let sealed = ClientReply.Sealed(
+                        job: job,
+                        shards: status.shards.values.reduce(0, +),
+                        toEmbed: status.totalDocs,
+                        unchanged: status.unchangedDocs
+                    )
+                    return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
+                }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        default:
             throw SubmissionError.protocolError("expected the job to be sealed")
         }
-        return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
     }
 
     private func expect(_ reply: ClientReply) throws -> ClientReply {

@@ -60,23 +60,42 @@ public struct JobStore {
         }
     }
 
-    /// Closes a job's submission: drops documents whose identical version is
-    /// already in the index, or staged by another running job of the same index
-    /// (a re-submission while the first is still running embeds nothing twice),
-    /// cuts the rest into shards, and starts the job.
+    /// Closes a job's submission in one go (``sealStep`` over every document, then ``startJob``).
     public func seal(
         job: Int64,
         index: IndexRecord,
-        shardSize: Int
+        shardSize: Int,
+        staged: Int
     ) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
-        try connection.during("sealing job \(job)") {
+        if staged > 0 { _ = try sealStep(job: job, index: index, from: 0, through: staged - 1, shardSize: shardSize) }
+        return try startJob(job: job)
+    }
+
+    /// One bounded step of closing a job's submission, over the documents numbered `from`
+    /// through `through`: drops those whose identical version is already in the index, or staged
+    /// by another running job of the same index (a re-submission while the first is still
+    /// running embeds nothing twice), and cuts the rest into shards. One transaction; the job
+    /// stays `receiving` until ``startJob``. Returns how many were dropped and shards made.
+    public func sealStep(
+        job: Int64,
+        index: IndexRecord,
+        from: Int,
+        through: Int,
+        shardSize: Int
+    ) throws(StoreError) -> (unchanged: Int, shards: Int) {
+        try connection.during("sealing job \(job) (documents \(from)–\(through))") {
             try connection.transaction {
+                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
+                    .scalar
+                guard state == "receiving" else {
+                    throw StoreError.invalid("job \(job) is not being sealed (state \(state ?? "unknown"))")
+                }
                 let unchanged =
                     try connection.execute(
                         """
                         WITH gone AS (
                             DELETE FROM job_documents j
-                            WHERE j.job_id = $1 AND (
+                            WHERE j.job_id = $1 AND j.seq BETWEEN $3 AND $4 AND (
                                 EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
                                 OR EXISTS (
                                     SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
@@ -85,29 +104,42 @@ public struct JobStore {
                             RETURNING 1)
                         SELECT count(*) FROM gone
                         """,
-                        [String(job), String(index.id)]
+                        [String(job), String(index.id), String(from), String(through)]
                     ).scalar.flatMap { Int($0) } ?? 0
                 let shards = try connection.execute(
                     """
                     INSERT INTO shards (job_id, first_seq, last_seq, doc_count, state)
                     SELECT $1, min(seq), max(seq), count(*), 'pending'
                     FROM (SELECT seq, (row_number() OVER (ORDER BY seq) - 1) / $2 AS bucket
-                          FROM job_documents WHERE job_id = $1) numbered
+                          FROM job_documents WHERE job_id = $1 AND seq BETWEEN $3 AND $4) numbered
                     GROUP BY bucket ORDER BY min(seq)
                     """,
-                    [String(job), String(shardSize)]
+                    [String(job), String(shardSize), String(from), String(through)]
                 ).affected
-                let toEmbed =
-                    try connection.execute(
-                        "SELECT count(*) FROM job_documents WHERE job_id = $1",
-                        [String(job)]
-                    ).scalar.flatMap { Int($0) } ?? 0
                 try connection.execute(
-                    "UPDATE jobs SET state = 'running', started_at = now(), unchanged_docs = $2 WHERE id = $1",
+                    "UPDATE jobs SET unchanged_docs = unchanged_docs + $2 WHERE id = $1",
                     [String(job), String(unchanged)]
                 )
-                return (shards, toEmbed, unchanged)
+                return (unchanged, shards)
             }
+        }
+    }
+
+    /// The last step of sealing: the job starts running. Returns its shards, the documents to
+    /// embed and those dropped as unchanged.
+    public func startJob(job: Int64) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
+        try connection.during("starting job \(job)") {
+            let row = try connection.execute(
+                """
+                UPDATE jobs SET state = 'running', started_at = now() WHERE id = $1 AND state = 'receiving'
+                RETURNING unchanged_docs,
+                    (SELECT count(*) FROM shards WHERE job_id = $1),
+                    (SELECT coalesce(sum(doc_count), 0) FROM shards WHERE job_id = $1)
+                """,
+                [String(job)]
+            )
+            guard row.count == 1 else { throw StoreError.invalid("job \(job) is not being sealed") }
+            return (Int(row.rows[0][1] ?? "0") ?? 0, Int(row.rows[0][2] ?? "0") ?? 0, Int(row.rows[0][0] ?? "0") ?? 0)
         }
     }
 
@@ -125,6 +157,7 @@ public struct JobStore {
                     [String(job), error]
                 ).affected
                 guard failed == 1 else { return 0 }
+                try connection.execute("DELETE FROM shards WHERE job_id = $1", [String(job)])
                 return try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]).affected
             }
         }
@@ -141,7 +174,8 @@ public struct JobStore {
                     UPDATE jobs SET state = 'failed', finished_at = now(),
                         error = 'the coordinator stopped while the job was being submitted; submit it again'
                     WHERE state = 'receiving' RETURNING id),
-                staged AS (DELETE FROM job_documents WHERE job_id IN (SELECT id FROM failed))
+                staged AS (DELETE FROM job_documents WHERE job_id IN (SELECT id FROM failed)),
+                cut AS (DELETE FROM shards WHERE job_id IN (SELECT id FROM failed))
                 SELECT count(*) FROM failed
                 """
             ).scalar.flatMap { Int($0) } ?? 0

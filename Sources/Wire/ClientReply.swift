@@ -4,6 +4,9 @@ public enum ClientReply: Codable, Sendable, Equatable {
     case accepted(job: Int64, upload: String)
     case ack(job: Int64, received: Int)
     case sealed(Sealed)
+    /// A big job is being sealed in steps (the coordinator keeps serving meanwhile): poll
+    /// `status` until the job leaves `receiving`; its counts are then in the status.
+    case sealing(job: Int64)
     case status(StatusReport)
     /// The request could not be served; `message` names what is at fault.
     case failure(message: String)
@@ -32,6 +35,7 @@ public enum ClientReply: Codable, Sendable, Equatable {
             let body = try Ack(from: decoder)
             self = .ack(job: body.job, received: body.received)
         case "sealed": self = .sealed(try Sealed(from: decoder))
+        case "sealing": self = .sealing(job: try Sealing(from: decoder).job)
         case "status": self = .status(try StatusReport(from: decoder))
         case "failure": self = .failure(message: try Failure(from: decoder).message)
         default: throw WireError.unknownType(type)
@@ -43,6 +47,7 @@ public enum ClientReply: Codable, Sendable, Equatable {
         case .accepted(let job, let upload): try encoder.encode(type: "accepted", Accepted(job: job, upload: upload))
         case .ack(let job, let received): try encoder.encode(type: "ack", Ack(job: job, received: received))
         case .sealed(let sealed): try encoder.encode(type: "sealed", sealed)
+        case .sealing(let job): try encoder.encode(type: "sealing", Sealing(job: job))
         case .status(let report): try encoder.encode(type: "status", report)
         case .failure(let message): try encoder.encode(type: "failure", Failure(message: message))
         }
@@ -57,4 +62,5 @@ public enum ClientReply: Codable, Sendable, Equatable {
         var received: Int
     }
     private struct Failure: Codable { var message: String }
+    private struct Sealing: Codable { var job: Int64 }
 }

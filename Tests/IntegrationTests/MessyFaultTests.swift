@@ -250,6 +250,33 @@ extension Integration {
         }
 
         @Test(
+            "a job bigger than --seal-batch is sealed in bounded steps while the coordinator serves; counts stay right"
+        )
+        func sealedInSteps() throws {
+            let cluster = try TestCluster()
+            let coordinator = try cluster.startCoordinator(["--seal-batch", "40"])
+            try cluster.startWorker()
+            var (_, documents) = try TestResources.scifactSubset(200)
+            let submit = { (documents: [[String: Any]]) in
+                try cluster.coord([
+                    "submit", try corpus(documents).path, "--index", "steps", "--model", "all-MiniLM-L6-v2",
+                    "--shard-size", "16",
+                ])
+            }
+            let first = try submit(documents)
+            #expect(first.status == 0, "\(first.stderr)")
+            // Five steps of 40 documents, each cut into shards of 16, 16 and 8.
+            #expect(first.stderr.contains("200 to embed in 15 shards"), "\(first.stderr)")
+            #expect(coordinator.log.contains("job sealing in steps of 40 documents"), "\(coordinator.log)")
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "steps", ids: check.ids(documents))
+            documents[120]["text"] = "a changed text, far from the first sealing step"
+            let second = try submit(documents)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stderr.contains("1 to embed in 1 shards, 199 unchanged"), "\(second.stderr)")
+        }
+
+        @Test(
             "a worker whose model folder is broken is shown unhealthy and rejects nothing; a healthy worker does the job"
         )
         func brokenModel() throws {

@@ -62,6 +62,12 @@ struct ServeCommand: ParsableCommand {
     )
     var uploadIdleSeconds = 300.0
 
+    @Option(
+        name: .long,
+        help: "Jobs of more documents are sealed in steps of this many, one bounded transaction each."
+    )
+    var sealBatch = 10_000
+
     @Flag(
         name: .long,
         inversion: .prefixedNo,
@@ -91,6 +97,7 @@ struct ServeCommand: ParsableCommand {
         configuration.shardDeadlineSeconds = shardDeadlineSeconds
         configuration.databaseWaitSeconds = databaseWaitSeconds
         configuration.uploadIdleSeconds = uploadIdleSeconds
+        configuration.sealBatch = sealBatch
         configuration.speculate = speculate
         configuration.maintenanceWorkMemory = maintenanceWorkMem
         do {
