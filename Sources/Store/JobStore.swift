@@ -98,9 +98,18 @@ public struct JobStore {
                             WHERE j.job_id = $1 AND j.seq BETWEEN $3 AND $4 AND (
                                 EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
                                 OR EXISTS (
+                                    -- staged by a running job whose commit will win over what the index holds
                                     SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
                                     WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
-                                      AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash))
+                                      AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash
+                                      AND o.version > coalesce(
+                                          (SELECT v.version FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id), 0)))
+                            -- but never while another running job carries a different version: this one,
+                            -- the newest, must then be committed to win
+                            AND NOT EXISTS (
+                                SELECT 1 FROM job_documents n JOIN jobs nj ON nj.id = n.job_id
+                                WHERE nj.index_id = $2 AND nj.state = 'running' AND nj.id <> $1
+                                  AND n.doc_id = j.doc_id AND n.content_hash <> j.content_hash)
                             RETURNING 1)
                         SELECT count(*) FROM gone
                         """,

@@ -177,6 +177,43 @@ extension Integration {
             )
         }
 
+        @Test("version 1, then 2 (committed), then 1 again while the first job still runs: the last submission wins")
+        func resubmittedOlderText() throws {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator()
+            for _ in 0..<2 { try cluster.startWorker(environment: ["DRIFTLESS_FAULTS": "slow-shard=10:8"]) }
+            var (_, documents) = try TestResources.scifactSubset(16)
+            let id = documents[5]["_id"] as! String
+            let one = "version one of the document"
+            documents[5]["text"] = one
+            let first = try #require(try cluster.submitDetached(try corpus(documents), index: "again", shardSize: 16))
+            #expect(
+                try eventually(60, poll: 0.05) { try cluster.database.count("SELECT count(*) FROM shard_leases") > 0 }
+            )
+            let two: [String: Any] = ["_id": id, "title": "", "text": "version two"]
+            let second = try #require(try cluster.submitDetached(try corpus([two]), index: "again", shardSize: 1))
+            #expect(try cluster.waitForJob(second) == "done", "\(cluster.logs)")
+            // Version one again, while the first job (holding version one, older) still runs.
+            let third = try cluster.coord([
+                "submit", try corpus([documents[5]]).path, "--index", "again", "--model",
+                "all-MiniLM-L6-v2", "--shard-size", "1",
+            ])
+            #expect(third.status == 0, "\(third.stderr)")
+            #expect(
+                third.stderr.contains("1 to embed"),
+                "not dropped as being indexed by the first job: \(third.stderr)"
+            )
+            #expect(try cluster.waitForJob(first) == "done", "\(cluster.logs)")
+            #expect(try cluster.database.scalar("SELECT body FROM documents WHERE doc_id = $1", [id]) == one)
+            let table = try IndexAssertions(database: cluster.database).vectorTable("again")
+            #expect(
+                try cluster.database.scalar(
+                    "SELECT v.content_hash = d.content_hash FROM \(table) v JOIN documents d USING (doc_id) WHERE doc_id = $1",
+                    [id]
+                ) == "t"
+            )
+        }
+
         @Test("a worker whose lease lapsed commits while another worker holds the shard: fenced by the lease token")
         func revokedLeaseFenced() throws {
             let cluster = try TestCluster(leaseSeconds: 3)
