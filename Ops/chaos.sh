@@ -73,11 +73,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- binaries, models, the server binaries and passwords (Ops/postgres.sh makes them) ---
-if [ -z "${DRIFTLESS_BIN:-}" ]; then
-  swift build -c release --product coord >&2
-  swift build -c release --product worker >&2
-  DRIFTLESS_BIN="$(swift build -c release --show-bin-path)"
-fi
+DRIFTLESS_BIN=$(release_binaries)
 COORD="$DRIFTLESS_BIN/coord"
 WORKER="$DRIFTLESS_BIN/worker"
 "$DRIFTLESS_ROOT/Ops/install-models.sh" >/dev/null

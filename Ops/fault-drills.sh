@@ -25,11 +25,7 @@ DRILLS=("$@")
 LOCK_SECONDS=${DRILL_LOCK_SECONDS:-60}
 OUTAGE_SECONDS=${DRILL_OUTAGE_SECONDS:-180}
 
-if [ -z "${DRIFTLESS_BIN:-}" ]; then
-  swift build -c release --product coord >&2
-  swift build -c release --product worker >&2
-  DRIFTLESS_BIN="$(swift build -c release --show-bin-path)"
-fi
+DRIFTLESS_BIN=$(release_binaries)
 COORD="$DRIFTLESS_BIN/coord"
 WORKER="$DRIFTLESS_BIN/worker"
 "$DRIFTLESS_ROOT/Ops/install-models.sh" >/dev/null
@@ -93,7 +89,7 @@ drill_lock() {
   fresh lock "$DRIFTLESS_MODELS" "$DRIFTLESS_MODELS"
   corpus 8 8 "$WORK/warm.jsonl" && corpus 408 400 "$WORK/lock.jsonl"
   wait_job "$(client submit "$WORK/warm.jsonl" --index drill --model all-MiniLM-L6-v2 --detach)" 120
-  local table job slowest=0 started elapsed released
+  local table job slowest=0 started released
   table=$(scalar "SELECT vector_table FROM indexes WHERE name = 'drill'")
   psql_as -d "$DB" -c "BEGIN; LOCK TABLE $table IN SHARE MODE; SELECT pg_sleep($LOCK_SECONDS); COMMIT" >/dev/null &
   local locker=$!

@@ -54,32 +54,19 @@ public final class CoordinatorMetrics: Sendable {
             "driftless_docs_per_second",
             "Documents per second over the last completed shards."
         )
-        let registry = registry
-        shardsFailed = Dictionary(
-            uniqueKeysWithValues: ShardFault.allCases.map { fault in
-                (
-                    fault,
-                    registry.makeCounter(
-                        name: "driftless_shard_failures_total",
-                        labels: [("fault", fault.rawValue)],
-                        help:
-                            "Shard attempts reported failed by workers, by whose fault (only document faults count attempts)."
-                    )
-                )
-            }
+        shardsFailed = Self.counters(
+            registry,
+            "driftless_shard_failures_total",
+            label: "fault",
+            ShardFault.allCases,
+            "Shard attempts reported failed by workers, by whose fault (only document faults count attempts)."
         )
-        droppedMessages = Dictionary(
-            uniqueKeysWithValues: DropReason.allCases.map { reason in
-                (
-                    reason,
-                    registry.makeCounter(
-                        name: "driftless_dropped_messages_total",
-                        labels: [("reason", reason.rawValue)],
-                        help:
-                            "Messages dropped unapplied: malformed, out of range, oversized, from a peer not welcomed, or naming a lease or job the sender does not hold."
-                    )
-                )
-            }
+        droppedMessages = Self.counters(
+            registry,
+            "driftless_dropped_messages_total",
+            label: "reason",
+            DropReason.allCases,
+            "Messages dropped unapplied: malformed, out of range, oversized, from a peer not welcomed, or naming a lease or job the sender does not hold."
         )
         shardSeconds = registry.durationHistogram(
             "driftless_shard_latency_seconds",
@@ -88,6 +75,21 @@ public final class CoordinatorMetrics: Sendable {
                 .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(20), .seconds(60),
                 .seconds(180),
             ]
+        )
+    }
+
+    /// One counter per value of `Key`, all under `name` with the value as `label`.
+    private static func counters<Key: RawRepresentable<String> & Hashable>(
+        _ registry: PrometheusCollectorRegistry,
+        _ name: String,
+        label: String,
+        _ keys: [Key],
+        _ help: String
+    ) -> [Key: Counter] {
+        Dictionary(
+            uniqueKeysWithValues: keys.map {
+                ($0, registry.makeCounter(name: name, labels: [(label, $0.rawValue)], help: help))
+            }
         )
     }
 }
@@ -114,4 +116,5 @@ public enum DropReason: String, CaseIterable, Sendable {
     case forbidden
     /// A `hello` less than a second after the same peer's last one (each costs database work).
     case tooFrequent = "too_frequent"
+
 }

@@ -578,29 +578,28 @@ public final class CoordinatorServer {
     /// Connects, waiting for PostgreSQL (it may start after the coordinator, or be restarting)
     /// for up to `databaseWaitSeconds`, with a log line per attempt.
     private func connectAtStart() throws(CoordinatorError) -> PostgresConnection {
-        let deadline = now + configuration.databaseWaitSeconds
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.coordinator)
-            } catch {
-                let target = PostgresURL.redacted(configuration.databaseURL)
-                guard now < deadline, !stopHandle.isStopped else {
-                    throw .store(
-                        .database(
-                            error,
-                            during:
-                                "connecting to \(target) (gave up after \(attempt) attempts in \(Int(configuration.databaseWaitSeconds)) s)"
-                        )
+        let target = PostgresURL.redacted(configuration.databaseURL)
+        do {
+            return try PostgresConnection.waiting(
+                url: configuration.databaseURL,
+                settings: DatabaseTimeouts.coordinator,
+                connectTimeout: DatabaseTimeouts.coordinatorConnectSeconds,
+                seconds: configuration.databaseWaitSeconds,
+                stop: { stopHandle.isStopped },
+                retrying: { attempt, error, left in
+                    logger.warning(
+                        "database unreachable at start (attempt \(attempt)); retrying in 2 s for up to \(Int(left)) s more: \(error)",
+                        metadata: ["database": "\(target)"]
                     )
                 }
-                logger.warning(
-                    "database unreachable at start (attempt \(attempt)); retrying in 2 s for up to \(Int(deadline - now)) s more: \(error)",
-                    metadata: ["database": "\(target)"]
+            )
+        } catch {
+            throw .store(
+                .database(
+                    error,
+                    during: "connecting to \(target) (gave up after \(Int(configuration.databaseWaitSeconds)) s)"
                 )
-                Thread.sleep(forTimeInterval: 2)
-            }
+            )
         }
     }
 

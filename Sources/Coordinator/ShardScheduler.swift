@@ -303,13 +303,11 @@ public struct ShardScheduler: Sendable {
         }
         if let worker = lease.worker { shard.failedOn.insert(worker) }
         shard.certainlyDocuments = shard.certainlyDocuments || certain
+        let confirmed = shard.record.documentCount > 1 || shard.certainlyDocuments || shard.failedOn.count >= 2
+        let exhausted = shard.record.attempts >= configuration.maxAttempts
+        shard.awaitingSecondWorker = shard.awaitingSecondWorker || (exhausted && !confirmed)
         shards[lease.shard] = shard
-        let lone = shard.record.documentCount == 1
-        let confirmed = !lone || shard.certainlyDocuments || shard.failedOn.count >= 2
-        if shard.record.attempts >= configuration.maxAttempts && !confirmed {
-            shards[lease.shard]?.awaitingSecondWorker = true
-        }
-        if shard.record.attempts >= configuration.maxAttempts && shard.leases.count == 1 && confirmed {
+        if exhausted && shard.leases.count == 1 && confirmed {
             _ = release(token, requeue: false)
             shards.removeValue(forKey: lease.shard)
             queue.removeAll { $0 == lease.shard }

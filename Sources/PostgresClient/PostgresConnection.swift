@@ -31,6 +31,33 @@ public final class PostgresConnection {
         try connect()
     }
 
+    /// Connects, trying again every `interval` seconds for up to `seconds` (the database may start
+    /// after the caller, or be restarting). `retrying` hears of each failed attempt: its number,
+    /// the error, and the seconds left. Throws the last error once the time is up or `stop` says so.
+    public static func waiting(
+        url: String,
+        settings: [(String, String)] = [],
+        connectTimeout: Int = 10,
+        seconds: Double,
+        interval: Double = 2,
+        stop: () -> Bool = { false },
+        retrying: (_ attempt: Int, _ error: PostgresError, _ secondsLeft: Double) -> Void
+    ) throws(PostgresError) -> PostgresConnection {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try PostgresConnection(url: url, settings: settings, connectTimeout: connectTimeout)
+            } catch {
+                let left = (deadline - ContinuousClock.now) / .seconds(1)
+                guard left > 0, !stop() else { throw error }
+                retrying(attempt, error, left)
+                Thread.sleep(forTimeInterval: interval)
+            }
+        }
+    }
+
     deinit { PQfinish(handle) }
 
     private func connect() throws(PostgresError) {

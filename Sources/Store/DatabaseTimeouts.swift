@@ -17,9 +17,6 @@ public enum DatabaseTimeouts {
     public static let worker: [(String, String)] = [
         ("lock_timeout", "10s"), ("statement_timeout", "120s"), ("idle_in_transaction_session_timeout", "60s"),
     ]
-    /// Query commands and the search service.
-    public static let reader: [(String, String)] = [("lock_timeout", "5s"), ("statement_timeout", "300s")]
-
     /// Whether an error is one of these bounds firing (lock or statement timeout).
     public static func isTimeout(_ error: StoreError) -> Bool {
         guard case .database(let error, _) = error, let state = error.sqlState else { return false }

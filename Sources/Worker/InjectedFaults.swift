@@ -1,7 +1,7 @@
 /// Faults a test injects into a worker through DRIFTLESS_FAULTS, a comma-separated list:
 /// - `fail-doc=ID`: embedding any shard that holds document ID fails (a document fault);
 /// - `slow-shard=N:SECONDS`: a shard of at least N documents waits SECONDS before its commit.
-public struct InjectedFaults: Sendable, Equatable {
+public struct InjectedFaults: Sendable {
     public var failingDocument: String?
     public var slowShard: (documents: Int, seconds: Double)?
 
@@ -19,10 +19,5 @@ public struct InjectedFaults: Sendable, Equatable {
             default: continue
             }
         }
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.failingDocument == b.failingDocument && a.slowShard?.documents == b.slowShard?.documents
-            && a.slowShard?.seconds == b.slowShard?.seconds
     }
 }

@@ -228,18 +228,18 @@ public final class WorkerAgent {
 
     /// Connects to the database, retrying for up to a minute (the database may start after the worker).
     private func connectWithRetry() throws -> PostgresConnection {
-        var lastError: PostgresError?
-        for attempt in 0..<30 {
-            do {
-                return try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
-            } catch {
-                lastError = error
-                if attempt == 0 { logger.warning("database unreachable; retrying for a minute: \(error)") }
-                Thread.sleep(forTimeInterval: 2)
+        do {
+            return try PostgresConnection.waiting(
+                url: configuration.databaseURL,
+                settings: DatabaseTimeouts.worker,
+                seconds: 60
+            ) { attempt, error, _ in
+                if attempt == 1 { logger.warning("database unreachable; retrying for a minute: \(error)") }
             }
+        } catch {
+            throw WorkerError.setting(
+                "cannot reach the database \(PostgresURL.redacted(configuration.databaseURL)): \(error)"
+            )
         }
-        throw WorkerError.setting(
-            "cannot reach the database \(PostgresURL.redacted(configuration.databaseURL)): \(lastError!)"
-        )
     }
 }

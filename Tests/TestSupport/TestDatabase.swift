@@ -61,7 +61,7 @@ public final class TestDatabase: @unchecked Sendable {
 
     /// Stops and starts the shared server (for the restart fault test).
     public static func restartServer(downSeconds: Double) {
-        _ = runScript(["stop"])
+        stopServer()
         Thread.sleep(forTimeInterval: downSeconds)
         _ = runScript(["start"])
     }
