@@ -35,13 +35,9 @@ public struct CorpusSubmission {
     /// Validates the whole file first; nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
     /// Any failure after the job is opened abandons the upload, so nothing half-sent is left behind.
     public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
-        let reader = try CorpusReader(path: path)
         // A line re-encoded for the wire at most doubles (its metadata is sent as a JSON string).
-        let report = try reader.validate(
-            rejectDuplicates: true,
-            maxErrors: skipInvalid ? Int.max : 20,
-            maxLineBytes: WireLimits.chunkBytes / 2
-        )
+        let reader = try CorpusReader(path: path, maxLineBytes: WireLimits.chunkBytes / 2)
+        let report = try reader.validate(rejectDuplicates: true, maxErrors: skipInvalid ? Int.max : 20)
         if report.errorCount > 0 && !skipInvalid {
             throw SubmissionError.invalidLines(
                 path: path,

@@ -7,10 +7,18 @@ import Foundation
 /// skipping the lines validation reported.
 public struct CorpusReader: Sendable {
     public let path: String
+    /// Longer lines are invalid (``CorpusError/lineTooLong(path:line:bytes:limit:)``) and never
+    /// held in memory whole; `Int.max` accepts any line.
+    public let maxLineBytes: Int
 
-    public init(path: String) throws(CorpusError) {
+    public init(path: String, maxLineBytes: Int = .max) throws(CorpusError) {
         _ = try JSONLinesReader(path: path)
         self.path = path
+        self.maxLineBytes = maxLineBytes
+    }
+
+    private func lines() throws(CorpusError) -> JSONLinesReader {
+        try JSONLinesReader(path: path, maxLineBytes: maxLineBytes)
     }
 
     /// What validation found.
@@ -22,19 +30,16 @@ public struct CorpusReader: Sendable {
         public var invalidLines: Set<Int> = []
     }
 
-    /// Checks every line: UTF-8, JSON, an id, a text; with `rejectDuplicates`, ids unique; with
-    /// `maxLineBytes`, no line longer.
-    public func validate(
-        rejectDuplicates: Bool = false,
-        maxErrors: Int = 20,
-        maxLineBytes: Int? = nil
-    ) throws(CorpusError) -> Report {
+    /// Checks every line: UTF-8, JSON, an id, a text, at most `maxLineBytes`; with
+    /// `rejectDuplicates`, ids unique.
+    public func validate(rejectDuplicates: Bool = false, maxErrors: Int = 20) throws(CorpusError) -> Report {
         var report = Report()
         var seen: [String: Int] = [:]
-        for (line, bytes) in try JSONLinesReader(path: path) {
+        for entry in try lines() {
+            let line = entry.number
             do throws(CorpusError) {
-                if let maxLineBytes, bytes.count > maxLineBytes {
-                    throw CorpusError.lineTooLong(path: path, line: line, bytes: bytes.count, limit: maxLineBytes)
+                guard let bytes = entry.bytes else {
+                    throw CorpusError.lineTooLong(path: path, line: line, bytes: entry.length, limit: maxLineBytes)
                 }
                 let record = try CorpusRecord.parse(bytes, path: path, line: line)
                 if rejectDuplicates {
@@ -63,9 +68,10 @@ public struct CorpusReader: Sendable {
     ) throws {
         var batch: [CorpusRecord] = []
         var taken = 0
-        for (line, bytes) in try JSONLinesReader(path: path) where !skipping.contains(line) {
+        for entry in try lines() where !skipping.contains(entry.number) {
             if let limit, taken >= limit { break }
-            guard let record = try? CorpusRecord.parse(bytes, path: path, line: line) else { continue }
+            guard let bytes = entry.bytes, let record = try? CorpusRecord.parse(bytes, path: path, line: entry.number)
+            else { continue }
             batch.append(record)
             taken += 1
             if batch.count == batchSize {

@@ -111,7 +111,45 @@ struct CorpusReaderTests {
         let text = String(repeating: "word ", count: 50_000)
         let path = try Self.file(#"{"_id": "long", "text": "\#(text)"}"# + "\n" + #"{"_id": "next", "text": "x"}"#)
         let reader = try JSONLinesReader(path: path, chunkSize: 4096)
-        #expect(reader.map(\.line) == [1, 2])
+        #expect(reader.map(\.number) == [1, 2])
         #expect(try CorpusReader(path: path).records().first?.text == text)
+    }
+
+    /// A 24 MB line read in 64 KB chunks: before, each chunk copied and searched the whole line
+    /// so far again (about 4.6 GB searched for a 24 MB line: quadratic).
+    @Test("a line of any length costs time linear in its length")
+    func linearInLength() throws {
+        let text = String(repeating: "lorem ipsum ", count: 2_000_000)
+        let contents = #"{"_id": "big", "text": "\#(text)"}"# + "\n" + #"{"_id": "next", "text": "x"}"# + "\n"
+        let path = try Self.file(contents)
+        var lines = try JSONLinesReader(path: path, chunkSize: 1 << 16).makeIterator()
+        var lengths: [Int] = []
+        while let line = lines.next() { lengths.append(line.bytes?.count ?? -1) }
+        let size = contents.utf8.count
+        #expect(lengths == [26 + text.utf8.count, 28])
+        #expect(lines.bytesSearched <= size)
+        #expect(lines.bytesCopied <= 2 * size)
+    }
+
+    @Test("a line over the limit is reported with its length, never held whole; the rest is read")
+    func overLimit() throws {
+        let text = String(repeating: "x", count: 5_000_000)
+        let path = try Self.file(
+            #"{"_id": "a", "text": "ok"}"# + "\n" + #"{"_id": "huge", "text": "\#(text)"}"# + "\n"
+                + #"{"_id": "c", "text": "ok too"}"#
+        )
+        var lines = try JSONLinesReader(path: path, chunkSize: 4096, maxLineBytes: 1000).makeIterator()
+        var seen: [(Int, Int, Bool)] = []
+        while let line = lines.next() { seen.append((line.number, line.length, line.bytes != nil)) }
+        #expect(seen.map(\.0) == [1, 2, 3])
+        #expect(seen[1].1 == 27 + text.utf8.count && !seen[1].2)
+        #expect(seen[0].2 && seen[2].2)
+        #expect(lines.largestBuffer <= 1000 + 2 * 4096)
+
+        let reader = try CorpusReader(path: path, maxLineBytes: 1000)
+        let report = try reader.validate()
+        #expect(report.records == 2)
+        #expect(report.errors == [.lineTooLong(path: path, line: 2, bytes: 27 + text.utf8.count, limit: 1000)])
+        #expect(try reader.records().map(\.id) == ["a", "c"])
     }
 }
