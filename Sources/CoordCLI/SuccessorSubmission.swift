@@ -11,6 +11,9 @@ struct SuccessorSubmission {
     let model: String
     /// A query waits (re-scoring on demand): dealt first, small shards, no progress bar, no HNSW build.
     var urgent = false
+    /// Asked while sending and waiting (Ctrl-C): an upload is abandoned, a sealed job keeps running;
+    /// either way the temporary file goes and the command exits 130.
+    var isCancelled: @Sendable () -> Bool = { false }
 
     /// Submits `lines` (JSON corpus lines) to index `successor`; waits for the job unless `wait` is off.
     /// Returns the job id.
@@ -22,12 +25,16 @@ struct SuccessorSubmission {
         defer { try? FileManager.default.removeItem(at: file) }
         let connection = try client.client()
         var submission = CorpusSubmission(path: file.path, index: successor, model: model)
+        submission.isCancelled = isCancelled
         if urgent {
             submission.urgent = true
             submission.shardSize = 4  // spread over the workers
         }
         let outcome: CorpusSubmission.Outcome
-        do { outcome = try submission.run(client: connection) } catch {
+        do { outcome = try submission.run(client: connection) } catch let error as SubmissionError {
+            if case .cancelled = error { throw fail(error, code: 130) }
+            throw fail("submitting \(lines.count) documents to the workers for \(successor): \(error)")
+        } catch {
             throw fail("submitting \(lines.count) documents to the workers for \(successor): \(error)")
         }
         if !urgent {
@@ -36,7 +43,8 @@ struct SuccessorSubmission {
             )
         }
         guard wait else { return outcome.job }
-        let watcher = JobWatcher(client: connection, pollSeconds: urgent ? 0.05 : 0.5, showsProgress: !urgent)
+        var watcher = JobWatcher(client: connection, pollSeconds: urgent ? 0.05 : 0.5, showsProgress: !urgent)
+        watcher.isCancelled = isCancelled
         let final = try watcher.wait(job: outcome.job)
         guard final.state == "done" else {
             throw fail("job \(outcome.job) \(final.state): \(final.error ?? "see coord status")")

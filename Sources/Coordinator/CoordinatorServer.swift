@@ -11,11 +11,20 @@ import ZeroMQ
 /// ``ShardScheduler`` deciding, PostgreSQL remembering. Runs on the thread that
 /// calls ``run()`` (its sockets and its database connection stay there).
 public final class CoordinatorServer {
-    /// Stops a running server from another thread (a signal handler).
+    /// Stops a running server from another thread (a signal handler): the loop ends at its next
+    /// turn, and the statement it is waiting on, if any, is cancelled so that turn comes soon.
     public final class StopHandle: Sendable {
         fileprivate let flag = Atomic<Bool>(false)
-        public func stop() { flag.store(true, ordering: .relaxed) }
+        fileprivate let statement = Mutex<PostgresCancelHandle?>(nil)
+        public func stop() {
+            flag.store(true, ordering: .relaxed)
+            statement.withLock { $0 }?.cancel()
+        }
         var isStopped: Bool { flag.load(ordering: .relaxed) }
+        /// The connection whose statements a stop cancels.
+        fileprivate func watch(_ connection: PostgresConnection?) {
+            statement.withLock { $0 = connection?.cancelHandle }
+        }
     }
 
     public let configuration: CoordinatorConfiguration
@@ -34,7 +43,9 @@ public final class CoordinatorServer {
     var peerNames: [String: String] = [:]
     /// When each peer last said hello (bounded: pruned as it grows).
     var lastHello: [String: Double] = [:]
-    private var database: PostgresConnection?
+    private var database: PostgresConnection? {
+        didSet { stopHandle.watch(database) }
+    }
     private var lastConnectAttempt = -Double.infinity
     /// Seconds between reconnection attempts: 1, doubling to 8 while they fail (each may wait
     /// `coordinatorConnectSeconds` on a partitioned link).
@@ -154,11 +165,19 @@ public final class CoordinatorServer {
                 "no CURVE keys: connections are not authenticated; listening on loopback only (see `coord keys`)"
             )
         }
-        let connection = try connectAtStart()
+        let connection: PostgresConnection
+        do { connection = try connectAtStart() } catch  where stopHandle.isStopped {
+            logger.info("coordinator stopped while waiting for its database")
+            return
+        }
+        stopHandle.watch(connection)
         do {
             try Migrator.locate().migrate(connection, logger: logger)
             try registerModels(connection)
             try resume(connection)
+        } catch _ where stopHandle.isStopped {
+            logger.info("coordinator stopped before it was ready")
+            return
         } catch let error as StoreError {
             throw .store(error)
         } catch let error as CoordinatorError {
@@ -203,7 +222,9 @@ public final class CoordinatorServer {
             advanceSeals()
             deal()
         }
-        indexBuilds.stop()
+        if !indexBuilds.stop(waitingUpTo: 10) {
+            logger.warning("the HNSW build did not stop within 10 s; its job is built again at the next start")
+        }
         logger.info("coordinator stopped")
     }
 
@@ -398,7 +419,7 @@ public final class CoordinatorServer {
 
     private func deal() {
         guard !databaseBusy else { return }
-        while let decision = scheduler.nextDeal(now: now) {
+        while !stopHandle.isStopped, let decision = scheduler.nextDeal(now: now) {
             let (worker, shard, isCopy): (String, Int64, Bool) =
                 switch decision {
                 case .shard(let worker, let shard): (worker, shard, false)
@@ -561,6 +582,10 @@ public final class CoordinatorServer {
     }
 
     func databaseFailed(_ error: Error) {
+        if stopHandle.isStopped {
+            logger.info("stopping: the statement in flight was cancelled (\(error))")
+            return
+        }
         metrics.databaseErrors.increment()
         if let error = error as? StoreError, error.isConnectionLoss {
             logger.error("database connection lost: \(error)")

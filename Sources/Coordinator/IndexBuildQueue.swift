@@ -24,6 +24,8 @@ final class IndexBuildQueue: Sendable {
     private let builder: HnswIndexBuilder
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
+    /// Signalled when the thread has ended (after ``stop(waitingUpTo:)``).
+    private let ended = DispatchSemaphore(value: 0)
     private let logger: Logger
 
     init(builder: HnswIndexBuilder, logger: Logger) {
@@ -55,12 +57,19 @@ final class IndexBuildQueue: Sendable {
         }
     }
 
-    func stop() {
+    /// Stops the thread: a build in progress is cancelled on the server (its backend would
+    /// otherwise go on building, holding its locks) and its half-built index dropped; the job stays
+    /// `indexing` and is built again at the next start. Waits up to `seconds` for that; false when
+    /// the thread had not ended by then.
+    @discardableResult
+    func stop(waitingUpTo seconds: Double) -> Bool {
         state.withLock { $0.stopped = true }
         wake.signal()
+        return ended.wait(timeout: .now() + .milliseconds(Int(seconds * 1000))) == .success
     }
 
     private func work() {
+        defer { ended.signal() }
         while true {
             wake.wait()
             while let job = state.withLock({ $0.stopped ? nil : $0.waiting.first }) {
@@ -73,9 +82,16 @@ final class IndexBuildQueue: Sendable {
                     ]
                 )
                 let outcome = Result { () throws(StoreError) -> HnswIndexBuilder.Outcome in
-                    try builder.build(index) { progress in
+                    try builder.build(index, cancelled: { state.withLock { $0.stopped } }) { progress in
                         state.withLock { $0.progress[job.id] = "building the HNSW index: \(progress)" }
                     }
+                }
+                if case .failure(.cancelled) = outcome {
+                    logger.info(
+                        "HNSW build cancelled: it starts again with the coordinator",
+                        metadata: ["job": "\(job.id)"]
+                    )
+                    return
                 }
                 state.withLock { state in
                     state.waiting.removeFirst()

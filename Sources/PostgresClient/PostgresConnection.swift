@@ -11,6 +11,8 @@ public final class PostgresConnection {
     private let url: String
     /// Session settings applied on every (re)connection, e.g. `lock_timeout`.
     private let settings: [(String, String)]
+    /// Cancels this connection's statement in flight from another thread (kept current on reconnection).
+    public let cancelHandle = PostgresCancelHandle()
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
     /// Without a `connect_timeout` in it, waits at most `connectTimeout` seconds. Unless the URL
@@ -58,9 +60,13 @@ public final class PostgresConnection {
         }
     }
 
-    deinit { PQfinish(handle) }
+    deinit {
+        cancelHandle.update(nil)
+        PQfinish(handle)
+    }
 
     private func connect() throws(PostgresError) {
+        cancelHandle.update(nil)
         PQfinish(handle)
         handle = PQconnectdb(url)
         guard let handle, PQstatus(handle) == CONNECTION_OK else {
@@ -69,6 +75,7 @@ public final class PostgresConnection {
             self.handle = nil
             throw PostgresError(message: "cannot connect: \(message)", isConnectionLoss: true)
         }
+        cancelHandle.update(handle)
         // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
         for (name, value) in settings {

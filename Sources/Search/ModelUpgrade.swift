@@ -102,6 +102,9 @@ public final class ModelUpgrade {
     }
 
     /// Every document of the index that the successor has no vector for yet, as JSON corpus lines.
+    /// Cancels the statement this upgrade is running (Ctrl-C), from any thread.
+    public var cancelHandle: PostgresCancelHandle { connection.cancelHandle }
+
     public func unembedded() throws(SearchError) -> [(id: String, line: String)] {
         let successor = try successor()
         do { return try vectors.corpusLines(index, ids: nil, lacking: successor) } catch { throw .store(error) }

@@ -47,10 +47,16 @@ public struct HnswIndexBuilder: Sendable {
     /// Makes sure `index` has an HNSW index built with `parameters` (default: the index's
     /// own), rebuilding when `rebuild` is set. Calls `progress` about twice a second from
     /// the calling thread while the build runs.
+    ///
+    /// `cancelled` is asked as often: once it says yes, the server's build is cancelled (the
+    /// statement, not only this process: a backend left building would hold its locks and its
+    /// advisory lock until done), the half-built index is dropped, and ``StoreError/cancelled(_:)``
+    /// is thrown. A rebuild's old HNSW index is untouched.
     public func build(
         _ index: IndexRecord,
         parameters: HnswParameters? = nil,
         rebuild: Bool = false,
+        cancelled: () -> Bool = { false },
         progress: (HnswBuildProgress) -> Void = { _ in }
     ) throws(StoreError) -> Outcome {
         let parameters = parameters ?? index.hnsw
@@ -75,15 +81,22 @@ public struct HnswIndexBuilder: Sendable {
         let thread = Thread {
             defer { done.signal() }
             let result = Result { () throws(StoreError) -> Outcome in
-                try Self.run(index, parameters: parameters, rebuild: rebuild, url: url, memory: memory) { pid in
-                    state.value.withLock { $0.pid = pid }
-                }
+                try Self.run(index, parameters: parameters, rebuild: rebuild, url: url, memory: memory, state: state)
             }
             state.value.withLock { $0.result = result }
         }
         thread.name = "hnsw-build-\(index.name)"
         thread.start()
         while done.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
+            if cancelled() {
+                // Sent again each turn while a cancellable statement runs: one sent just before it
+                // started would have been lost.
+                let statement = state.value.withLock { state -> PostgresCancelHandle? in
+                    state.cancelRequested = true
+                    return state.cancellable
+                }
+                statement?.cancel()
+            }
             guard let pid = state.value.withLock({ $0.pid }) else { continue }
             if let rows = try? monitor.execute(
                 "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index WHERE pid = $1",
@@ -98,12 +111,21 @@ public struct HnswIndexBuilder: Sendable {
                 )
             }
         }
-        return try state.value.withLock { $0.result! }.get()
+        let (result, cancelRequested) = state.value.withLock { ($0.result!, $0.cancelRequested) }
+        if case .failure(let error) = result, cancelRequested, case .database = error {
+            // Cancelled during one of the short statements around the build.
+            throw .cancelled("the HNSW build of \(index.name) was cancelled; nothing of it was kept")
+        }
+        return try result.get()
     }
 
     private struct BuildState: Sendable {
         var pid: Int?
         var result: Result<Outcome, StoreError>?
+        /// The build connection's cancel handle while a statement worth cancelling runs (the lock
+        /// wait, the build); nil while it cleans up.
+        var cancellable: PostgresCancelHandle?
+        var cancelRequested = false
     }
 
     /// What the build thread tells the calling thread.
@@ -117,7 +139,7 @@ public struct HnswIndexBuilder: Sendable {
         rebuild: Bool,
         url: String,
         memory: String,
-        started: (Int) -> Void
+        state: SharedState
     ) throws(StoreError) -> Outcome {
         let connection: PostgresConnection
         do { connection = try PostgresConnection(url: url) } catch {
@@ -126,9 +148,24 @@ public struct HnswIndexBuilder: Sendable {
         let clock = ContinuousClock.now
         let name = index.hnswIndexName
         let building = rebuild ? name + "_new" : name
+        /// Whether a cancellation was asked for; from here on statements may be cancelled, or not.
+        func cancellable(_ allowed: Bool) -> Bool {
+            state.value.withLock { state in
+                state.cancellable = allowed ? connection.cancelHandle : nil
+                return state.cancelRequested
+            }
+        }
+        let interrupted = StoreError.cancelled("the HNSW build of \(index.name) was cancelled; nothing of it was kept")
+        if cancellable(true) { throw interrupted }
         return try connection.during("building the HNSW index of \(index.name)") {
-            try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)])
-            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(7426003, $1::int)", [String(index.id)]) }
+            do { try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)]) } catch {
+                if cancellable(false) { throw interrupted }
+                throw error
+            }
+            defer {
+                _ = cancellable(false)
+                _ = try? connection.execute("SELECT pg_advisory_unlock(7426003, $1::int)", [String(index.id)])
+            }
             // A concurrent build that was interrupted leaves an invalid index behind: built again.
             let valid = try connection.execute(
                 "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
@@ -136,20 +173,30 @@ public struct HnswIndexBuilder: Sendable {
             ).scalar
             if valid == "t" && !rebuild { return .alreadyBuilt }
             if valid == "f" { try connection.execute("DROP INDEX IF EXISTS \(name)") }
-            started(Int(try connection.execute("SELECT pg_backend_pid()").scalar ?? "0") ?? 0)
+            let pid = Int(try connection.execute("SELECT pg_backend_pid()").scalar ?? "0") ?? 0
+            state.value.withLock { $0.pid = pid }
             try connection.execute("SET maintenance_work_mem = '\(memory)'")
             try connection.execute("DROP INDEX IF EXISTS \(index.vectorTable)_hnsw_new")
             // CONCURRENTLY: commits of other jobs into this table go on while the graph is built
             // (a plain CREATE INDEX holds a SHARE lock that blocks every insert until it ends).
             do {
+                if cancellable(true) { throw interrupted }
                 try connection.execute(
                     """
                     CREATE INDEX CONCURRENTLY \(building) ON \(index.vectorTable) USING hnsw (embedding vector_cosine_ops)
                         WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))
                     """
                 )
+                if cancellable(false) { throw interrupted }
             } catch {
-                if connection.isConnected { _ = try? connection.execute("DROP INDEX IF EXISTS \(building)") }
+                let wasCancelled = cancellable(false)
+                if connection.isConnected {
+                    // An interrupted concurrent build leaves an invalid index. Dropping it needs the
+                    // table to itself: waited for 5 s at most (else the next build drops it).
+                    _ = try? connection.execute("SET lock_timeout = '5s'")
+                    _ = try? connection.execute("DROP INDEX IF EXISTS \(building)")
+                }
+                if wasCancelled { throw interrupted }
                 throw error
             }
             try connection.transaction {

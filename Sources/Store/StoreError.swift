@@ -11,6 +11,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case indexModelMismatch(index: String, model: String, existing: String)
     case dimensionMismatch(table: String, expected: Int, got: Int)
     case invalid(String)
+    /// Stopped on request (Ctrl-C, SIGTERM) and cleaned up after.
+    case cancelled(String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum StoreError: Error, CustomStringConvertible {
         case .dimensionMismatch(let table, let expected, let got):
             "\(table) holds \(expected)-d vectors, got \(got)"
         case .invalid(let message): message
+        case .cancelled(let message): message
         }
     }
 

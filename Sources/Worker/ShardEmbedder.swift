@@ -20,6 +20,10 @@ final class ShardEmbedder: @unchecked Sendable {
     private let revokedLock = NSLock()
     private var revoked = Set<Int64>()
     private var database: PostgresConnection?
+    /// Set on a stop past its grace: commits are cancelled and not retried (guarded by `revokedLock`).
+    private var abandoning = false
+    /// The connection of the commit in flight, to cancel it (guarded by `revokedLock`).
+    private var commitInFlight: PostgresCancelHandle?
     private let finished = NSCondition()
     private var isFinished = false
 
@@ -64,6 +68,30 @@ final class ShardEmbedder: @unchecked Sendable {
         revokedLock.lock()
         revoked.insert(lease)
         revokedLock.unlock()
+    }
+
+    /// The worker is stopping and its grace is over: the commit in flight is cancelled, none is
+    /// retried or started, and the shard goes back to the coordinator (`returned`).
+    func abandonCommits() {
+        revokedLock.lock()
+        abandoning = true
+        let statement = commitInFlight
+        revokedLock.unlock()
+        statement?.cancel()
+    }
+
+    private var isAbandoning: Bool {
+        revokedLock.lock()
+        defer { revokedLock.unlock() }
+        return abandoning
+    }
+
+    /// Marks `connection`'s statement as the one a stop cancels; false when commits are abandoned already.
+    private func committing(on connection: PostgresConnection?) -> Bool {
+        revokedLock.lock()
+        defer { revokedLock.unlock() }
+        commitInFlight = connection?.cancelHandle
+        return !abandoning
     }
 
     private func isRevoked(_ lease: Int64) -> Bool {
@@ -195,6 +223,9 @@ final class ShardEmbedder: @unchecked Sendable {
             metrics.shardsFenced.increment()
             log.warning("commit fenced, nothing written: \(reason)")
             return .shardFenced(shard: shard.shard, lease: shard.lease)
+        case .failure(.cancelled(let reason)):
+            log.warning("shard given back: \(reason)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .returned))
         case .failure(let error):
             metrics.shardsFailed.increment()
             let (fault, certain) = Self.attribute(error)
@@ -221,13 +252,19 @@ final class ShardEmbedder: @unchecked Sendable {
     private func commit(_ commit: ShardCommit, log: Logger) -> Result<ShardCommit.Outcome, StoreError> {
         var delay = 0.25
         var waited = 0.0
+        let stopped = StoreError.cancelled("the worker is stopping; its commit was cancelled or not retried")
+        defer { _ = committing(on: nil) }
         while true {
             do {
+                guard committing(on: nil) else { return .failure(stopped) }
                 if database == nil || !(database!.isConnected) {
                     database = try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
                     log.info("database connection restored")
                 }
+                guard committing(on: database) else { return .failure(stopped) }
                 return .success(try commit.write(to: database!))
+            } catch _ where isAbandoning {
+                return .failure(stopped)
             } catch let error as PostgresError {
                 // Only the reconnection throws these: treat them as the store's connection loss.
                 database = nil
@@ -246,7 +283,8 @@ final class ShardEmbedder: @unchecked Sendable {
             } catch {
                 return .failure(.invalid("\(error)"))
             }
-            Thread.sleep(forTimeInterval: delay)
+            // In slices, so a stop does not wait out the delay.
+            for _ in 0..<Int(delay * 20) where !isAbandoning { Thread.sleep(forTimeInterval: 0.05) }
             waited += delay
             delay = min(delay * 2, 5)
         }

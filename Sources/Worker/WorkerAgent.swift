@@ -96,12 +96,15 @@ public final class WorkerAgent {
         var lastHeard = 0.0
         var inHand: [Int64: Int64] = [:]  // lease -> shard
         var stopping = false
+        var stoppedAt = 0.0
+        var abandoned = false
         let started = ContinuousClock.now
         var now: Double { (ContinuousClock.now - started).seconds }
 
         while true {
             if stopHandle.isStopped && !stopping {
                 stopping = true
+                stoppedAt = now
                 // Shards not started go back at once; the current one is finished.
                 let returned = embedder.inbox.close()
                 for shard in returned {
@@ -121,6 +124,14 @@ public final class WorkerAgent {
                     "stopping: finishing the current shard",
                     metadata: ["returned": "\(returned.count)", "in_hand": "\(inHand.count)"]
                 )
+            }
+            if stopping && !abandoned && now - stoppedAt > configuration.stopGraceSeconds {
+                // A commit waiting on a lock or an absent database: cancelled, its shard given back.
+                abandoned = true
+                logger.warning(
+                    "stopping: the current shard did not commit within \(configuration.stopGraceSeconds) s; its commit is cancelled and the shard given back"
+                )
+                embedder.abandonCommits()
             }
             if stopping && embedder.hasFinished {
                 for message in embedder.outbox.drain() { if case .ready = message {} else { send(message) } }

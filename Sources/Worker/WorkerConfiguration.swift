@@ -18,6 +18,10 @@ public struct WorkerConfiguration: Sendable {
     public var metricsHost = "127.0.0.1"
     /// How long a commit retries while the database is unreachable before giving the shard back.
     public var commitRetrySeconds = 120.0
+    /// After SIGTERM, how long the current shard may take to finish (embedding and commit) before
+    /// its commit is cancelled, or not attempted, and the shard given back: a commit waiting on a
+    /// lock or an absent database no longer holds the stop up (within a pod's usual 30 s grace).
+    public var stopGraceSeconds = 20.0
     /// Test hooks (DRIFTLESS_FAULTS).
     public var faults = InjectedFaults(ProcessInfo.processInfo.environment["DRIFTLESS_FAULTS"])
 

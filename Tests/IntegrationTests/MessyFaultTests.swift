@@ -437,15 +437,10 @@ extension Integration {
                     try cluster.database.count("SELECT count(*) FROM shards WHERE state = 'done'") >= 1
                 }
             )
-            // The workers' role may not log in and its sessions are cut; the coordinator's role is untouched.
-            let owner = try cluster.database.connect()
-            try owner.execute("ALTER ROLE driftless_worker NOLOGIN")
-            defer { _ = try? owner.execute("ALTER ROLE driftless_worker LOGIN") }
-            try owner.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'driftless_worker'"
-            )
+            try cluster.database.cutOffWorkers()
+            defer { try? cluster.database.restoreWorkers() }
             Thread.sleep(forTimeInterval: 12)
-            try owner.execute("ALTER ROLE driftless_worker LOGIN")
+            try cluster.database.restoreWorkers()
             #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
             #expect(
                 cluster.workers.contains { $0.log.contains("(database fault)") },

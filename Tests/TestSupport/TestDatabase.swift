@@ -42,6 +42,16 @@ public final class TestDatabase: @unchecked Sendable {
     public var workerURL: String { url.replacingOccurrences(of: "://driftless@", with: "://driftless_worker@") }
     public var readerURL: String { url.replacingOccurrences(of: "://driftless@", with: "://driftless_reader@") }
 
+    /// Cuts the workers off from PostgreSQL and nothing else: their role may not log in and its
+    /// sessions are ended (the coordinator's role is untouched). ``restoreWorkers()`` undoes it.
+    public func cutOffWorkers() throws {
+        let owner = try connect()
+        try owner.execute("ALTER ROLE driftless_worker NOLOGIN")
+        try owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'driftless_worker'")
+    }
+
+    public func restoreWorkers() throws { try connect().execute("ALTER ROLE driftless_worker LOGIN") }
+
     /// The first column of the first row of `sql`.
     public func scalar(_ sql: String, _ parameters: [String?] = []) throws -> String? {
         try connect().execute(sql, parameters).scalar

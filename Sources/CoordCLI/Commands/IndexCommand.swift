@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import PostgresClient
 import Store
+import Synchronization
+import Telemetry
 
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,7 +44,8 @@ struct IndexCommand: ParsableCommand {
             abstract:
                 "Build an index's HNSW index (after `coord submit` the coordinator does this), or rebuild it with new parameters.",
             discussion:
-                "A rebuild builds beside the old HNSW index and swaps them: searches go on throughout; commits into the index wait."
+                "A rebuild builds beside the old HNSW index and swaps them: searches go on throughout; commits into the index wait. "
+                + "Ctrl-C or SIGTERM cancels the build in PostgreSQL too and drops what it had built (exit 130); a rebuild's old index stays."
         )
         @Option(name: .long, help: "The index.") var index: String
         @Option(name: .long, help: "HNSW m (2–100; default: the index's, initially 16).") var m: Int?
@@ -71,18 +74,23 @@ struct IndexCommand: ParsableCommand {
                 efConstruction: efConstruction ?? record.hnsw.efConstruction
             )
             let bar = ProgressBar(label: "hnsw")
+            let interrupted = Atomic<Bool>(false)
+            let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
+            defer { withExtendedLifetime(signals) {} }
             do {
                 let outcome = try HnswIndexBuilder(url: database.url, maintenanceWorkMemory: maintenanceWorkMem).build(
                     record,
                     parameters: parameters,
-                    rebuild: rebuild || m != nil || efConstruction != nil
-                ) { progress in
-                    bar.show(
-                        done: progress.tuplesDone,
-                        total: max(progress.tuplesTotal, progress.tuplesDone, 1),
-                        detail: progress.phase
-                    )
-                }
+                    rebuild: rebuild || m != nil || efConstruction != nil,
+                    cancelled: { interrupted.load(ordering: .relaxed) },
+                    progress: { progress in
+                        bar.show(
+                            done: progress.tuplesDone,
+                            total: max(progress.tuplesTotal, progress.tuplesDone, 1),
+                            detail: progress.phase
+                        )
+                    }
+                )
                 bar.finish()
                 switch outcome {
                 case .alreadyBuilt:
@@ -94,6 +102,9 @@ struct IndexCommand: ParsableCommand {
                         "\(index): HNSW index built (m \(parameters.m), ef_construction \(parameters.efConstruction)) in \(String(format: "%.1f", seconds)) s"
                     )
                 }
+            } catch .cancelled(let message) {
+                bar.finish()
+                throw fail("interrupted: \(message)", code: 130)
             } catch {
                 bar.finish()
                 throw fail(error)

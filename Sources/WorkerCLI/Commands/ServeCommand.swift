@@ -12,7 +12,8 @@ struct ServeCommand: ParsableCommand {
         abstract: "Connect to a coordinator and embed the shards it deals into PostgreSQL (the default command).",
         discussion: """
             Workers may join and leave at any time. SIGTERM or Ctrl-C returns the shards not yet started, \
-            finishes the current one and exits 0. The database URL comes from --database or \
+            finishes the current one (or, past --stop-seconds, cancels its commit and returns it too) \
+            and exits 0. The database URL comes from --database or \
             DRIFTLESS_DATABASE_URL and is never logged with its password.
             """
     )
@@ -58,6 +59,13 @@ struct ServeCommand: ParsableCommand {
     )
     var commitRetrySeconds = 120.0
 
+    @Option(
+        name: .long,
+        help:
+            "Seconds the current shard may take to finish after SIGTERM or Ctrl-C; past them its commit is cancelled and the shard given back."
+    )
+    var stopSeconds = 20.0
+
     @Option(name: .long, help: "The worker's id (default: host-pid-random).")
     var id: String?
 
@@ -72,6 +80,12 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--credit must be between 1 and 16 (got \(credit))")
         }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive") }
+        guard commitRetrySeconds >= 0, commitRetrySeconds.isFinite else {
+            throw ValidationError("--commit-retry-seconds must be 0 or more (got \(commitRetrySeconds))")
+        }
+        guard stopSeconds >= 0, stopSeconds.isFinite else {
+            throw ValidationError("--stop-seconds must be 0 or more (got \(stopSeconds))")
+        }
         do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch {
             throw ValidationError("\(error)")
         }
@@ -96,6 +110,7 @@ struct ServeCommand: ParsableCommand {
         configuration.metricsPort = metricsPort
         configuration.metricsHost = metricsHost
         configuration.commitRetrySeconds = commitRetrySeconds
+        configuration.stopGraceSeconds = stopSeconds
         if let id { configuration.id = id }
         let agent = WorkerAgent(configuration: configuration, logger: logger)
         let stop = agent.stopHandle
