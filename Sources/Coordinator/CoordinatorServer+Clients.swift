@@ -37,19 +37,18 @@ extension CoordinatorServer {
     }
 
     /// The open upload `job`, when `upload` is its token; otherwise the failure to reply.
-    private func ownedUpload(_ job: Int64, _ upload: String, from peer: Data) throws(ClientFailure) -> Upload {
-        guard let open = receiving[job] else { throw ClientFailure(message: "job \(job) is not receiving documents") }
-        guard open.token.matches(upload) else {
-            dropped(
-                .notJobOwner,
-                peer: Self.peerName(peer),
-                "documents or seal for job \(job), opened by another client"
-            )
-            throw ClientFailure(
-                message: "job \(job) was opened by another client: only it may add documents to it or seal it"
-            )
+    private func ownedUpload(_ job: Int64, _ upload: String, from peer: Data) throws(ClientFailure) -> JobLifecycle.Job
+    {
+        do { return try lifecycle.upload(job, token: upload) } catch {
+            if error == .notOwner(job) {
+                dropped(
+                    .notJobOwner,
+                    peer: Self.peerName(peer),
+                    "documents or seal for job \(job), opened by another client"
+                )
+            }
+            throw ClientFailure(message: error.message)
         }
-        return open
     }
 
     private func answer(
@@ -80,31 +79,17 @@ extension CoordinatorServer {
                     message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
                 )
             }
-            let mine = receiving.values.filter { $0.owner == peer }.count
-            guard mine < Upload.perClient else {
-                return .failure(
-                    message:
-                        "this client already has \(mine) uploads open (at most \(Upload.perClient)); seal them first"
-                )
-            }
-            guard receiving.count < Upload.inAll else {
-                return .failure(
-                    message:
-                        "the coordinator has \(receiving.count) uploads open (at most \(Upload.inAll)); try again when some are sealed"
-                )
-            }
+            if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
             let index = try Catalog(db).index(named: submit.index, model: submit.model)
             let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
-            let token = UploadToken()
-            receiving[job] = Upload(
+            let token = lifecycle.opened(
+                job: job,
                 index: index,
                 shardSize: submit.shardSize,
-                nextSeq: 0,
-                token: token,
+                urgent: submit.urgent == true,
                 owner: peer,
-                lastActivity: now
+                now: now
             )
-            if submit.urgent == true { urgentJobs.insert(job) }
             logger.info(
                 "job submitted",
                 metadata: [
@@ -121,7 +106,7 @@ extension CoordinatorServer {
             let staged = documents.map {
                 StagedDocument(seq: 0, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
             }
-            do { try store.stage(job: job, firstSeq: open.nextSeq, documents: staged) } catch {
+            do { try store.stage(job: job, firstSeq: open.staged, documents: staged) } catch {
                 // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
                 guard !error.isConnectionLoss else { throw error }
                 let lines = documents.isEmpty ? "" : " (lines \(documents.first!.line)–\(documents.last!.line))"
@@ -131,45 +116,43 @@ extension CoordinatorServer {
                         "job \(job) failed: staging documents\(lines) failed: \(error); nothing of it was kept"
                 )
             }
-            receiving[job]!.nextSeq += documents.count
-            receiving[job]!.lastActivity = now
-            return .ack(job: job, received: receiving[job]!.nextSeq)
+            lifecycle.staged(job, count: documents.count, now: now)
+            return .ack(job: job, received: open.staged + documents.count)
 
         case .rejected(let job, let upload, let lines):
-            _ = try ownedUpload(job, upload, from: peer)
+            let open = try ownedUpload(job, upload, from: peer)
             for line in lines { try store.recordRejected(job: job, line: line.line, docId: line.id, error: line.error) }
-            receiving[job]!.lastActivity = now
-            return .ack(job: job, received: receiving[job]!.nextSeq)
+            lifecycle.touched(job, now: now)
+            return .ack(job: job, received: open.staged)
 
         case .abandon(let job, let upload):
             let open = try ownedUpload(job, upload, from: peer)
-            abandon(job, reason: "the client gave the upload up after \(open.nextSeq) documents; submit it again")
+            abandon(job, reason: "the client gave the upload up after \(open.staged) documents; submit it again")
             return .ack(job: job, received: 0)
 
         case .seal(let job, let upload, let count):
             let open = try ownedUpload(job, upload, from: peer)
-            guard count == open.nextSeq else {
-                return .failure(message: "job \(job): the client sent \(count) documents but \(open.nextSeq) arrived")
-            }
-            guard open.nextSeq <= configuration.sealBatch else {
-                // Big: sealed a step per loop turn (bounded transactions); the client polls status.
-                receiving.removeValue(forKey: job)
-                sealing[job] = Sealing(upload: open, next: 0, count: open.nextSeq)
+            switch lifecycle.seal(job, count: count) {
+            case .refuse(let message):
+                return .failure(message: message)
+            case .inSteps(let documents):
                 logger.info(
                     "job sealing in steps of \(configuration.sealBatch) documents",
-                    metadata: ["job": "\(job)", "documents": "\(open.nextSeq)"]
+                    metadata: ["job": "\(job)", "documents": "\(documents)"]
                 )
                 return .sealing(job: job)
+            case .now(let documents):
+                let sealed = try store.seal(
+                    job: job,
+                    index: open.index,
+                    shardSize: open.shardSize,
+                    staged: documents
+                )
+                try startDealing(open, sealed, db: db)
+                return .sealed(
+                    .init(job: job, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged)
+                )
             }
-            let sealed = try store.seal(
-                job: job,
-                index: open.index,
-                shardSize: open.shardSize,
-                staged: open.nextSeq
-            )
-            receiving.removeValue(forKey: job)
-            try startDealing(job, open, sealed, db: db)
-            return .sealed(.init(job: job, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged))
 
         case .status(let job):
             let summaries = try store.summaries(job: job)
@@ -180,22 +163,17 @@ extension CoordinatorServer {
 
     /// A sealed job's shards go to the scheduler.
     func startDealing(
-        _ job: Int64,
-        _ upload: Upload,
+        _ job: JobLifecycle.Job,
         _ sealed: (shards: Int, toEmbed: Int, unchanged: Int),
         db: PostgresConnection
     ) throws {
-        jobs[job] = JobRecord(id: job, index: upload.index, state: "running")
-        scheduler.add(
-            try JobStore(db).openShards(job: job),
-            model: upload.index.model.name,
-            atFront: urgentJobs.contains(job)
-        )
-        jobsToCheck.insert(job)
+        let shards = try JobStore(db).openShards(job: job.id)
+        lifecycle.sealed(job.id)
+        scheduler.add(shards, model: job.index.model.name, atFront: job.urgent)
         logger.info(
             "job sealed: dealing shards",
             metadata: [
-                "job": "\(job)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
+                "job": "\(job.id)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
                 "unchanged": "\(sealed.unchanged)",
             ]
         )
@@ -203,41 +181,42 @@ extension CoordinatorServer {
 
     /// One step of each job being sealed in steps (a bounded transaction each, once per loop turn).
     func advanceSeals() {
-        guard !sealing.isEmpty, !databaseBusy, let db = connectedDatabase() else { return }
-        for (job, var progress) in sealing.sorted(by: { $0.key < $1.key }) {
-            let store = JobStore(db)
-            do {
-                if progress.next < progress.count {
-                    let through = min(progress.next + configuration.sealBatch, progress.count) - 1
-                    let step = try store.sealStep(
-                        job: job,
-                        index: progress.upload.index,
-                        from: progress.next,
-                        through: through,
-                        shardSize: progress.upload.shardSize
-                    )
-                    progress.next = through + 1
-                    sealing[job] = progress
-                    logger.debug(
-                        "sealing step",
-                        metadata: [
-                            "job": "\(job)", "checked": "\(progress.next)", "of": "\(progress.count)",
-                            "unchanged": "\(step.unchanged)", "shards": "\(step.shards)",
-                        ]
-                    )
-                } else {
-                    let sealed = try store.startJob(job: job)
-                    sealing.removeValue(forKey: job)
-                    try startDealing(job, progress.upload, sealed, db: db)
-                }
-            } catch let error as StoreError where !error.isConnectionLoss && !DatabaseTimeouts.isTimeout(error) {
-                // Not the database's state of health: the job cannot be sealed (failed meanwhile?).
-                sealing.removeValue(forKey: job)
-                logger.error("sealing stopped: \(error)", metadata: ["job": "\(job)"])
-            } catch {
-                databaseFailed(error)
-                return
+        let steps = lifecycle.sealSteps()
+        let ready = lifecycle.sealStepsDone
+        guard !steps.isEmpty || !ready.isEmpty, !databaseBusy, let db = connectedDatabase() else { return }
+        let store = JobStore(db)
+        var job: JobLifecycle.Job?
+        do {
+            for (sealing, from, through) in steps {
+                job = sealing
+                let step = try store.sealStep(
+                    job: sealing.id,
+                    index: sealing.index,
+                    from: from,
+                    through: through,
+                    shardSize: sealing.shardSize
+                )
+                lifecycle.sealStepDone(sealing.id, through: through)
+                logger.debug(
+                    "sealing step",
+                    metadata: [
+                        "job": "\(sealing.id)", "checked": "\(through + 1)", "of": "\(sealing.staged)",
+                        "unchanged": "\(step.unchanged)", "shards": "\(step.shards)",
+                    ]
+                )
             }
+            for sealed in ready {
+                job = sealed
+                try startDealing(sealed, try store.startJob(job: sealed.id), db: db)
+            }
+        } catch let error as StoreError where !error.isConnectionLoss && !DatabaseTimeouts.isTimeout(error) {
+            // Not the database's state of health: the job cannot be sealed (failed meanwhile?).
+            if let job {
+                lifecycle.dropped(job.id)
+                logger.error("sealing stopped: \(error)", metadata: ["job": "\(job.id)"])
+            }
+        } catch {
+            databaseFailed(error)
         }
     }
 
@@ -247,8 +226,7 @@ extension CoordinatorServer {
         guard let db = connectedDatabase() else { return }
         do {
             let staged = try JobStore(db).abandonUpload(job: job, error: reason)
-            receiving.removeValue(forKey: job)
-            urgentJobs.remove(job)
+            lifecycle.dropped(job)
             logger.warning(
                 "upload abandoned: job failed, its staged documents deleted",
                 metadata: ["job": "\(job)", "deleted": "\(staged)", "reason": "\(reason)"]
@@ -260,7 +238,7 @@ extension CoordinatorServer {
 
     /// Uploads that sent nothing for `uploadIdleSeconds` (the client died, hung or was cut off).
     func expireIdleUploads() {
-        for (job, upload) in receiving where now - upload.lastActivity > configuration.uploadIdleSeconds {
+        for job in lifecycle.idleUploads(now: now) {
             abandon(
                 job,
                 reason:
@@ -291,7 +269,7 @@ extension CoordinatorServer {
                 error: job.error,
                 phase: job.state == "indexing"
                     ? indexBuilds.progress(job: job.id) ?? "building the HNSW index"
-                    : sealing[job.id].map { "sealing: \($0.next) of \($0.count) documents checked" }
+                    : lifecycle.phase(of: job.id)
             )
         }
         let workers = scheduler.workers.values.sorted { $0.id < $1.id }.map { worker in
@@ -313,33 +291,11 @@ extension CoordinatorServer {
     }
 }
 
-/// A job whose documents are arriving, and who may send them.
-struct Upload {
-    /// Open uploads one client connection may have, and the coordinator in all.
-    static let perClient = 8
-    static let inAll = 256
-    var index: IndexRecord
-    var shardSize: Int
-    var nextSeq: Int
-    var token: UploadToken
-    /// The routing id of the client connection that opened it.
-    var owner: Data
-    /// When the client last sent documents for it (an idle upload expires).
-    var lastActivity: Double
-}
-
-/// A job being sealed in steps: its upload, and the next document number to check.
-struct Sealing {
-    var upload: Upload
-    var next: Int
-    var count: Int
-}
-
 /// The secret an `accepted` reply hands the client that opened a job (128 random bits).
-struct UploadToken {
-    let text: String
+public struct UploadToken: Sendable {
+    public let text: String
 
-    init() {
+    public init() {
         var generator = SystemRandomNumberGenerator()
         text = (0..<2).map { _ in
             let value = generator.next() as UInt64
@@ -349,7 +305,7 @@ struct UploadToken {
     }
 
     /// Compared in time independent of where they differ.
-    func matches(_ other: String) -> Bool {
+    public func matches(_ other: String) -> Bool {
         let a = Array(text.utf8)
         let b = Array(other.utf8)
         guard a.count == b.count else { return false }

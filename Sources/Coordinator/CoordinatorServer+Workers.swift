@@ -252,7 +252,7 @@ extension CoordinatorServer {
                 "commit_s": "\(String(format: "%.3f", done.commitSeconds))",
             ]
         )
-        if let job { jobsToCheck.insert(job) } else { for job in jobs.keys { jobsToCheck.insert(job) } }
+        lifecycle.check(job)
     }
 
     private func shardFailed(_ worker: String, _ failure: WorkerMessage.ShardFailed) {

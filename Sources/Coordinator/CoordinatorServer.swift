@@ -51,19 +51,10 @@ public final class CoordinatorServer {
     /// `coordinatorConnectSeconds` on a partitioned link).
     private var reconnectInterval = 1.0
     var scheduler: ShardScheduler
-    /// Running jobs by id.
-    var jobs: [Int64: JobRecord] = [:]
-    /// Jobs whose documents are arriving: their index, the next sequence number, and the upload
-    /// token and client that opened them (only that client may add documents or seal).
-    var receiving: [Int64: Upload] = [:]
-    /// Big jobs being sealed, a bounded step per loop turn.
-    var sealing: [Int64: Sealing] = [:]
+    /// Every job from its upload to its HNSW build: what is decided about jobs is decided there.
+    var lifecycle: JobLifecycle
     /// Peers already logged for dropped messages.
     var offences = PeerOffences()
-    /// Jobs submitted as urgent (a query waits for them): dealt first, done without an HNSW build.
-    var urgentJobs: Set<Int64> = []
-    /// Jobs to check for completion (after a commit, or when the database comes back).
-    var jobsToCheck: Set<Int64> = []
     /// HNSW builds of jobs whose shards are all done.
     let indexBuilds: IndexBuildQueue
     let clock = ContinuousClock()
@@ -85,6 +76,9 @@ public final class CoordinatorServer {
         schedulerConfiguration.speculate = configuration.speculate
         schedulerConfiguration.shardDeadlineSeconds = configuration.shardDeadlineSeconds
         scheduler = ShardScheduler(configuration: schedulerConfiguration)
+        lifecycle = JobLifecycle(
+            limits: .init(sealBatch: configuration.sealBatch, uploadIdleSeconds: configuration.uploadIdleSeconds)
+        )
         indexBuilds = IndexBuildQueue(
             builder: HnswIndexBuilder(
                 url: configuration.databaseURL,
@@ -188,7 +182,7 @@ public final class CoordinatorServer {
         database = connection
         logger.info(
             "coordinator ready",
-            metadata: ["jobs": "\(jobs.count)", "open_shards": "\(scheduler.openShardCount)"]
+            metadata: ["jobs": "\(lifecycle.jobs.count)", "open_shards": "\(scheduler.openShardCount)"]
         )
 
         var sockets = [workerSocket, clientSocket]
@@ -313,37 +307,34 @@ public final class CoordinatorServer {
         }
         expireIdleUploads()
         collectIndexBuilds()
-        if !pendingIndexRetries.isEmpty, let db = connectedDatabase() { requeueIndexBuilds(db) }
+        if connectedDatabase() != nil { for job in lifecycle.buildsToRetry() { indexBuilds.enqueue(job.record) } }
         metrics.queueDepth.set(Double(scheduler.queue.count))
         metrics.workers.set(Double(scheduler.workers.count))
         metrics.unhealthyWorkers.set(
             Double(scheduler.workers.values.filter { !$0.unhealthy.isEmpty || $0.pausedUntil > now }.count)
         )
-        if !jobsToCheck.isEmpty, !databaseBusy, let db = connectedDatabase() {
-            for job in jobsToCheck.sorted() {
+        if !lifecycle.toCheck.isEmpty, !databaseBusy, let db = connectedDatabase() {
+            for job in lifecycle.toCheck.sorted() {
                 do {
-                    if try JobStore(db).finishIfComplete(job: job), let record = jobs.removeValue(forKey: job) {
-                        let sameIndex = { (index: IndexRecord) in index.id == record.index.id }
-                        if urgentJobs.remove(job) != nil {
-                            // A query is waiting; its documents are looked up by id, not through the graph.
-                            try JobStore(db).markDone(job: job)
-                            metrics.jobsFinished.increment()
-                            logger.info("urgent job done (no HNSW build)", metadata: ["job": "\(job)"])
-                        } else if jobs.values.contains(where: { sameIndex($0.index) }) {
-                            // (An upload still receiving does not count: it may never be sealed.)
-                            // Building now would leave the other job inserting into the graph one vector at a time.
-                            try JobStore(db).markDone(job: job)
-                            metrics.jobsFinished.increment()
-                            logger.info(
-                                "job done; another job of its index is running and builds the HNSW index",
-                                metadata: ["job": "\(job)"]
-                            )
-                        } else {
-                            logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
-                            indexBuilds.enqueue(record)
-                        }
+                    guard try JobStore(db).finishIfComplete(job: job) else {
+                        lifecycle.notComplete(job)
+                        continue
                     }
-                    jobsToCheck.remove(job)
+                    let record = lifecycle.jobs[job]?.record
+                    switch lifecycle.complete(job) {
+                    case .done(let reason):
+                        // Marked done by the next statement; were it lost, the job is resumed as indexing.
+                        try JobStore(db).markDone(job: job)
+                        metrics.jobsFinished.increment()
+                        logger.info("\(reason)", metadata: ["job": "\(job)"])
+                    case .build:
+                        logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
+                        if let record {
+                            indexBuilds.enqueue(JobRecord(id: job, index: record.index, state: "indexing"))
+                        }
+                    case nil:
+                        break
+                    }
                 } catch {
                     databaseFailed(error)
                     return
@@ -356,11 +347,10 @@ public final class CoordinatorServer {
     private func collectIndexBuilds() {
         let finished = indexBuilds.takeFinished()
         guard !finished.isEmpty, let db = connectedDatabase() else {
-            for build in finished { retryIndexBuild(job: build.job) }
+            for build in finished { lifecycle.finishFailed(build.job) }
             return
         }
         for build in finished {
-            var error: String?
             switch build.outcome {
             case .success(.built(let seconds)):
                 logger.info(
@@ -377,41 +367,31 @@ public final class CoordinatorServer {
                     "HNSW build interrupted: the database went away; will try again",
                     metadata: ["job": "\(build.job)", "error": "\(failure)"]
                 )
-                retryIndexBuild(job: build.job)
-                continue
             case .failure(let failure):
-                error =
-                    "HNSW build failed: \(failure) (the vectors are stored; searches scan sequentially until `coord index build` succeeds)"
                 logger.error(
                     "HNSW build failed",
                     metadata: ["job": "\(build.job)", "index": "\(build.index)", "error": "\(failure)"]
                 )
             }
+            let failure: (message: String, connectionLoss: Bool)? =
+                switch build.outcome {
+                case .success: nil
+                case .failure(let failure):
+                    (
+                        "HNSW build failed: \(failure) (the vectors are stored; searches scan sequentially until `coord index build` succeeds)",
+                        failure.isConnectionLoss
+                    )
+                }
+            guard case .finish(let error) = lifecycle.buildEnded(build.job, failure: failure) else { continue }
             do {
                 try JobStore(db).markDone(job: build.job, error: error)
+                lifecycle.finished(build.job)
                 metrics.jobsFinished.increment()
                 logger.info(error == nil ? "job done" : "job failed", metadata: ["job": "\(build.job)"])
             } catch {
                 databaseFailed(error)
-                retryIndexBuild(job: build.job)
+                lifecycle.finishFailed(build.job)
             }
-        }
-    }
-
-    private var pendingIndexRetries: Set<Int64> = []
-
-    private func retryIndexBuild(job: Int64) { pendingIndexRetries.insert(job) }
-
-    /// Queues again the builds that ended with the database gone, once it is back.
-    private func requeueIndexBuilds(_ db: PostgresConnection) {
-        guard !pendingIndexRetries.isEmpty else { return }
-        do {
-            for job in try JobStore(db).indexingJobs() where pendingIndexRetries.contains(job.id) {
-                indexBuilds.enqueue(job)
-            }
-            pendingIndexRetries = []
-        } catch {
-            databaseFailed(error)
         }
     }
 
@@ -425,7 +405,8 @@ public final class CoordinatorServer {
                 case .shard(let worker, let shard): (worker, shard, false)
                 case .copy(let worker, let shard): (worker, shard, true)
                 }
-            guard let open = scheduler.shards[shard], let job = jobs[open.record.job], let db = connectedDatabase()
+            guard let open = scheduler.shards[shard], let job = lifecycle.running(open.record.job),
+                let db = connectedDatabase()
             else {
                 scheduler.notDealt(shard: shard, worker: worker, stillOpen: scheduler.shards[shard] != nil)
                 return
@@ -434,7 +415,7 @@ public final class CoordinatorServer {
                 let store = JobStore(db)
                 guard let token = try store.grantLease(shard: shard, worker: worker) else {
                     scheduler.notDealt(shard: shard, worker: worker, stillOpen: false)
-                    jobsToCheck.insert(job.id)
+                    lifecycle.check(job.id)
                     continue
                 }
                 let documents = try store.documents(job: job.id, shard: open.record)
@@ -479,7 +460,7 @@ public final class CoordinatorServer {
     }
 
     func isolate(_ record: ShardRecord, error: String) {
-        guard let job = jobs[record.job] else { return }
+        guard let job = lifecycle.running(record.job) else { return }
         guard let db = connectedDatabase() else {
             // Not split while the database is away: dealt again as it is (it fails again, then splits).
             scheduler.add([record], model: job.index.model.name, atFront: true)
@@ -487,7 +468,7 @@ public final class CoordinatorServer {
         }
         do {
             guard let children = try JobStore(db).isolateFailure(job: record.job, shard: record, error: error) else {
-                jobsToCheck.insert(record.job)
+                lifecycle.check(record.job)
                 return
             }
             if children.isEmpty {
@@ -496,7 +477,7 @@ public final class CoordinatorServer {
                     "document rejected: it fails every time",
                     metadata: ["job": "\(record.job)", "shard": "\(record.id)", "error": "\(error)"]
                 )
-                jobsToCheck.insert(record.job)
+                lifecycle.check(record.job)
             } else {
                 logger.warning(
                     "shard failed \(record.attempts) times: split to isolate the failing document",
@@ -530,7 +511,7 @@ public final class CoordinatorServer {
                     embedSeconds: 0,
                     now: now
                 )
-                if let job { jobsToCheck.insert(job) }
+                if let job { lifecycle.check(job) }
             }
             return outcome
         } catch {
@@ -571,7 +552,7 @@ public final class CoordinatorServer {
             database = connection
             reconnectInterval = 1
             logger.info("database connection restored")
-            for job in jobs.keys { jobsToCheck.insert(job) }
+            lifecycle.check(nil)
             return connection
         } catch {
             database = nil
@@ -667,14 +648,13 @@ public final class CoordinatorServer {
             logger.warning("submissions interrupted by a restart marked failed", metadata: ["jobs": "\(interrupted)"])
         }
         for job in try store.runningJobs() {
-            jobs[job.id] = job
+            lifecycle.resumed(job, indexing: false)
             let shards = try store.openShards(job: job.id)
             scheduler.add(shards, model: job.index.model.name)
             let leases = try store.leases(job: job.id)
             for lease in leases {
                 scheduler.adopt(token: lease.token, shard: lease.shard, worker: lease.worker, now: now)
             }
-            jobsToCheck.insert(job.id)
             logger.info(
                 "job resumed",
                 metadata: [
@@ -684,6 +664,7 @@ public final class CoordinatorServer {
             )
         }
         for job in try store.indexingJobs() {
+            lifecycle.resumed(job, indexing: true)
             logger.info(
                 "job resumed: building its HNSW index",
                 metadata: ["job": "\(job.id)", "index": "\(job.index.name)"]

@@ -48,6 +48,26 @@ public struct IndexRecord: Sendable, Equatable {
     /// Whether an HNSW index is in place (else every search is a sequential scan).
     public var hasHnsw = false
 
+    public init(
+        id: Int64,
+        name: String,
+        collectionId: Int64,
+        model: ModelRecord,
+        vectorTable: String,
+        hnsw: HnswParameters = HnswParameters(),
+        efSearch: Int = HnswParameters.defaultEfSearch,
+        hasHnsw: Bool = false
+    ) {
+        self.id = id
+        self.name = name
+        self.collectionId = collectionId
+        self.model = model
+        self.vectorTable = vectorTable
+        self.hnsw = hnsw
+        self.efSearch = efSearch
+        self.hasHnsw = hasHnsw
+    }
+
     /// The HNSW index's name in PostgreSQL.
     public var hnswIndexName: String { vectorTable + "_hnsw" }
 }
