@@ -282,7 +282,7 @@ extension CoordinatorServer {
                 tokensEmbedded: worker.tokens,
                 docsPerSecond: worker.embedSeconds > 0 ? Double(worker.documents) / worker.embedSeconds : 0,
                 lastSeenSecondsAgo: now - worker.lastSeen,
-                peer: peerNames[worker.id],
+                peer: sessions.keyNames[worker.id],
                 problems: worker.unhealthy.sorted { $0.key < $1.key }.map { "cannot run \($0.key): \($0.value)" }
                     + (worker.pausedUntil > now ? ["database: \(worker.databaseProblem ?? "?")"] : [])
             )

@@ -19,24 +19,19 @@ extension CoordinatorServer {
             dropped(error.dropReason, peer: worker, "\(error) (\(frames[1].count) bytes)")
             return
         }
-        if case .hello(let hello) = message {
-            welcome(worker, hello, key: key)
-            return
-        }
-        guard scheduler.seen(worker, now: now) else {
-            // Unknown: the coordinator restarted, or declared the worker dead, or the peer never said
-            // hello. Nothing it says counts until it does (a commit it made is found when its lease lapses).
-            if case .goodbye = message { return }
-            dropped(.notWelcomed, peer: worker, "\(message.typeName) before hello: asked to say hello")
+        switch sessions.receive(message, from: worker, now: now, scheduler: &scheduler) {
+        case .drop(let reason, let detail):
+            dropped(reason, peer: worker, detail)
+        case .askHello(let reason, let detail):
+            // Nothing it says counts until it says hello (a commit it made is found when its lease lapses).
+            dropped(reason, peer: worker, detail)
             send(worker, .reset)
-            return
-        }
-        switch message {
-        case .hello: break
-        case .ready(let credit): scheduler.addCredit(worker, credit)
-        case .heartbeat(let leases):
-            let foreign = scheduler.heartbeat(worker, leases: leases, now: now)
-            let forged = foreign.filter { !scheduler.held(worker, token: $0) }
+        case .refuse(let reason):
+            logger.error("worker refused: \(reason)", metadata: ["worker": "\(worker)"])
+            send(worker, .refused(reason: reason))
+        case .admit(let hello):
+            welcome(worker, hello, key: key)
+        case .heartbeat(let forged):
             if !forged.isEmpty {
                 dropped(
                     .notLeaseHolder,
@@ -45,23 +40,27 @@ extension CoordinatorServer {
                 )
             }
             send(worker, .heartbeat)
-        case .shardDone(let done):
-            guard leaseCheck(worker, "shard_done", token: done.lease, shard: done.shard) else { return }
+        case .credit, .ignore:
+            break
+        case .done(let done):
             shardDone(worker, done)
-        case .shardFailed(let failure):
-            guard leaseCheck(worker, "shard_failed", token: failure.lease, shard: failure.shard) else { return }
-            shardFailed(worker, failure)
-        case .shardFenced(let shard, let lease):
-            guard leaseCheck(worker, "shard_fenced", token: lease, shard: shard) else { return }
+        case .failed(let failure, let disabled, let paused):
+            shardFailed(worker, failure, disabled: disabled, paused: paused)
+        case .fenced(let shard, let lease):
             metrics.shardsFenced.increment()
             logger.warning(
                 "commit fenced: the worker's lease was gone",
                 metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(lease)"]
             )
             _ = scheduler.failed(token: lease, fault: .returned)
-        case .goodbye(let returning):
-            logger.info("worker leaving", metadata: ["worker": "\(worker)", "returned_shards": "\(returning.count)"])
-            for lease in scheduler.leave(worker) { revokeInDatabase(lease) }
+        case .late(let type, let shard, let lease):
+            logger.debug(
+                "\(type) for a lease already closed: ignored",
+                metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(lease)"]
+            )
+        case .left(let leases):
+            logger.info("worker leaving", metadata: ["worker": "\(worker)", "returned_shards": "\(leases.count)"])
+            for lease in leases { revokeInDatabase(lease) }
         }
     }
 
@@ -75,25 +74,10 @@ extension CoordinatorServer {
         return "0x" + id.prefix(32).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Whether a lease message counts: the sender must hold `token` on `shard`. A late report on a
-    /// lease the sender held until recently is a race (debug log); anything else is an offence.
-    private func leaseCheck(_ worker: String, _ type: String, token: Int64, shard: Int64) -> Bool {
-        if scheduler.holds(worker, token: token, shard: shard) { return true }
-        if scheduler.held(worker, token: token, shard: shard) {
-            logger.debug(
-                "\(type) for a lease already closed: ignored",
-                metadata: ["worker": "\(worker)", "shard": "\(shard)", "lease": "\(token)"]
-            )
-        } else {
-            dropped(.notLeaseHolder, peer: worker, "\(type) for shard \(shard), lease \(token), which it does not hold")
-        }
-        return false
-    }
-
     /// Counts a dropped message; logs the first of each reason from each peer.
     func dropped(_ reason: DropReason, peer: String, _ detail: String) {
         metrics.droppedMessages[reason]?.increment()
-        let peer = peerNames[peer].map { "\(peer) (key \($0))" } ?? peer
+        let peer = sessions.keyNames[peer].map { "\(peer) (key \($0))" } ?? peer
         if offences.firstTime(peer, reason) {
             logger.warning(
                 "dropped a message: \(detail) (further ones from this peer for this reason are only counted)",
@@ -102,36 +86,8 @@ extension CoordinatorServer {
         }
     }
 
+    /// An admitted hello: the registry checks its models, the workers table records it, and it is welcomed.
     private func welcome(_ worker: String, _ hello: WorkerMessage.Hello, key: Peer?) {
-        // Each hello reads the registry and writes the workers table on this thread: one a second per peer.
-        if let last = lastHello[worker], now - last < 1 {
-            dropped(.tooFrequent, peer: worker, "a hello \(String(format: "%.2f", now - last)) s after the last one")
-            return
-        }
-        lastHello[worker] = now
-        if lastHello.count > scheduler.workers.count + 1000 { lastHello = lastHello.filter { now - $0.value < 1 } }
-        guard hello.protocolVersion == WireProtocol.version else {
-            logger.error(
-                "worker refused: protocol version \(hello.protocolVersion), this coordinator speaks \(WireProtocol.version)",
-                metadata: ["worker": "\(worker)", "version": "\(hello.version)"]
-            )
-            send(
-                worker,
-                .refused(
-                    reason:
-                        "protocol version \(hello.protocolVersion) is not supported; the coordinator speaks version \(WireProtocol.version)"
-                )
-            )
-            return
-        }
-        guard hello.worker == worker else {
-            dropped(
-                .invalid,
-                peer: worker,
-                "a hello whose worker id (\(hello.worker.prefix(64))) differs from its routing id"
-            )
-            return
-        }
         var accepted = Set<String>()
         if let db = connectedDatabase() {
             let catalog = Catalog(db)
@@ -176,11 +132,7 @@ extension CoordinatorServer {
             )
             return
         }
-        scheduler.join(id: worker, host: hello.host, threads: hello.threads, models: accepted, now: now)
-        if let key { peerNames[worker] = key.name }
-        if peerNames.count > scheduler.workers.count + 1000 {
-            peerNames = peerNames.filter { scheduler.workers[$0.key] != nil }
-        }
+        sessions.joined(worker, hello: hello, models: accepted, key: key?.name, now: now, scheduler: &scheduler)
         logger.info(
             "worker joined",
             metadata: [
@@ -255,7 +207,7 @@ extension CoordinatorServer {
         lifecycle.check(job)
     }
 
-    private func shardFailed(_ worker: String, _ failure: WorkerMessage.ShardFailed) {
+    private func shardFailed(_ worker: String, _ failure: WorkerMessage.ShardFailed, disabled: String?, paused: Bool) {
         metrics.shardsFailed[failure.fault]?.increment()
         logger.warning(
             "shard failed on a worker (\(failure.fault.rawValue) fault)",
@@ -264,26 +216,17 @@ extension CoordinatorServer {
                 "fault": "\(failure.fault.rawValue)", "error": "\(failure.error)",
             ]
         )
-        switch failure.fault {
-        case .worker:
-            // A machine fault: this worker gets no more of the model's shards; the others carry on.
-            if let model = scheduler.shards[failure.shard]?.model,
-                scheduler.workers[worker]?.unhealthy[model] == nil
-            {
-                scheduler.disable(model: model, on: worker, reason: failure.error)
-                logger.error(
-                    "worker unhealthy: it cannot run \(model); its shards go to other workers",
-                    metadata: ["worker": "\(worker)", "model": "\(model)", "reason": "\(failure.error)"]
-                )
-            }
-        case .database:
-            scheduler.pause(worker, reason: failure.error, now: now)
+        if let disabled {
+            logger.error(
+                "worker unhealthy: it cannot run \(disabled); its shards go to other workers",
+                metadata: ["worker": "\(worker)", "model": "\(disabled)", "reason": "\(failure.error)"]
+            )
+        }
+        if paused {
             logger.warning(
                 "worker's database failed a commit: nothing dealt to it for \(Int(scheduler.configuration.databasePauseSeconds)) s",
                 metadata: ["worker": "\(worker)"]
             )
-        case .document, .returned:
-            break
         }
         let lease = scheduler.leases[failure.lease]
         switch scheduler.failed(token: failure.lease, fault: failure.fault, certain: failure.certain) {

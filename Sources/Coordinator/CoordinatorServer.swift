@@ -39,10 +39,8 @@ public final class CoordinatorServer {
     /// The registered peers, with CURVE keys (re-read when `coord keys add|revoke` changes them).
     let peers: PeerDirectory?
     private let legacyKeys: Bool
-    /// Routing id → the name of the key a worker connected with.
-    var peerNames: [String: String] = [:]
-    /// When each peer last said hello (bounded: pruned as it grows).
-    var lastHello: [String: Double] = [:]
+    /// What each worker's messages mean: sessions, hellos, lease holders.
+    var sessions = WorkerSessions()
     private var database: PostgresConnection? {
         didSet { stopHandle.watch(database) }
     }
