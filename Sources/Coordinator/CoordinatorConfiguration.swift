@@ -22,6 +22,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var speculate = true
     /// A lease is revoked this long after it was granted, even while its worker heartbeats.
     public var shardDeadlineSeconds = 900.0
+    /// A lone failing document waits this long for a worker that has not failed it yet; then it is rejected.
+    public var secondWorkerSeconds = 120.0
     /// How long `coord serve` waits for PostgreSQL at start.
     public var databaseWaitSeconds = 120.0
     /// An upload that sends nothing for this long is failed and its staged documents deleted.
@@ -45,6 +47,9 @@ public struct CoordinatorConfiguration: Sendable {
             throw .configuration(
                 "--shard-deadline-seconds (\(shardDeadlineSeconds)) must be longer than --lease-seconds (\(leaseSeconds))"
             )
+        }
+        guard secondWorkerSeconds >= 0, secondWorkerSeconds.isFinite else {
+            throw .configuration("--second-worker-seconds must be 0 or more")
         }
         guard sealBatch >= 1 else { throw .configuration("--seal-batch must be at least 1") }
         guard databaseWaitSeconds >= 0, uploadIdleSeconds >= 1 else {
@@ -84,6 +89,7 @@ public struct CoordinatorConfiguration: Sendable {
             "keys": keysFolder ?? "none (loopback only)",
             "lease_seconds": "\(leaseSeconds)", "maintenance_work_mem": maintenanceWorkMemory,
             "heartbeat_seconds": "\(heartbeatSeconds)", "shard_deadline_seconds": "\(shardDeadlineSeconds)",
+            "second_worker_seconds": "\(secondWorkerSeconds)",
             "upload_idle_seconds": "\(uploadIdleSeconds)",
         ]
     }

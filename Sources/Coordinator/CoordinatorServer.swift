@@ -73,6 +73,7 @@ public final class CoordinatorServer {
         schedulerConfiguration.maxAttempts = configuration.maxAttempts
         schedulerConfiguration.speculate = configuration.speculate
         schedulerConfiguration.shardDeadlineSeconds = configuration.shardDeadlineSeconds
+        schedulerConfiguration.secondWorkerSeconds = configuration.secondWorkerSeconds
         scheduler = ShardScheduler(configuration: schedulerConfiguration)
         lifecycle = JobLifecycle(
             limits: .init(sealBatch: configuration.sealBatch, uploadIdleSeconds: configuration.uploadIdleSeconds)
@@ -302,6 +303,14 @@ public final class CoordinatorServer {
         }
         for record in expired.isolate where !committed.contains(record.id) {
             isolate(record, error: "the shard's lease lapsed \(record.attempts) times (a worker died on it each time)")
+        }
+        for record in expired.alone {
+            let model = lifecycle.running(record.job)?.index.model.name ?? "its model"
+            isolate(
+                record,
+                error:
+                    "it failed on every worker that can run \(model), and no other came within \(Int(configuration.secondWorkerSeconds)) s (see the workers' logs for the error)"
+            )
         }
         expireIdleUploads()
         collectIndexBuilds()

@@ -18,6 +18,10 @@ public struct ShardScheduler: Sendable {
         public var shardDeadlineSeconds: Double = 900
         /// A worker whose commit failed for the database's reasons is dealt nothing for this long.
         public var databasePauseSeconds: Double = 10
+        /// A lone document that failed on every worker able to run its model waits this long for
+        /// another such worker; when none comes it is rejected on their word (one worker's, on a
+        /// cluster of one), rather than holding its job open for ever.
+        public var secondWorkerSeconds: Double = 120
         public init() {}
     }
 
@@ -62,6 +66,8 @@ public struct ShardScheduler: Sendable {
         /// A lone document that failed too often on one worker: dealt only to another, which
         /// either indexes it or confirms the failure (then it is rejected).
         public var awaitingSecondWorker = false
+        /// Since when no worker that has not failed it could take it.
+        public var aloneSince: Double?
     }
 
     public var configuration: Configuration
@@ -320,7 +326,9 @@ public struct ShardScheduler: Sendable {
     /// Leases that lapsed (no heartbeat) and workers that went silent, removed from the state.
     /// Each returned lease must be revoked in the database; its shard was queued again
     /// (or must be isolated, when `isolate` holds it).
-    public mutating func expire(now: Double) -> (revoked: [Lease], deadWorkers: [String], isolate: [ShardRecord]) {
+    public mutating func expire(
+        now: Double
+    ) -> (revoked: [Lease], deadWorkers: [String], isolate: [ShardRecord], alone: [ShardRecord]) {
         var dead: [String] = []
         for worker in workers.values where now - worker.lastSeen > configuration.leaseSeconds {
             dead.append(worker.id)
@@ -340,7 +348,29 @@ public struct ShardScheduler: Sendable {
             revoked.append(lease)
             if case .isolate(let record) = failed(token: token) { isolate.append(record) }
         }
-        return (revoked, dead.sorted(), isolate)
+        return (revoked, dead.sorted(), isolate, rejectAlone(now: now))
+    }
+
+    /// Lone documents awaiting a second worker for `secondWorkerSeconds` while no worker that
+    /// has not failed them can run their model: removed, to be rejected.
+    private mutating func rejectAlone(now: Double) -> [ShardRecord] {
+        var alone: [ShardRecord] = []
+        for (id, shard) in shards where shard.awaitingSecondWorker && shard.leases.isEmpty {
+            let another = workers.values.contains {
+                $0.models.contains(shard.model) && !shard.failedOn.contains($0.id)
+            }
+            if another {
+                shards[id]?.aloneSince = nil
+            } else if let since = shard.aloneSince {
+                guard now - since >= configuration.secondWorkerSeconds else { continue }
+                shards.removeValue(forKey: id)
+                queue.removeAll { $0 == id }
+                alone.append(shard.record)
+            } else {
+                shards[id]?.aloneSince = now
+            }
+        }
+        return alone.sorted { $0.id < $1.id }
     }
 
     /// Removes a lease from every record; with `requeue`, puts its shard back at the front of

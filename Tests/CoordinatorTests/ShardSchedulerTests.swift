@@ -198,6 +198,37 @@ struct ShardSchedulerTests {
         }
     }
 
+    @Test(
+        "a lone document that failed on the only worker able to run its model is rejected when no other comes in time"
+    )
+    func loneDocumentNoSecondWorker() {
+        var configuration = ShardScheduler.Configuration()
+        configuration.maxAttempts = 2
+        configuration.leaseSeconds = 1000
+        configuration.secondWorkerSeconds = 60
+        var s = ShardScheduler(configuration: configuration)
+        s.add([ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)], model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.join(id: "other-model", host: "h", threads: 1, models: ["n"], now: 0)
+        s.addCredit("a", 16)
+        deal(&s, 1, to: "a", token: 1)
+        _ = s.failed(token: 1)
+        deal(&s, 1, to: "a", token: 2)
+        _ = s.failed(token: 2)
+        #expect(s.shards[1]?.awaitingSecondWorker == true)
+        #expect(s.expire(now: 10).alone.isEmpty, "the wait starts")
+        #expect(s.expire(now: 69).alone.isEmpty)
+        // A worker able to take it joins: the clock stops; it leaves again: the clock starts again.
+        s.join(id: "b", host: "h", threads: 1, models: ["m"], now: 69)
+        #expect(s.expire(now: 80).alone.isEmpty)
+        #expect(s.shards[1]?.aloneSince == nil)
+        _ = s.leave("b")
+        #expect(s.expire(now: 81).alone.isEmpty)
+        #expect(s.expire(now: 140).alone.isEmpty)
+        #expect(s.expire(now: 141).alone.map(\.id) == [1])
+        #expect(s.shards[1] == nil && s.queue.isEmpty)
+    }
+
     @Test("a lease past the shard deadline is revoked even while its worker heartbeats")
     func shardDeadline() {
         var configuration = ShardScheduler.Configuration()

@@ -138,6 +138,25 @@ extension Integration {
             #expect(status.stdout.contains("rejected 1"), "\(status.stdout)")
         }
 
+        @Test(
+            "a cluster of one worker: a document that fails on it every time is rejected after --second-worker-seconds; the job ends"
+        )
+        func poisonDocumentOneWorker() throws {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator(["--second-worker-seconds", "3"])
+            let (corpus, documents) = try TestResources.scifactSubset(24)
+            let poison = documents[5]["_id"] as! String
+            try cluster.startWorker(environment: ["DRIFTLESS_FAULTS": "fail-doc=\(poison)"])
+            let job = try #require(try cluster.submitDetached(corpus, index: "alone", shardSize: 8))
+            // Before, the lone document waited for a second worker that never came: the job never ended.
+            #expect(try cluster.waitForJob(job, seconds: 90) == "done", "\(cluster.logs)")
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "alone", ids: check.ids(documents).filter { $0 != poison })
+            let rejected = try cluster.database.connect().execute("SELECT doc_id, error FROM rejected_documents")
+            #expect(rejected.rows.map { $0[0] } == [poison])
+            #expect(rejected.rows.first?[1]?.contains("no other came within 3 s") == true, "\(rejected.rows)")
+        }
+
         @Test("a worker whose weights differ from the registry's is refused that model")
         func differentWeights() throws {
             let cluster = try TestCluster()

@@ -53,6 +53,13 @@ struct ServeCommand: ParsableCommand {
     )
     var shardDeadlineSeconds = 900.0
 
+    @Option(
+        name: .long,
+        help:
+            "Seconds a lone document that failed on every worker able to run its model waits for another such worker before it is rejected."
+    )
+    var secondWorkerSeconds = 120.0
+
     @Option(name: .long, help: "Seconds to wait for PostgreSQL at start.")
     var databaseWaitSeconds = 120.0
 
@@ -95,6 +102,7 @@ struct ServeCommand: ParsableCommand {
         configuration.heartbeatSeconds = heartbeatSeconds
         configuration.maxAttempts = maxAttempts
         configuration.shardDeadlineSeconds = shardDeadlineSeconds
+        configuration.secondWorkerSeconds = secondWorkerSeconds
         configuration.databaseWaitSeconds = databaseWaitSeconds
         configuration.uploadIdleSeconds = uploadIdleSeconds
         configuration.sealBatch = sealBatch
