@@ -83,6 +83,21 @@ public struct Migrator {
     public func migrate(_ connection: PostgresConnection, logger: Logger) throws(StoreError) -> [String] {
         let all = try migrations()
         return try connection.during("migrating") {
+            // Whatever the connection's own bounds (a daemon's are short), migrating waits for its
+            // locks (another process migrating, a commit holding a table) up to a minute, and a
+            // migration runs as long as it needs; the bounds are restored after.
+            let bounds = try connection.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')"
+            )
+            try connection.execute(
+                "SELECT set_config('lock_timeout', '60s', false), set_config('statement_timeout', '0', false)"
+            )
+            defer {
+                _ = try? connection.execute(
+                    "SELECT set_config('lock_timeout', $1, false), set_config('statement_timeout', $2, false)",
+                    [bounds.rows.first?[0] ?? "0", bounds.rows.first?[1] ?? "0"]
+                )
+            }
             try connection.execute("SELECT pg_advisory_lock(7426001)")
             defer { _ = try? connection.execute("SELECT pg_advisory_unlock(7426001)") }
             try connection.executeScript(

@@ -452,6 +452,32 @@ extension Integration {
             try check.exactlyOnce(index: "outage", ids: check.ids(documents))
         }
 
+        @Test(
+            "coord serve started while another process migrates waits for the migration lock instead of failing at its 0.5 s lock bound"
+        )
+        func migrationWaitsForLock() throws {
+            let cluster = try TestCluster()
+            let holder = try cluster.database.connect()
+            try holder.execute("SELECT pg_advisory_lock(7426001)")
+            let coordinator = try ManagedProcess(
+                name: "coord-migrating",
+                executable: TestResources.coordExecutable,
+                arguments: [
+                    "serve", "--database", cluster.database.url, "--bind", cluster.workerEndpoint, "--client-bind",
+                    cluster.clientEndpoint, "--models", cluster.modelsFolder.path,
+                ]
+            )
+            Thread.sleep(forTimeInterval: 3)
+            #expect(
+                coordinator.isRunning,
+                "it gave up while another process held the migration lock:\n\(coordinator.log)"
+            )
+            try holder.execute("SELECT pg_advisory_unlock(7426001)")
+            #expect(coordinator.waitForLog("coordinator ready", seconds: 60), "\(coordinator.log)")
+            coordinator.signal(SIGTERM)
+            #expect(coordinator.wait(seconds: 30) == 0)
+        }
+
         @Test("coord serve started while PostgreSQL is down waits for it, logging each attempt")
         func serveWaitsForDatabase() throws {
             let cluster = try TestCluster()
