@@ -459,14 +459,7 @@ extension Integration {
             let cluster = try TestCluster()
             let holder = try cluster.database.connect()
             try holder.execute("SELECT pg_advisory_lock(7426001)")
-            let coordinator = try ManagedProcess(
-                name: "coord-migrating",
-                executable: TestResources.coordExecutable,
-                arguments: [
-                    "serve", "--database", cluster.database.url, "--bind", cluster.workerEndpoint, "--client-bind",
-                    cluster.clientEndpoint, "--models", cluster.modelsFolder.path,
-                ]
-            )
+            let coordinator = try cluster.launchCoordinator()
             Thread.sleep(forTimeInterval: 3)
             #expect(
                 coordinator.isRunning,
@@ -483,14 +476,7 @@ extension Integration {
             let cluster = try TestCluster()
             TestDatabase.stopServer()
             defer { TestDatabase.startServer() }
-            let coordinator = try ManagedProcess(
-                name: "coord-waiting",
-                executable: TestResources.coordExecutable,
-                arguments: [
-                    "serve", "--database", cluster.database.url, "--bind", cluster.workerEndpoint, "--client-bind",
-                    cluster.clientEndpoint, "--models", cluster.modelsFolder.path,
-                ]
-            )
+            let coordinator = try cluster.launchCoordinator()
             #expect(coordinator.waitForLog("attempt 2", seconds: 30), "\(coordinator.log)")
             #expect(coordinator.isRunning)
             TestDatabase.startServer()

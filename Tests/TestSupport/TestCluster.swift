@@ -65,19 +65,24 @@ public final class TestCluster: @unchecked Sendable {
         return folder
     }
 
-    /// Starts `coord serve` and waits until it is ready.
-    @discardableResult
-    public func startCoordinator(_ extra: [String] = []) throws -> ManagedProcess {
+    /// Starts `coord serve` without waiting for it (a test that watches it start).
+    public func launchCoordinator(_ extra: [String] = []) throws -> ManagedProcess {
         var arguments = [
             "serve", "--database", database.url, "--bind", workerEndpoint, "--client-bind", clientEndpoint,
             "--models", modelsFolder.path, "--lease-seconds", "\(leaseSeconds)", "--heartbeat-seconds", "0.5",
         ]
         if let keysFolder { arguments += ["--keys", keysFolder] }
-        let process = try ManagedProcess(
+        return try ManagedProcess(
             name: "coord-\(UUID().uuidString.prefix(4))",
             executable: TestResources.coordExecutable,
             arguments: arguments + extra
         )
+    }
+
+    /// Starts `coord serve` and waits until it is ready.
+    @discardableResult
+    public func startCoordinator(_ extra: [String] = []) throws -> ManagedProcess {
+        let process = try launchCoordinator(extra)
         #expect(process.waitForLog("coordinator ready", seconds: 60), "the coordinator did not start:\n\(process.log)")
         coordinator = process
         return process
