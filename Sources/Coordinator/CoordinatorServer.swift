@@ -314,7 +314,15 @@ public final class CoordinatorServer {
         }
         expireIdleUploads()
         collectIndexBuilds()
-        if connectedDatabase() != nil { for job in lifecycle.buildsToRetry() { indexBuilds.enqueue(job.record) } }
+        if lifecycle.hasBuildsToRetry, let db = connectedDatabase() {
+            // Only once the database answers: a build queued against a refusing server fails at once.
+            do {
+                try db.execute("SELECT 1")
+                for job in lifecycle.buildsToRetry() { indexBuilds.enqueue(job.record) }
+            } catch {
+                databaseFailed(StoreError.database(error, during: "checking the database before building again"))
+            }
+        }
         metrics.queueDepth.set(Double(scheduler.queue.count))
         metrics.workers.set(Double(scheduler.workers.count))
         metrics.unhealthyWorkers.set(

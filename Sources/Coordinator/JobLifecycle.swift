@@ -282,6 +282,9 @@ public struct JobLifecycle {
         if case .indexing = jobs[job]?.phase { jobs[job]!.phase = .indexing(retry: true) }
     }
 
+    /// Whether a build waits for the database to come back.
+    public var hasBuildsToRetry: Bool { jobs.values.contains { $0.phase == .indexing(retry: true) } }
+
     /// Builds to queue again now that the database is back (each is then building).
     public mutating func buildsToRetry() -> [Job] {
         let retry = jobs.values.filter { $0.phase == .indexing(retry: true) }.sorted { $0.id < $1.id }

@@ -233,6 +233,8 @@ public struct ShardScheduler: Sendable {
     public mutating func granted(token: Int64, shard: Int64, worker: String, now: Double) {
         hold(token: token, shard: shard, worker: worker, now: now)
         shards[shard]?.record.attempts += 1
+        // Another worker took it: the wait for one is over (it starts again if that one leaves).
+        shards[shard]?.aloneSince = nil
     }
 
     /// Records that `worker` holds lease `token` on `shard` from `now`.

@@ -79,6 +79,8 @@ public struct JSONLinesReader: Sequence {
                 if let newline = Self.newline(in: buffer, from: from) {
                     bytesSearched += newline + 1 - from
                     var line = buffer[start..<newline]
+                    // A CRLF line's CR is not part of it (nor of its length, for the limit).
+                    if dropped == 0, line.last == UInt8(ascii: "\r") { line = line.dropLast() }
                     let length = dropped + line.count
                     let wasDropped = dropped > 0
                     start = newline + 1
@@ -88,7 +90,6 @@ public struct JSONLinesReader: Sequence {
                     if wasDropped || length > maxLineBytes {
                         return Line(number: lineNumber, bytes: nil, length: length)
                     }
-                    if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
                     if line.allSatisfy({ $0 == 32 || $0 == 9 }) { continue }
                     return Line(number: lineNumber, bytes: Data(line), length: line.count)
                 }

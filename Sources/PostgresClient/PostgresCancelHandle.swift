@@ -15,11 +15,11 @@ public final class PostgresCancelHandle: Sendable {
     /// the request could not be sent. Nothing happens when no statement runs.
     @discardableResult
     public func cancel() -> Bool {
-        current.withLock { object in
-            guard let object else { return false }
-            var message = [CChar](repeating: 0, count: 256)
-            return PQcancel(object.pointer, &message, Int32(message.count)) == 1
-        }
+        // Sent outside the lock (PQcancel connects to the server and waits): the connection's own
+        // thread must not block on it when it reconnects or closes. The object stays alive meanwhile.
+        guard let object = current.withLock({ $0 }) else { return false }
+        var message = [CChar](repeating: 0, count: 256)
+        return PQcancel(object.pointer, &message, Int32(message.count)) == 1
     }
 
     /// Called by the connection when it connects (a new backend) or closes (nil).

@@ -89,13 +89,13 @@ public struct HnswIndexBuilder: Sendable {
         thread.start()
         while done.wait(timeout: .now() + .milliseconds(500)) == .timedOut {
             if cancelled() {
-                // Sent again each turn while a cancellable statement runs: one sent just before it
-                // started would have been lost.
-                let statement = state.value.withLock { state -> PostgresCancelHandle? in
+                // Sent again each turn while a cancellable statement runs (one sent just before it
+                // started would have been lost), under the lock: the build thread cannot move on to
+                // its clean-up statements until the cancel has reached the server.
+                state.value.withLock { state in
                     state.cancelRequested = true
-                    return state.cancellable
+                    _ = state.cancellable?.cancel()
                 }
-                statement?.cancel()
             }
             guard let pid = state.value.withLock({ $0.pid }) else { continue }
             if let rows = try? monitor.execute(

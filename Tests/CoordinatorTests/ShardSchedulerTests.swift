@@ -227,6 +227,25 @@ struct ShardSchedulerTests {
         #expect(s.expire(now: 140).alone.isEmpty)
         #expect(s.expire(now: 141).alone.map(\.id) == [1])
         #expect(s.shards[1] == nil && s.queue.isEmpty)
+
+        // Dealt to another worker that gives it back unfailed and leaves between two passes: the wait starts again.
+        var t = ShardScheduler(configuration: configuration)
+        t.add([ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)], model: "m")
+        t.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        t.addCredit("a", 16)
+        deal(&t, 1, to: "a", token: 1)
+        _ = t.failed(token: 1)
+        deal(&t, 1, to: "a", token: 2)
+        _ = t.failed(token: 2)
+        #expect(t.expire(now: 10).alone.isEmpty)
+        t.join(id: "c", host: "h", threads: 1, models: ["m"], now: 60)
+        t.addCredit("c", 1)
+        deal(&t, 1, to: "c", token: 3, now: 60)
+        #expect(t.failed(token: 3, fault: .returned) == .retry)
+        _ = t.leave("c")
+        #expect(t.expire(now: 75).alone.isEmpty, "c took it: the 60 s start again here")
+        #expect(t.expire(now: 134).alone.isEmpty)
+        #expect(t.expire(now: 136).alone.map(\.id) == [1])
     }
 
     @Test("a lease past the shard deadline is revoked even while its worker heartbeats")

@@ -131,6 +131,16 @@ struct CorpusReaderTests {
         #expect(lines.bytesCopied <= 2 * size)
     }
 
+    @Test("a CRLF line's CR counts neither in it nor against the limit")
+    func crlfAtLimit() throws {
+        let line = #"{"_id": "a", "text": "ok"}"#
+        let path = try Self.file(line + "\r\n" + line + "x\r\n")
+        var lines = try JSONLinesReader(path: path, maxLineBytes: line.utf8.count).makeIterator()
+        #expect(lines.next()?.bytes == Data(line.utf8))
+        let over = lines.next()
+        #expect(over?.bytes == nil && over?.length == line.utf8.count + 1)
+    }
+
     @Test("a line over the limit is reported with its length, never held whole; the rest is read")
     func overLimit() throws {
         let text = String(repeating: "x", count: 5_000_000)
