@@ -209,12 +209,12 @@ public struct JobLifecycle {
     // MARK: Running
 
     /// A job found running (or building its index) at start.
-    public mutating func resumed(_ record: JobRecord, indexing: Bool, urgent: Bool = false) {
+    public mutating func resumed(_ record: JobRecord, indexing: Bool) {
         jobs[record.id] = Job(
             id: record.id,
             index: record.index,
             shardSize: 0,
-            urgent: urgent,
+            urgent: false,
             phase: indexing ? .indexing(retry: false) : .running
         )
         if !indexing { toCheck.insert(record.id) }

@@ -114,9 +114,13 @@ public struct HnswIndexBuilder: Sendable {
         let (result, cancelRequested) = state.value.withLock { ($0.result!, $0.cancelRequested) }
         if case .failure(let error) = result, cancelRequested, case .database = error {
             // Cancelled during one of the short statements around the build.
-            throw .cancelled("the HNSW build of \(index.name) was cancelled; nothing of it was kept")
+            throw Self.cancelled(index)
         }
         return try result.get()
+    }
+
+    private static func cancelled(_ index: IndexRecord) -> StoreError {
+        .cancelled("the HNSW build of \(index.name) was cancelled; nothing of it was kept")
     }
 
     private struct BuildState: Sendable {
@@ -155,13 +159,11 @@ public struct HnswIndexBuilder: Sendable {
                 return state.cancelRequested
             }
         }
-        let interrupted = StoreError.cancelled("the HNSW build of \(index.name) was cancelled; nothing of it was kept")
+        let interrupted = cancelled(index)
         if cancellable(true) { throw interrupted }
         return try connection.during("building the HNSW index of \(index.name)") {
-            do { try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)]) } catch {
-                if cancellable(false) { throw interrupted }
-                throw error
-            }
+            // (A cancel during this wait or the short statements below is mapped by `build`.)
+            try connection.execute("SELECT pg_advisory_lock(7426003, $1::int)", [String(index.id)])
             defer {
                 _ = cancellable(false)
                 _ = try? connection.execute("SELECT pg_advisory_unlock(7426003, $1::int)", [String(index.id)])

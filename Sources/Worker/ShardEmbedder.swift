@@ -256,7 +256,7 @@ final class ShardEmbedder: @unchecked Sendable {
         defer { _ = committing(on: nil) }
         while true {
             do {
-                guard committing(on: nil) else { return .failure(stopped) }
+                guard !isAbandoning else { return .failure(stopped) }
                 if database == nil || !(database!.isConnected) {
                     database = try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
                     log.info("database connection restored")

@@ -198,6 +198,19 @@ struct ShardSchedulerTests {
         }
     }
 
+    /// A lone document (shard 1, model "m") that failed twice on worker "a", the only worker.
+    func failedTwiceOnA(_ configuration: ShardScheduler.Configuration) -> ShardScheduler {
+        var s = ShardScheduler(configuration: configuration)
+        s.add([ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)], model: "m")
+        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        s.addCredit("a", 16)
+        deal(&s, 1, to: "a", token: 1)
+        _ = s.failed(token: 1)
+        deal(&s, 1, to: "a", token: 2)
+        _ = s.failed(token: 2)
+        return s
+    }
+
     @Test(
         "a lone document that failed on the only worker able to run its model is rejected when no other comes in time"
     )
@@ -206,15 +219,8 @@ struct ShardSchedulerTests {
         configuration.maxAttempts = 2
         configuration.leaseSeconds = 1000
         configuration.secondWorkerSeconds = 60
-        var s = ShardScheduler(configuration: configuration)
-        s.add([ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)], model: "m")
-        s.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
+        var s = failedTwiceOnA(configuration)
         s.join(id: "other-model", host: "h", threads: 1, models: ["n"], now: 0)
-        s.addCredit("a", 16)
-        deal(&s, 1, to: "a", token: 1)
-        _ = s.failed(token: 1)
-        deal(&s, 1, to: "a", token: 2)
-        _ = s.failed(token: 2)
         #expect(s.shards[1]?.awaitingSecondWorker == true)
         #expect(s.expire(now: 10).alone.isEmpty, "the wait starts")
         #expect(s.expire(now: 69).alone.isEmpty)
@@ -229,14 +235,7 @@ struct ShardSchedulerTests {
         #expect(s.shards[1] == nil && s.queue.isEmpty)
 
         // Dealt to another worker that gives it back unfailed and leaves between two passes: the wait starts again.
-        var t = ShardScheduler(configuration: configuration)
-        t.add([ShardRecord(id: 1, job: 1, firstSeq: 0, lastSeq: 0, documentCount: 1, attempts: 0)], model: "m")
-        t.join(id: "a", host: "h", threads: 1, models: ["m"], now: 0)
-        t.addCredit("a", 16)
-        deal(&t, 1, to: "a", token: 1)
-        _ = t.failed(token: 1)
-        deal(&t, 1, to: "a", token: 2)
-        _ = t.failed(token: 2)
+        var t = failedTwiceOnA(configuration)
         #expect(t.expire(now: 10).alone.isEmpty)
         t.join(id: "c", host: "h", threads: 1, models: ["m"], now: 60)
         t.addCredit("c", 1)
