@@ -146,6 +146,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
+                "Compat",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

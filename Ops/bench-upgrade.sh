@@ -26,21 +26,10 @@ swift build -c release --product worker >&2
 BIN="$(swift build -c release --show-bin-path)"
 DATA="$DRIFTLESS_SHARED/data/scifact"
 OUT="$DRIFTLESS_CACHE/bench"
-LOGS="$DRIFTLESS_ROOT/var/log"
 PORT=${DRIFTLESS_PORT:-5585}
 SAMPLE=${SAMPLE:-2000}
-mkdir -p "$OUT" "$LOGS"
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-"$BIN/coord" serve --models "$DRIFTLESS_MODELS" --bind "tcp://127.0.0.1:$PORT" --client-bind "tcp://127.0.0.1:$((PORT + 1))" \
-  >"$LOGS/upgrade-coord.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 120); do grep -q "coordinator ready" "$LOGS/upgrade-coord.log" && break; sleep 0.5; done
-for n in 1 2; do
-  "$BIN/worker" serve --coordinator "tcp://127.0.0.1:$PORT" --models "$DRIFTLESS_MODELS" --threads 1 >"$LOGS/upgrade-worker-$n.log" 2>&1 &
-  PIDS+=($!)
-done
+mkdir -p "$OUT"
+start_cluster "$BIN" upgrade "$PORT"
 CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))" --models "$DRIFTLESS_MODELS")
 evaluate() { # evaluate NAME INDEX [flags...]: nDCG@10 etc. as JSON in $OUT/upgrade-NAME.json
   local name=$1 index=$2; shift 2

@@ -23,3 +23,22 @@ release_binaries() {
   (cd "$DRIFTLESS_ROOT" && swift build -c release --product coord >&2 && swift build -c release --product worker >&2 \
     && swift build -c release --show-bin-path)
 }
+
+# start_cluster BIN NAME PORT: `coord serve` (workers on PORT, clients on PORT+1) and two
+# single-threaded workers on the embedded database, logs in var/log/NAME-*.log; stopped when the
+# calling script exits. Sets CLUSTER_PIDS.
+start_cluster() {
+  local bin=$1 name=$2 port=$3 logs="$DRIFTLESS_ROOT/var/log"
+  mkdir -p "$logs"
+  CLUSTER_PIDS=()
+  trap 'for pid in "${CLUSTER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+  "$bin/coord" serve --models "$DRIFTLESS_MODELS" --bind "tcp://127.0.0.1:$port" --client-bind "tcp://127.0.0.1:$((port + 1))" \
+    >"$logs/$name-coord.log" 2>&1 &
+  CLUSTER_PIDS+=($!)
+  for _ in $(seq 120); do grep -q "coordinator ready" "$logs/$name-coord.log" && break; sleep 0.5; done
+  for n in 1 2; do
+    "$bin/worker" serve --coordinator "tcp://127.0.0.1:$port" --models "$DRIFTLESS_MODELS" --threads 1 \
+      >"$logs/$name-worker-$n.log" 2>&1 &
+    CLUSTER_PIDS+=($!)
+  done
+}

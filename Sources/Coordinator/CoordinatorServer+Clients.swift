@@ -80,8 +80,14 @@ extension CoordinatorServer {
                 )
             }
             if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
-            let index = try Catalog(db).index(named: submit.index, model: submit.model)
-            let job = try store.createJob(index: index, source: submit.source, shardSize: submit.shardSize)
+            let route = try IndexRoute.resolve(submit.index, model: submit.model, connection: db)
+            let index = route.target
+            let job = try store.createJob(
+                index: index,
+                source: submit.source,
+                shardSize: submit.shardSize,
+                then: route.then
+            )
             let token = lifecycle.opened(
                 job: job,
                 index: index,
@@ -93,7 +99,9 @@ extension CoordinatorServer {
             logger.info(
                 "job submitted",
                 metadata: [
-                    "job": "\(job)", "index": "\(submit.index)", "model": "\(submit.model)",
+                    "job": "\(job)", "index": "\(submit.index)", "generation": "\(index.name)",
+                    "model": "\(index.model.name)", "serving": "\(route.serving.mode.rawValue)",
+                    "then": "\(route.then.map(\.name).joined(separator: ","))",
                     "source": "\(submit.source)",
                     "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
                     "key": "\(key?.name ?? "none")",
@@ -154,10 +162,48 @@ extension CoordinatorServer {
                 )
             }
 
+        case .cancel(let job):
+            let by = key.map { "\($0.name) (\($0.role.rawValue))" } ?? Self.peerName(peer)
+            switch try store.cancel(job: job, reason: "cancelled by \(by)") {
+            case .refused(let state):
+                guard let state else { return .failure(message: "unknown job \(job)") }
+                return .failure(
+                    message: state == "indexing"
+                        ? "job \(job) is indexing: its documents are all committed, only its HNSW build remains"
+                        : "job \(job) is \(state): there is nothing to cancel"
+                )
+            case .cancelled(let committed, let dropped):
+                lifecycle.dropped(job)
+                let revoked = scheduler.cancel(job: job)
+                for lease in revoked {
+                    if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
+                }
+                logger.warning(
+                    "job cancelled",
+                    metadata: [
+                        "job": "\(job)", "by": "\(by)", "committed_shards": "\(committed)",
+                        "dropped_shards": "\(dropped)", "leases_revoked": "\(revoked.count)",
+                    ]
+                )
+                return .ack(job: job, received: committed)
+            }
+
         case .status(let job):
             let summaries = try store.summaries(job: job)
             if let job, summaries.isEmpty { return .failure(message: "unknown job \(job)") }
-            return .status(statusReport(summaries))
+            var report = statusReport(summaries)
+            if job == nil {
+                report.indexes = try IndexRoute.all(connection: db).map { name, route in
+                    StatusReport.IndexStatus(
+                        name: name,
+                        mode: route.serving.mode.rawValue,
+                        queryModel: route.serving.model.name,
+                        documentModel: route.target.model.name,
+                        generations: ([route.target] + route.then).map(\.name)
+                    )
+                }
+            }
+            return .status(report)
         }
     }
 

@@ -331,10 +331,12 @@ public final class CoordinatorServer {
         if !lifecycle.toCheck.isEmpty, !databaseBusy, let db = connectedDatabase() {
             for job in lifecycle.toCheck.sorted() {
                 do {
-                    guard try JobStore(db).finishIfComplete(job: job) else {
+                    let finish = try JobStore(db).finishIfComplete(job: job)
+                    guard finish.finished else {
                         lifecycle.notComplete(job)
                         continue
                     }
+                    for followUp in finish.followUps { try startFollowUp(followUp, of: job, db: db) }
                     let record = lifecycle.jobs[job]?.record
                     switch lifecycle.complete(job) {
                     case .done(let reason):
@@ -356,6 +358,21 @@ public final class CoordinatorServer {
                 }
             }
         }
+    }
+
+    /// A finished job's documents, copied for another live generation of its index (see
+    /// `JobStore.finishIfComplete`): dealt like a job resumed at start.
+    private func startFollowUp(_ followUp: JobRecord, of job: Int64, db: PostgresConnection) throws {
+        lifecycle.resumed(followUp, indexing: false)
+        let shards = try JobStore(db).openShards(job: followUp.id)
+        scheduler.add(shards, model: followUp.index.model.name)
+        logger.info(
+            "follow-up job: the documents go to the index's other generation",
+            metadata: [
+                "job": "\(followUp.id)", "follows": "\(job)", "index": "\(followUp.index.name)",
+                "model": "\(followUp.index.model.name)", "shards": "\(shards.count)",
+            ]
+        )
     }
 
     /// Jobs whose HNSW build ended: done, failed, or queued again when the database went away.

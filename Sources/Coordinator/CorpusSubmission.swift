@@ -132,7 +132,9 @@ public struct CorpusSubmission {
                 guard case .status(let statusReport) = try expect(client.request(.status(job: job))),
                     let status = statusReport.jobs.first
                 else { throw SubmissionError.protocolError("expected the job's status") }
-                if status.state == "failed" { throw SubmissionError.refused(status.error ?? "job \(job) failed") }
+                if status.state == "failed" || status.state == "cancelled" {
+                    throw SubmissionError.refused(status.error ?? "job \(job) \(status.state)")
+                }
                 if status.state != "receiving" {
                     let sealed = ClientReply.Sealed(
                         job: job,

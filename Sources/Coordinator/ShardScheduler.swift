@@ -103,6 +103,20 @@ public struct ShardScheduler: Sendable {
         hold(token: token, shard: shard, worker: worker, now: now)
     }
 
+    /// Forgets every shard of a cancelled job; returns their leases, for telling their holders.
+    public mutating func cancel(job: Int64) -> [Lease] {
+        let ids = shards.values.filter { $0.record.job == job }.map(\.record.id)
+        var revoked: [Lease] = []
+        for id in ids {
+            for token in shards[id]?.leases ?? [] {
+                if let lease = release(token, requeue: false) { revoked.append(lease) }
+            }
+            shards.removeValue(forKey: id)
+        }
+        queue.removeAll { ids.contains($0) }
+        return revoked
+    }
+
     public var openShardCount: Int { shards.count }
 
     public func openShards(job: Int64) -> Int { shards.values.filter { $0.record.job == job }.count }

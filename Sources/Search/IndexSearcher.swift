@@ -160,7 +160,8 @@ public final class IndexSearcher {
                 method: method
             )
             let head = Array(candidates.prefix(depth))
-            var stored = try vectors.vectors(successor, ids: head.map(\.id))
+            // Only vectors of the documents' current versions: a changed document is embedded again.
+            var stored = try vectors.vectors(successor, ids: head.map(\.id), current: index)
             let missing = head.map(\.id).filter { stored[$0] == nil }
             if !missing.isEmpty { stored.merge(try embedOnDemand(missing, into: successor)) { a, _ in a } }
             var rescored = head.map { candidate in
@@ -182,13 +183,17 @@ public final class IndexSearcher {
         var found: [String: [Float]] = [:]
         if let onDemand {
             try onDemand.embed(try vectors.corpusLines(index, ids: ids), into: successor)
-            found = try vectors.vectors(successor, ids: ids)
+            found = try vectors.vectors(successor, ids: ids, current: index)
             embeddedByWorkers += found.count
         }
         let documents = try vectors.embeddingTexts(index, ids: ids.filter { found[$0] == nil })
         if !documents.isEmpty {
             let embedded = try encoder(for: serving.model).embedDocuments(documents.map(\.text))
-            try vectors.store(successor, vectors: zip(documents, embedded).map { ($0.id, $1, $0.hash) })
+            try vectors.store(
+                successor,
+                vectors: zip(documents, embedded).map { ($0.id, $1, $0.hash) },
+                documentsOf: index
+            )
             found.merge(zip(documents.map(\.id), embedded)) { a, _ in a }
         }
         embeddedOnDemand += found.count
@@ -206,7 +211,7 @@ public final class IndexSearcher {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyQuery(id: nil) }
         let hits = try search(try embed([text])[0], k: k, filters: filters, method: method)
         let documents: [String: (title: String, snippet: String)]
-        do { documents = try vectors.documents(index, ids: hits.map(\.id), snippetLength: snippetLength) } catch {
+        do { documents = try vectors.documents(searched, ids: hits.map(\.id), snippetLength: snippetLength) } catch {
             throw .store(error)
         }
         return hits.map { hit in

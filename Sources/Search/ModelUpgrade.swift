@@ -37,6 +37,10 @@ public final class ModelUpgrade {
         /// fuse: the weight chosen, and the pseudo-queries' MRR@10 at each weight tried.
         public var fuseWeight: Double?
         public var fuseScores: [(weight: Double, score: Double)]
+        /// The change the chosen serving is predicted to make against the old model.
+        public var prediction: UpgradePrediction
+        /// When that is a loss: the other modes' predictions (fuse at its best weight, rescore), best first.
+        public var alternatives: [UpgradePrediction]
     }
 
     public init(
@@ -66,7 +70,7 @@ public final class ModelUpgrade {
 
     /// Creates the successor index (its table) if needed.
     public func successor() throws(SearchError) -> IndexRecord {
-        do { return try Catalog(connection).index(named: successorName, model: model.name) } catch {
+        do { return try Catalog(connection).index(named: successorName, model: model.name, succeeding: index) } catch {
             throw .store(error)
         }
     }
@@ -87,7 +91,7 @@ public final class ModelUpgrade {
                 """
                 SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
                 FROM documents d JOIN \(index.vectorTable) v ON v.doc_id = d.doc_id
-                WHERE d.collection_id = $1 ORDER BY md5(d.doc_id || ':' || $2), d.doc_id LIMIT $3
+                WHERE d.collection_id = $1 AND NOT d.deleted ORDER BY md5(d.doc_id || ':' || $2), d.doc_id LIMIT $3
                 """,
                 [String(index.collectionId), String(seed), String(size)]
             )
@@ -110,13 +114,12 @@ public final class ModelUpgrade {
         do { return try vectors.corpusLines(index, ids: nil, lacking: successor) } catch { throw .store(error) }
     }
 
-    /// Those of `ids` the successor index has no vector for.
+    /// Those of `ids` the successor index has no vector of the current version for.
     public func missing(_ ids: [String]) throws(SearchError) -> [String] {
         let successor = try successor()
-        do {
-            let have = try vectors.vectors(successor, ids: ids)
-            return ids.filter { have[$0] == nil }
-        } catch { throw .store(error) }
+        do { return try vectors.corpusLines(index, ids: ids, lacking: successor).map(\.id) } catch {
+            throw .store(error)
+        }
     }
 
     /// Fits the projection from pairs of the sampled documents (and of `queries`, embedded
@@ -199,18 +202,26 @@ public final class ModelUpgrade {
         let contexts = try oldEncoder.embedDocuments(validation.map(\.context))
         let pseudoNew = try newEncoder.embed(validation.map(\.text))
         let pseudoOld = try oldEncoder.embed(validation.map(\.text))
-        let candidates = heldOut.map { ($0, old[$0]!) }
+        /// The held-out documents by score for one pseudo-query: `vectors` stand for them, `context` for its own.
+        func ranked(
+            _ query: [Float],
+            _ ids: [String],
+            _ vectors: [String: [Float]],
+            own: String,
+            context: [Float]
+        )
+            -> [String]
+        {
+            ids.map { id in
+                ScoredDocument(id: id, score: Double(IndexSearcher.dot(query, id == own ? context : vectors[id] ?? [])))
+            }.sorted(by: ScoredDocument.trecOrder).map(\.id)
+        }
         /// Each pseudo-query's reciprocal rank (top 10) of the rest of its document among the held-out old vectors.
         func reciprocalRanks(_ queries: [[Float]]) -> [Double] {
             zip(queries, zip(validation, contexts)).map { query, target in
                 let (pseudo, context) = target
-                let ranking = candidates.map { id, vector in
-                    ScoredDocument(
-                        id: id,
-                        score: Double(IndexSearcher.dot(query, id == pseudo.documentId ? context : vector))
-                    )
-                }.sorted(by: ScoredDocument.trecOrder).prefix(10).map(\.id)
-                return RankingMetrics.reciprocalRank(at: 10, ranking: ranking, judgments: [pseudo.documentId: 1])
+                let ranking = ranked(query, heldOut, old, own: pseudo.documentId, context: context).prefix(10)
+                return RankingMetrics.reciprocalRank(at: 10, ranking: Array(ranking), judgments: [pseudo.documentId: 1])
             }
         }
         func reciprocalRank(_ queries: [[Float]]) -> Double {
@@ -260,6 +271,61 @@ public final class ModelUpgrade {
             let best = fuseScores.max { $0.score < $1.score || ($0.score == $1.score && $0.weight > $1.weight) }!
             fuseWeight = chosenWeight ?? best.weight
         }
+        // The prediction against the old model, on the same pseudo-queries, for what will serve.
+        let oldRanks = reciprocalRanks(pseudoOld)
+        var projected: [[Float]] = []
+        do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch {
+            throw .projection(error)
+        }
+        func fused(_ weight: Double) -> [[Float]] {
+            zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) }
+        }
+        let prediction =
+            fuse
+            ? UpgradePrediction(
+                serving: "fuse \(fuseWeight ?? 0.5)",
+                new: reciprocalRanks(fused(fuseWeight ?? 0.5)),
+                old: oldRanks,
+                seed: options.seed
+            )
+            : UpgradePrediction(
+                serving: "project (\(validated.method))",
+                new: reciprocalRanks(projected),
+                old: oldRanks,
+                seed: options.seed
+            )
+        var alternatives: [UpgradePrediction] = []
+        if prediction.isLoss {
+            // What would serve better: fuse at its best weight, and re-scoring the old model's top 20 with
+            // new-model vectors (the held-out documents' from the sample; each pseudo-query's own context
+            // embedded by the new model).
+            if !fuse {
+                let best = (0...10).map { Double($0) / 10 }.max { a, b in
+                    let (x, y) = (reciprocalRank(fused(a)), reciprocalRank(fused(b)))
+                    return x < y || (x == y && a > b)
+                }!
+                alternatives.append(
+                    UpgradePrediction(
+                        serving: "fuse \(best)",
+                        new: reciprocalRanks(fused(best)),
+                        old: oldRanks,
+                        seed: options.seed
+                    )
+                )
+            }
+            let newContexts = try newEncoder.embedDocuments(validation.map(\.context))
+            let rescored = validation.indices.map { i in
+                let own = validation[i].documentId
+                let head = Array(ranked(pseudoOld[i], heldOut, old, own: own, context: contexts[i]).prefix(20))
+                let ranking = ranked(pseudoNew[i], head, new, own: own, context: newContexts[i]).prefix(10)
+                return RankingMetrics.reciprocalRank(at: 10, ranking: Array(ranking), judgments: [own: 1])
+            }
+            alternatives.append(
+                UpgradePrediction(serving: "rescore top 20", new: rescored, old: oldRanks, seed: options.seed)
+            )
+            alternatives.sort { $0.change > $1.change }
+        }
+        projection.details["predicted_change"] = prediction.change
         projection.details["validation_score"] = scores.first { $0.method == projection.method }?.score
         let details =
             (try? JSONSerialization.data(withJSONObject: projection.details, options: [.sortedKeys])).map {
@@ -285,13 +351,17 @@ public final class ModelUpgrade {
             pseudoQueries: validation.count,
             oldModelScore: reciprocalRank(pseudoOld),
             fuseWeight: fuseWeight,
-            fuseScores: fuseScores
+            fuseScores: fuseScores,
+            prediction: prediction,
+            alternatives: alternatives
         )
     }
 
     /// Makes `state` current for the index, atomically.
     public func switchServing(_ state: ServingState) throws(SearchError) {
-        do { try ServingStore(connection).switchTo(state, index: index) } catch { throw .store(error) }
+        do { try ServingStore(connection).switchTo(state, index: index, expecting: current) } catch {
+            throw .store(error)
+        }
     }
 
     /// Restores the serving state before the current one.

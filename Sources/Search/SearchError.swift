@@ -20,6 +20,13 @@ public enum SearchError: Error, CustomStringConvertible {
     case embedding(EmbeddingError)
     case input(RetrievalError)
 
+    /// The generation this search read was dropped meanwhile (`coord gc` made its successor the index):
+    /// open the index again and it reads the current one.
+    public var isGenerationGone: Bool {
+        if case .store(.database(let error, _)) = self { return error.sqlState == "42P01" }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .unknownIndex(let name, let known):

@@ -56,7 +56,11 @@ public struct Catalog {
 
     /// The index `name` for `model`, made (with its collection and vector table) when new.
     /// An existing index must have been built by the same model.
-    public func index(named name: String, model modelName: String) throws(StoreError) -> IndexRecord {
+    public func index(
+        named name: String,
+        model modelName: String,
+        succeeding predecessor: IndexRecord? = nil
+    ) throws(StoreError) -> IndexRecord {
         guard let model = try model(named: modelName) else {
             throw .unknownModel(modelName, known: try models().map(\.name))
         }
@@ -76,10 +80,10 @@ public struct Catalog {
                 )
                 let id = try connection.execute(
                     """
-                    INSERT INTO indexes (name, collection_id, model_id, vector_table)
-                    SELECT $1, c.id, $2, 'pending' || c.id FROM collections c WHERE c.name = $1 RETURNING id
+                    INSERT INTO indexes (name, collection_id, model_id, vector_table, predecessor_id)
+                    SELECT $1, c.id, $2, 'pending' || c.id, $3 FROM collections c WHERE c.name = $1 RETURNING id
                     """,
-                    [name, String(model.id)]
+                    [name, String(model.id), predecessor.map { String($0.id) }]
                 ).scalar!
                 let table = "index_vectors_\(id)"
                 try connection.execute("UPDATE indexes SET vector_table = $1 WHERE id = $2", [table, id])

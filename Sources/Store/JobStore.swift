@@ -11,11 +11,21 @@ public struct JobStore {
 
     // MARK: Submission
 
-    public func createJob(index: IndexRecord, source: String, shardSize: Int) throws(StoreError) -> Int64 {
+    /// A receiving job for `index`; once it is done, its documents are copied into a follow-up job
+    /// for each index of `then` (the other live generations of the same index, see ``IndexRoute``).
+    public func createJob(
+        index: IndexRecord,
+        source: String,
+        shardSize: Int,
+        then: [IndexRecord] = []
+    ) throws(StoreError) -> Int64 {
         let id = try connection.during("creating a job for index \(index.name)") {
             try connection.execute(
-                "INSERT INTO jobs (index_id, state, source, shard_size) VALUES ($1, 'receiving', $2, $3) RETURNING id",
-                [String(index.id), source, String(shardSize)]
+                """
+                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids)
+                VALUES ($1, 'receiving', $2, $3, $4::bigint[]) RETURNING id
+                """,
+                [String(index.id), source, String(shardSize), "{\(then.map { String($0.id) }.joined(separator: ","))}"]
             ).scalar
         }
         return Int64(id!)!
@@ -90,48 +100,59 @@ public struct JobStore {
                 guard state == "receiving" else {
                     throw StoreError.invalid("job \(job) is not being sealed (state \(state ?? "unknown"))")
                 }
-                let unchanged =
-                    try connection.execute(
-                        """
-                        WITH gone AS (
-                            DELETE FROM job_documents j
-                            WHERE j.job_id = $1 AND j.seq BETWEEN $3 AND $4 AND (
-                                EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
-                                OR EXISTS (
-                                    -- staged by a running job whose commit will win over what the index holds
-                                    SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
-                                    WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
-                                      AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash
-                                      AND o.version > coalesce(
-                                          (SELECT v.version FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id), 0)))
-                            -- but never while another running job carries a different version: this one,
-                            -- the newest, must then be committed to win
-                            AND NOT EXISTS (
-                                SELECT 1 FROM job_documents n JOIN jobs nj ON nj.id = n.job_id
-                                WHERE nj.index_id = $2 AND nj.state = 'running' AND nj.id <> $1
-                                  AND n.doc_id = j.doc_id AND n.content_hash <> j.content_hash)
-                            RETURNING 1)
-                        SELECT count(*) FROM gone
-                        """,
-                        [String(job), String(index.id), String(from), String(through)]
-                    ).scalar.flatMap { Int($0) } ?? 0
-                let shards = try connection.execute(
-                    """
-                    INSERT INTO shards (job_id, first_seq, last_seq, doc_count, state)
-                    SELECT $1, min(seq), max(seq), count(*), 'pending'
-                    FROM (SELECT seq, (row_number() OVER (ORDER BY seq) - 1) / $2 AS bucket
-                          FROM job_documents WHERE job_id = $1 AND seq BETWEEN $3 AND $4) numbered
-                    GROUP BY bucket ORDER BY min(seq)
-                    """,
-                    [String(job), String(shardSize), String(from), String(through)]
-                ).affected
-                try connection.execute(
-                    "UPDATE jobs SET unchanged_docs = unchanged_docs + $2 WHERE id = $1",
-                    [String(job), String(unchanged)]
-                )
-                return (unchanged, shards)
+                return try cut(job: job, index: index, from: from, through: through, shardSize: shardSize)
             }
         }
+    }
+
+    /// ``sealStep(job:index:from:through:shardSize:)``'s work, inside the caller's transaction.
+    private func cut(
+        job: Int64,
+        index: IndexRecord,
+        from: Int,
+        through: Int,
+        shardSize: Int
+    ) throws -> (unchanged: Int, shards: Int) {
+        let unchanged =
+            try connection.execute(
+                """
+                WITH gone AS (
+                    DELETE FROM job_documents j
+                    WHERE j.job_id = $1 AND j.seq BETWEEN $3 AND $4 AND (
+                        EXISTS (SELECT 1 FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id AND v.content_hash = j.content_hash)
+                        OR EXISTS (
+                            -- staged by a running job whose commit will win over what the index holds
+                            SELECT 1 FROM job_documents o JOIN jobs oj ON oj.id = o.job_id
+                            WHERE oj.index_id = $2 AND oj.state = 'running' AND oj.id <> $1
+                              AND o.doc_id = j.doc_id AND o.content_hash = j.content_hash
+                              AND o.version > coalesce(
+                                  (SELECT v.version FROM \(index.vectorTable) v WHERE v.doc_id = j.doc_id), 0)))
+                    -- but never while another running job carries a different version: this one,
+                    -- the newest, must then be committed to win
+                    AND NOT EXISTS (
+                        SELECT 1 FROM job_documents n JOIN jobs nj ON nj.id = n.job_id
+                        WHERE nj.index_id = $2 AND nj.state = 'running' AND nj.id <> $1
+                          AND n.doc_id = j.doc_id AND n.content_hash <> j.content_hash)
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """,
+                [String(job), String(index.id), String(from), String(through)]
+            ).scalar.flatMap { Int($0) } ?? 0
+        let shards = try connection.execute(
+            """
+            INSERT INTO shards (job_id, first_seq, last_seq, doc_count, state)
+            SELECT $1, min(seq), max(seq), count(*), 'pending'
+            FROM (SELECT seq, (row_number() OVER (ORDER BY seq) - 1) / $2 AS bucket
+                  FROM job_documents WHERE job_id = $1 AND seq BETWEEN $3 AND $4) numbered
+            GROUP BY bucket ORDER BY min(seq)
+            """,
+            [String(job), String(shardSize), String(from), String(through)]
+        ).affected
+        try connection.execute(
+            "UPDATE jobs SET unchanged_docs = unchanged_docs + $2 WHERE id = $1",
+            [String(job), String(unchanged)]
+        )
+        return (unchanged, shards)
     }
 
     /// The last step of sealing: the job starts running. Returns its shards, the documents to
@@ -168,6 +189,53 @@ public struct JobStore {
                 guard failed == 1 else { return 0 }
                 try connection.execute("DELETE FROM shards WHERE job_id = $1", [String(job)])
                 return try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]).affected
+            }
+        }
+    }
+
+    /// What ``cancel(job:reason:)`` did.
+    public enum Cancellation: Sendable, Equatable {
+        /// Cancelled: shards committed before stay, the open ones were dropped with their staged documents.
+        case cancelled(committedShards: Int, droppedShards: Int)
+        /// Not receiving or running (or unknown: nil): nothing changed.
+        case refused(state: String?)
+    }
+
+    /// Stops a receiving or running job in one transaction: the job becomes `cancelled`, its open shards
+    /// `failed` (their leases deleted, so a commit in flight is fenced), its staged documents deleted.
+    /// Committed shards stay: each wrote its documents with their vectors atomically.
+    public func cancel(job: Int64, reason: String) throws(StoreError) -> Cancellation {
+        try connection.during("cancelling job \(job)") {
+            try connection.transaction {
+                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
+                    .scalar
+                guard state == "receiving" || state == "running" else { return .refused(state: state) }
+                try connection.execute(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = now(), error = $2 WHERE id = $1",
+                    [String(job), reason]
+                )
+                try connection.execute(
+                    """
+                    DELETE FROM shard_leases l USING shards s WHERE s.id = l.shard_id AND s.job_id = $1
+                    """,
+                    [String(job)]
+                )
+                let dropped = try connection.execute(
+                    """
+                    UPDATE shards SET state = 'failed', error = 'the job was cancelled', finished_at = now()
+                    WHERE job_id = $1 AND state IN ('pending', 'leased')
+                    """,
+                    [String(job)]
+                ).affected
+                let committed =
+                    Int(
+                        try connection.execute(
+                            "SELECT count(*) FROM shards WHERE job_id = $1 AND state = 'done'",
+                            [String(job)]
+                        ).scalar ?? "0"
+                    ) ?? 0
+                try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)])
+                return .cancelled(committedShards: committed, droppedShards: dropped)
             }
         }
     }
@@ -404,7 +472,10 @@ public struct JobStore {
     /// Moves a running job whose shards are all done (or failed) to `indexing`; the
     /// caller then makes sure the index has its HNSW index and calls ``markDone(job:)``.
     /// Returns whether the job moved.
-    public func finishIfComplete(job: Int64) throws(StoreError) -> Bool {
+    /// In the same transaction, the job's committed documents are copied into a follow-up job (running, its
+    /// shards cut) for each index the job names to go to next (``createJob(index:source:shardSize:then:)``);
+    /// they are returned for dealing.
+    public func finishIfComplete(job: Int64) throws(StoreError) -> (finished: Bool, followUps: [JobRecord]) {
         try connection.during("finishing job \(job)") {
             try connection.transaction {
                 let finished =
@@ -415,10 +486,53 @@ public struct JobStore {
                         """,
                         [String(job)]
                     ).affected == 1
-                if finished { try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]) }
-                return finished
+                guard finished else { return (false, []) }
+                let followUps = try makeFollowUps(of: job)
+                try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)])
+                return (true, followUps)
             }
         }
+    }
+
+    /// The follow-up jobs of a finished job (inside ``finishIfComplete(job:)``'s transaction). Documents keep
+    /// their versions, so a follow-up never writes over a newer submission or a deletion.
+    private func makeFollowUps(of job: Int64) throws -> [JobRecord] {
+        let targets = try connection.execute(
+            """
+            SELECT \(Catalog.indexColumns), j.shard_size FROM jobs j
+            JOIN indexes i ON i.id = ANY(j.then_index_ids) JOIN models m ON m.id = i.model_id
+            WHERE j.id = $1 ORDER BY i.id
+            """,
+            [String(job)]
+        )
+        var made: [JobRecord] = []
+        for row in 0..<targets.count {
+            let index = Catalog.index(targets, row)
+            let shardSize = targets.int(row, "shard_size") ?? 64
+            let id = try connection.execute(
+                """
+                INSERT INTO jobs (index_id, state, source, shard_size, follows_job_id)
+                VALUES ($1, 'receiving', $2, $3, $4) RETURNING id
+                """,
+                [String(index.id), "job \(job)'s documents, for \(index.name)", String(shardSize), String(job)]
+            ).scalar.flatMap { Int64($0) }!
+            // Only what was committed: a document rejected by the serving generation is not tried again.
+            let copied = try connection.execute(
+                """
+                INSERT INTO job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash, version)
+                SELECT $1, (row_number() OVER (ORDER BY j.seq) - 1)::int, j.line, j.doc_id, j.title, j.body, j.metadata,
+                    j.content_hash, j.version
+                FROM job_documents j WHERE j.job_id = $2 AND EXISTS (
+                    SELECT 1 FROM shards s WHERE s.job_id = $2 AND s.state = 'done' AND j.seq BETWEEN s.first_seq AND s.last_seq)
+                """,
+                [String(id), String(job)]
+            ).affected
+            try connection.execute("UPDATE jobs SET submitted_docs = $2 WHERE id = $1", [String(id), String(copied)])
+            if copied > 0 { _ = try cut(job: id, index: index, from: 0, through: copied - 1, shardSize: shardSize) }
+            try connection.execute("UPDATE jobs SET state = 'running', started_at = now() WHERE id = $1", [String(id)])
+            made.append(JobRecord(id: id, index: index, state: "running"))
+        }
+        return made
     }
 
     /// An `indexing` job is done (its index's HNSW index is in place), or failed with `error`.

@@ -115,30 +115,59 @@ public struct ServingStore {
         return data
     }
 
-    /// Makes `state` the index's serving state, atomically: the current one ends in the same transaction.
-    public func switchTo(_ state: ServingState, index: IndexRecord) throws(StoreError) {
+    /// Makes `state` the index's serving state, atomically: the current one ends in the same transaction,
+    /// which first checks that the index still serves `expected` (what the caller read before its fit:
+    /// another upgrade, promote, rollback or gc meanwhile refuses this one) and is not embedded by
+    /// `state`'s model already.
+    public func switchTo(_ state: ServingState, index: IndexRecord, expecting expected: ServingState) throws(StoreError)
+    {
         try connection.during("switching how index \(index.name) serves") {
-            try connection.transaction { try replaceCurrent(with: state, index: index) }
+            try connection.transaction {
+                try lock(index)
+                let now = try current(index)
+                guard now == expected else {
+                    throw StoreError.invalid(
+                        "index \(index.name) changed while this upgrade ran (it serves \(now.mode.rawValue) with \(now.model.name) now, not \(expected.mode.rawValue) with \(expected.model.name)): run the upgrade again"
+                    )
+                }
+                if now.mode == .promoted {
+                    throw StoreError.invalid(
+                        "index \(index.name) is promoted to \(now.model.name): `coord gc --index \(index.name)` makes that its own model first (or `coord upgrade --rollback`)"
+                    )
+                }
+                let model = try connection.execute("SELECT model_id FROM indexes WHERE id = $1", [String(index.id)])
+                    .scalar
+                guard model != String(state.model.id) else {
+                    throw StoreError.invalid("index \(index.name) is embedded by \(state.model.name) already")
+                }
+                try replaceCurrent(with: state, index: index)
+            }
         }
     }
 
-    /// Serves `index` from `successor` natively (`promoted`), in one transaction with the check
-    /// that the successor holds a vector for every document of the collection.
+    /// Serves `index` from `successor` natively (`promoted`), in one transaction with the checks that
+    /// the index is not promoted to it already and that the successor holds the current version of
+    /// every document (the same content hash: a document changed since the re-index counts as missing).
     public func promote(_ index: IndexRecord, to successor: IndexRecord) throws(StoreError) {
         try connection.during("promoting index \(index.name)") {
             try connection.transaction {
                 try lock(index)
+                let now = try current(index)
+                if now.mode == .promoted && now.model.id == successor.model.id {
+                    throw StoreError.invalid("index \(index.name) is already promoted to \(successor.model.name)")
+                }
                 let missing =
                     try connection.execute(
                         """
-                        SELECT count(*) FROM documents d WHERE d.collection_id = $1
-                        AND NOT EXISTS (SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id)
+                        SELECT count(*) FROM documents d WHERE d.collection_id = $1 AND NOT d.deleted
+                        AND NOT EXISTS (
+                            SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
                         """,
                         [String(index.collectionId)]
                     ).scalar.flatMap { Int($0) } ?? 0
                 guard missing == 0 else {
                     throw StoreError.invalid(
-                        "\(successor.name) lacks \(missing) documents of \(index.name): `coord reindex --index \(index.name) --to \(successor.model.name)` first"
+                        "\(successor.name) lacks the current version of \(missing) documents of \(index.name): `coord reindex --index \(index.name) --to \(successor.model.name)` first"
                     )
                 }
                 try replaceCurrent(
@@ -154,15 +183,7 @@ public struct ServingStore {
         try connection.during("rolling back index \(index.name)") {
             try connection.transaction {
                 try lock(index)
-                let collected = try connection.execute(
-                    "SELECT 1 FROM index_serving WHERE index_id = $1 AND ended_at IS NULL AND collected_at IS NOT NULL",
-                    [String(index.id)]
-                )
-                guard collected.isEmpty else {
-                    throw StoreError.invalid(
-                        "index \(index.name)'s old vectors were freed by `coord gc` after its promotion: there is nothing to roll back to"
-                    )
-                }
+                // After `coord gc` the index has no serving history: it serves its own (new) vectors natively.
                 let previous = try connection.execute(
                     "UPDATE index_serving SET ended_at = now() WHERE index_id = $1 AND ended_at IS NULL RETURNING id, previous_id",
                     [String(index.id)]
@@ -195,19 +216,40 @@ public struct ServingStore {
         public var projections: Int
         /// Earlier serving states (no longer restorable by `--rollback`).
         public var history: Int
+        /// The generation that became the index.
+        public var successor: IndexRecord
     }
 
-    /// Once an index is promoted, frees what only a rollback could use: its old model's vectors
-    /// (the table is emptied, not dropped: the index keeps its name and record), its projections,
-    /// and its serving history, in one transaction. Refused unless the index serves `promoted`.
+    /// Once an index is promoted, its successor *becomes* the index, in one transaction: the index's
+    /// record takes the successor's model, vectors (with their HNSW index) and documents; the old
+    /// vectors, their documents, the projections and the serving history are dropped, and the
+    /// successor's own record with them (its jobs move to the index). The index then serves natively,
+    /// and its next upgrade starts from the new model like the first one did. Refused unless the
+    /// index serves `promoted`, and while a job of either generation is open.
     public func collectGarbage(_ index: IndexRecord, dryRun: Bool) throws(StoreError) -> Garbage {
         try connection.during("collecting garbage of index \(index.name)") {
             try connection.transaction {
                 try lock(index)
                 let state = try current(index)
-                guard state.mode == .promoted else {
+                guard state.mode == .promoted, let name = state.successorIndex,
+                    let successor = try Catalog(connection).index(named: name)
+                else {
                     throw StoreError.invalid(
                         "index \(index.name) serves \(state.mode) with \(state.model.name): its vectors are in use (gc runs after `coord promote`)"
+                    )
+                }
+                let both = "{\(index.id),\(successor.id)}"
+                let open = try connection.execute(
+                    """
+                    SELECT id FROM jobs WHERE index_id = ANY($1::bigint[]) AND state IN ('receiving', 'running', 'indexing')
+                    ORDER BY id FOR UPDATE
+                    """,
+                    [both]
+                )
+                guard open.isEmpty else {
+                    let jobs = open.rows.compactMap { $0[0] }.joined(separator: ", ")
+                    throw StoreError.invalid(
+                        "index \(index.name) has open jobs on its generations (\(jobs)): gc once they are done, or `coord cancel` them"
                     )
                 }
                 let number = { (sql: String, parameters: [String?]) throws -> Int in
@@ -221,17 +263,41 @@ public struct ServingStore {
                     history: try number(
                         "SELECT count(*) FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL",
                         id
-                    )
+                    ),
+                    successor: successor
                 )
                 guard !dryRun else { return garbage }
+                try connection.execute("DELETE FROM index_serving WHERE index_id = ANY($1::bigint[])", [both])
+                try connection.execute("DELETE FROM projections WHERE index_id = ANY($1::bigint[])", [both])
                 try connection.execute(
-                    "UPDATE index_serving SET previous_id = NULL, collected_at = now() WHERE index_id = $1 AND ended_at IS NULL",
-                    id
+                    "UPDATE jobs SET index_id = $1 WHERE index_id = $2",
+                    [String(index.id), String(successor.id)]
                 )
-                try connection.execute("UPDATE index_serving SET previous_id = NULL WHERE index_id = $1", id)
-                try connection.execute("DELETE FROM index_serving WHERE index_id = $1 AND ended_at IS NOT NULL", id)
-                try connection.execute("DELETE FROM projections WHERE index_id = $1", id)
-                try connection.execute("TRUNCATE \(index.vectorTable)")
+                // The successor's record goes first (its vector table's name is unique), the index takes its place.
+                try connection.execute("DELETE FROM indexes WHERE id = $1", [String(successor.id)])
+                try connection.execute(
+                    """
+                    UPDATE indexes SET model_id = $2, vector_table = $3, collection_id = $4,
+                        hnsw_m = $5, hnsw_ef_construction = $6, ef_search = $7
+                    WHERE id = $1
+                    """,
+                    [
+                        String(index.id), String(successor.model.id), successor.vectorTable,
+                        String(successor.collectionId), String(successor.hnsw.m), String(successor.hnsw.efConstruction),
+                        String(successor.efSearch),
+                    ]
+                )
+                try connection.execute("DROP TABLE \(index.vectorTable)")
+                try connection.execute("DELETE FROM collections WHERE id = $1", [String(index.collectionId)])
+                try connection.execute(
+                    "UPDATE collections SET name = $2 WHERE id = $1",
+                    [String(successor.collectionId), index.name]
+                )
+                // Workers may write the table only for leased shards of the index's own jobs now.
+                try connection.execute(
+                    "SELECT driftless_protect_vector_table($1, $2)",
+                    [successor.vectorTable, String(index.id)]
+                )
                 return garbage
             }
         }

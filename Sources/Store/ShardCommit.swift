@@ -3,7 +3,8 @@ import PostgresClient
 /// A worker's write of one shard: its documents and vectors and the shard's
 /// completion, in ONE transaction fenced by the lease. A document or vector is written only
 /// over an older (or the same) version, so the newest submission of a document wins whatever
-/// order the shards carrying its versions commit in; each vector row counts its commits.
+/// order the shards carrying its versions commit in (a deletion is a newer version too); each
+/// vector row counts its commits.
 public struct ShardCommit {
     public var shard: Int64
     public var lease: Int64
@@ -88,26 +89,20 @@ public struct ShardCommit {
                     data: copy.data
                 )
                 try connection.execute(
-                    """
-                    INSERT INTO documents AS d (collection_id, doc_id, title, body, metadata, content_hash, version)
-                    SELECT $1, doc_id, title, body, metadata, content_hash, version FROM incoming
-                    ON CONFLICT (collection_id, doc_id) DO UPDATE SET title = excluded.title, body = excluded.body,
-                        metadata = excluded.metadata, content_hash = excluded.content_hash, updated_at = now(),
-                        version = excluded.version
-                    WHERE d.version <= excluded.version
-                    """,
+                    VersionedWrite.documents(from: "incoming", collection: 1),
                     [String(collectionId)]
                 )
                 try connection.execute(
                     """
                     INSERT INTO \(vectorTable) AS v (doc_id, embedding, content_hash, job_id, shard_id, version)
-                    SELECT doc_id, embedding, content_hash, $1, $2, version FROM incoming
+                    SELECT i.doc_id, i.embedding, i.content_hash, $1, $2, i.version FROM incoming i
+                    WHERE \(VersionedWrite.won("i", collection: 3))
                     ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
                         job_id = excluded.job_id, shard_id = excluded.shard_id, embedded_at = now(),
                         version = excluded.version, commits = v.commits + 1
                     WHERE v.version <= excluded.version
                     """,
-                    [String(job), String(shard)]
+                    [String(job), String(shard), String(collectionId)]
                 )
                 try connection.execute(
                     "UPDATE shards SET state = 'done', worker = $2, finished_at = now() WHERE id = $1",

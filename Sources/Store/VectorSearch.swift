@@ -86,14 +86,31 @@ public final class VectorSearch {
         return found
     }
 
-    /// The stored vectors of those of `ids` that `index` holds.
-    public func vectors(_ index: IndexRecord, ids: [String]) throws(StoreError) -> [String: [Float]] {
+    /// The stored vectors of those of `ids` that `index` holds; with `current`, only those embedded from
+    /// the version of the document that `current`'s collection holds now (same content hash).
+    public func vectors(
+        _ index: IndexRecord,
+        ids: [String],
+        current: IndexRecord? = nil
+    ) throws(StoreError) -> [String: [Float]] {
         guard !ids.isEmpty else { return [:] }
         let rows = try connection.during("reading vectors of index \(index.name)") {
-            try connection.execute(
-                "SELECT doc_id, embedding::text FROM \(index.vectorTable) WHERE doc_id = ANY($1::text[])",
-                [CopyText.textArray(ids)]
-            )
+            if let current {
+                try connection.execute(
+                    """
+                    SELECT v.doc_id, v.embedding::text FROM \(index.vectorTable) v
+                    JOIN documents d ON d.collection_id = $2 AND d.doc_id = v.doc_id AND d.content_hash = v.content_hash
+                        AND NOT d.deleted
+                    WHERE v.doc_id = ANY($1::text[])
+                    """,
+                    [CopyText.textArray(ids), String(current.collectionId)]
+                )
+            } else {
+                try connection.execute(
+                    "SELECT doc_id, embedding::text FROM \(index.vectorTable) WHERE doc_id = ANY($1::text[])",
+                    [CopyText.textArray(ids)]
+                )
+            }
         }
         var found: [String: [Float]] = [:]
         for row in 0..<rows.count {
@@ -112,7 +129,7 @@ public final class VectorSearch {
             try connection.execute(
                 """
                 SELECT doc_id, CASE WHEN title = '' THEN body ELSE title || ' ' || body END AS text, content_hash
-                FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[])
+                FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[]) AND NOT deleted
                 """,
                 [String(index.collectionId), CopyText.textArray(ids)]
             )
@@ -123,8 +140,9 @@ public final class VectorSearch {
     }
 
     /// Documents of the index's collection as JSON corpus lines (`_id`, `title`, `text` and their
-    /// metadata), for handing them to the workers: all of `ids` found, or with `ids` nil those
-    /// without a vector in `lacking` (a successor index), in id order.
+    /// metadata), for handing them to the workers: all of `ids` found (or with `ids` nil, all), and
+    /// with `lacking` (a successor index) only those it holds no vector of this version for (none, or
+    /// one of another content hash: a document changed since), in id order. Deleted ones never.
     public func corpusLines(
         _ index: IndexRecord,
         ids: [String]?,
@@ -136,7 +154,8 @@ public final class VectorSearch {
                 """
                 SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
                 FROM documents d WHERE d.collection_id = $1 AND ($2::text[] IS NULL OR d.doc_id = ANY($2::text[]))
-                \(lacking.map { "AND NOT EXISTS (SELECT 1 FROM \($0.vectorTable) s WHERE s.doc_id = d.doc_id)" } ?? "")
+                AND NOT d.deleted
+                \(lacking.map { "AND NOT EXISTS (SELECT 1 FROM \($0.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)" } ?? "")
                 ORDER BY d.doc_id
                 """,
                 [String(index.collectionId), ids.map(CopyText.textArray)]
@@ -145,24 +164,51 @@ public final class VectorSearch {
         return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
     }
 
-    /// Writes vectors into `index` (documents embedded on demand); existing ones are kept.
-    public func store(_ index: IndexRecord, vectors: [(id: String, vector: [Float], hash: String)]) throws(StoreError) {
+    /// Writes vectors of `source`'s documents into `index` (a successor: documents embedded on demand),
+    /// in one transaction with the documents themselves, so no vector lacks its document there. Each is
+    /// written at its document's version, only while that version (its content hash) is current and
+    /// only over an older one: a document changed or deleted meanwhile gets nothing.
+    public func store(
+        _ index: IndexRecord,
+        vectors: [(id: String, vector: [Float], hash: String)],
+        documentsOf source: IndexRecord
+    ) throws(StoreError) {
         guard !vectors.isEmpty else { return }
         for entry in vectors where entry.vector.count != index.model.dimension {
             throw .dimensionMismatch(table: index.vectorTable, expected: index.model.dimension, got: entry.vector.count)
         }
         try connection.during("storing vectors into index \(index.name)") {
-            try connection.execute(
-                """
-                INSERT INTO \(index.vectorTable) (doc_id, embedding, content_hash)
-                SELECT * FROM unnest($1::text[], $2::vector[], $3::text[]) ON CONFLICT (doc_id) DO NOTHING
-                """,
-                [
-                    CopyText.textArray(vectors.map(\.id)),
-                    CopyText.textArray(vectors.map { CopyText.vector($0.vector) }),
-                    CopyText.textArray(vectors.map(\.hash)),
-                ]
-            )
+            try connection.transaction {
+                try connection.execute(
+                    """
+                    CREATE TEMPORARY TABLE embedded ON COMMIT DROP AS
+                    SELECT d.doc_id, u.embedding, d.content_hash, d.version, d.title, d.body, d.metadata
+                    FROM unnest($1::text[], $2::vector[], $3::text[]) AS u(doc_id, embedding, content_hash)
+                    JOIN documents d ON d.collection_id = $4 AND d.doc_id = u.doc_id AND d.content_hash = u.content_hash
+                        AND NOT d.deleted
+                    """,
+                    [
+                        CopyText.textArray(vectors.map(\.id)),
+                        CopyText.textArray(vectors.map { CopyText.vector($0.vector) }),
+                        CopyText.textArray(vectors.map(\.hash)), String(source.collectionId),
+                    ]
+                )
+                try connection.execute(
+                    VersionedWrite.documents(from: "embedded", collection: 1),
+                    [String(index.collectionId)]
+                )
+                try connection.execute(
+                    """
+                    INSERT INTO \(index.vectorTable) AS v (doc_id, embedding, content_hash, version)
+                    SELECT e.doc_id, e.embedding, e.content_hash, e.version FROM embedded e
+                    WHERE \(VersionedWrite.won("e", collection: 1))
+                    ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
+                        version = excluded.version, embedded_at = now()
+                    WHERE v.version < excluded.version
+                    """,
+                    [String(index.collectionId)]
+                )
+            }
         }
     }
 

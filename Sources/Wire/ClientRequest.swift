@@ -14,6 +14,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     /// The client gives up an open upload (Ctrl-C, an error): the job is failed and its staged
     /// documents deleted. Answered with `ack`.
     case abandon(job: Int64, upload: String)
+    /// `coord cancel`: stops a job that is receiving or running (its leases revoked, its staged
+    /// documents deleted; what was committed stays). Answered with `ack`, or `failure` naming its state.
+    case cancel(job: Int64)
 
     public struct Submit: Codable, Sendable, Equatable {
         public var protocolVersion: Int
@@ -69,6 +72,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         case "abandon":
             let body = try Abandon(from: decoder)
             self = .abandon(job: body.job, upload: body.upload)
+        case "cancel": self = .cancel(job: try Cancel(from: decoder).job)
         default: throw WireError.unknownType(type)
         }
     }
@@ -84,6 +88,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             try encoder.encode(type: "seal", Seal(job: job, upload: upload, documents: documents))
         case .status(let job): try encoder.encode(type: "status", Status(job: job))
         case .abandon(let job, let upload): try encoder.encode(type: "abandon", Abandon(job: job, upload: upload))
+        case .cancel(let job): try encoder.encode(type: "cancel", Cancel(job: job))
         }
     }
 
@@ -103,6 +108,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         var documents: Int
     }
     private struct Status: Codable { var job: Int64? }
+    private struct Cancel: Codable { var job: Int64 }
     private struct Abandon: Codable {
         var job: Int64
         var upload: String

@@ -3,18 +3,42 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var coordinator: String
     public var jobs: [JobStatus]
     public var workers: [WorkerStatus]
+    /// How each index serves (in a report of every job; nil from older coordinators).
+    public var indexes: [IndexStatus]?
 
-    public init(coordinator: String, jobs: [JobStatus], workers: [WorkerStatus]) {
+    public init(coordinator: String, jobs: [JobStatus], workers: [WorkerStatus], indexes: [IndexStatus]? = nil) {
         self.coordinator = coordinator
         self.jobs = jobs
         self.workers = workers
+        self.indexes = indexes
+    }
+
+    /// An index and its generations: what queries read and where submissions go.
+    public struct IndexStatus: Codable, Sendable, Equatable {
+        public var name: String
+        /// native, project, fuse, rescore or promoted.
+        public var mode: String
+        /// The model that embeds its queries.
+        public var queryModel: String
+        /// The model submissions are embedded by first (the serving generation's).
+        public var documentModel: String
+        /// The vectors' generations: the serving one first, then those that follow it.
+        public var generations: [String]
+
+        public init(name: String, mode: String, queryModel: String, documentModel: String, generations: [String]) {
+            self.name = name
+            self.mode = mode
+            self.queryModel = queryModel
+            self.documentModel = documentModel
+            self.generations = generations
+        }
     }
 
     public struct JobStatus: Codable, Sendable, Equatable {
         public var id: Int64
         public var index: String
         public var model: String
-        /// receiving, running, indexing (building the HNSW index), done or failed.
+        /// receiving, running, indexing (building the HNSW index), done, failed or cancelled.
         public var state: String
         public var source: String
         public var submittedDocs: Int
@@ -69,7 +93,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.phase = phase
         }
 
-        public var isFinished: Bool { state == "done" || state == "failed" }
+        public var isFinished: Bool { state == "done" || state == "failed" || state == "cancelled" }
     }
 
     public struct WorkerStatus: Codable, Sendable, Equatable {

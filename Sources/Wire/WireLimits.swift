@@ -140,8 +140,8 @@ extension ClientRequest: WireValidatable {
                 "submit: the index name must have 1 to 200 characters"
             )
             try WireError.check(
-                !submit.model.isEmpty && submit.model.count <= WireLimits.nameCharacters,
-                "submit: the model name must have 1 to 256 characters"
+                submit.model.count <= WireLimits.nameCharacters,
+                "submit: the model name must have at most 256 characters (none: the index's serving one)"
             )
             try WireError.check(
                 (1...100_000).contains(submit.shardSize),
@@ -172,6 +172,8 @@ extension ClientRequest: WireValidatable {
             try WireError.check(job > 0 && documents >= 0, "seal: job \(job), documents \(documents)")
         case .abandon(let job, _):
             try WireError.check(job > 0, "abandon: job \(job)")
+        case .cancel(let job):
+            try WireError.check(job > 0, "cancel: job \(job)")
         case .status(let job):
             try WireError.check(job.map { $0 > 0 } ?? true, "status: job \(job ?? 0)")
         }

@@ -133,6 +133,18 @@ public final class TestCluster: @unchecked Sendable {
         )
     }
 
+    /// Runs a `coord` lifecycle command (`upgrade`, `reindex`, `promote`, `gc`, `delete`, `query`, …)
+    /// with what it takes of `--database`, `--models` and `--coordinator`.
+    public func lifecycle(_ arguments: [String]) throws -> TestResources.Run {
+        let command = arguments.first ?? ""
+        return try TestResources.run(
+            TestResources.coordExecutable,
+            arguments + ["--database", database.url]
+                + (["upgrade", "reindex", "query", "eval"].contains(command) ? ["--models", modelsFolder.path] : [])
+                + (["upgrade", "reindex"].contains(command) ? ["--coordinator", clientEndpoint] : [])
+        )
+    }
+
     /// `coord submit CORPUS --index INDEX --model all-MiniLM-L6-v2 --detach`: the job id.
     public func submitDetached(_ corpus: URL, index: String, shardSize: Int = 8, extra: [String] = []) throws -> Int64?
     {

@@ -8,7 +8,8 @@ struct GcCommand: ParsableCommand {
         abstract: "After `coord promote`: free an index's old vectors, its projections and its rollback history.",
         discussion: """
             The old model's vectors are kept after a promotion so that `coord upgrade --rollback` can return to \
-            them; gc gives that up. The index keeps its name and serves its promoted successor's vectors. \
+            them; gc gives that up: the successor becomes the index (its name and record, now with the new model), \
+            so the next upgrade starts from the new model. \
             Refused unless the index serves promoted. --dry-run only reports.
             """
     )
@@ -26,7 +27,9 @@ struct GcCommand: ParsableCommand {
             print(
                 "\(index): \(dryRun ? "would free" : "freed") \(garbage.oldVectors) vectors of \(record.model.name) (\(size) with their indexes), "
                     + "\(garbage.projections) projections, \(garbage.history) earlier serving states"
-                    + (dryRun ? "" : "; --rollback can no longer return to them")
+                    + (dryRun
+                        ? ""
+                        : "; \(index) is now embedded by \(garbage.successor.model.name) (the vectors and documents of \(garbage.successor.name)), and --rollback can no longer return")
             )
         } catch {
             throw fail(error)

@@ -30,9 +30,6 @@ struct PromoteCommand: ParsableCommand {
                     "index \(index) is embedded by \(model.name) already: nothing to promote (pass --to MODEL)"
                 )
             }
-            if current.mode == .promoted && current.model.name == model.name {
-                throw StoreError.invalid("index \(index) is already promoted to \(model.name)")
-            }
             let successorName = "\(index)@\(model.name)"
             guard let successor = try catalog.index(named: successorName) else {
                 throw StoreError.invalid(

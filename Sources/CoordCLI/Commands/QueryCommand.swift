@@ -34,6 +34,13 @@ struct QueryCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (one object; with --queries, one line per query).")
     var json = false
 
+    @Flag(
+        name: .long,
+        help:
+            "With --json: add the query vector as the index serves it (\"vector\": projected, fused, …) and, for rescore, the new model's (\"rescoreVector\")."
+    )
+    var showVectors = false
+
     @OptionGroup var search: SearchOptions
     @OptionGroup var database: DatabaseOptions
 
@@ -59,27 +66,43 @@ struct QueryCommand: ParsableCommand {
         } else {
             queryList = [(nil, text!)]
         }
-        let searcher = try search.searcher(database)
-        let method = searcher.method(exact: search.exact, efSearch: search.efSearch)
+        var searcher = try search.searcher(database)
+        var method = searcher.method(exact: search.exact, efSearch: search.efSearch)
         let encoder = JSONEncoder()
         encoder.outputFormatting = queries == nil ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         for query in queryList {
             let results: [IndexSearcher.Result]
             do { results = try searcher.query(query.text, k: k, filters: filters, method: method) } catch {
-                throw fail(error)
+                // `coord gc` dropped the generation this searcher had opened: once more, on the current one.
+                guard error.isGenerationGone else { throw fail(error) }
+                searcher = try search.searcher(database)
+                method = searcher.method(exact: search.exact, efSearch: search.efSearch)
+                do { results = try searcher.query(query.text, k: k, filters: filters, method: method) } catch {
+                    throw fail(error)
+                }
             }
             if json || queries != nil {
+                var vectors: IndexSearcher.QueryVectors?
+                if showVectors {
+                    do { vectors = try searcher.embed([query.text])[0] } catch { throw fail(error) }
+                }
                 let object = QueryAnswer(
                     query: query.id,
                     text: query.text,
                     index: searcher.index.name,
+                    model: searcher.serving.model.name,
+                    mode: searcher.serving.mode.rawValue,
                     method: "\(method)",
-                    results: results
+                    results: results,
+                    vector: vectors?.search,
+                    rescoreVector: vectors?.rescore
                 )
                 print(String(decoding: try encoder.encode(object), as: UTF8.self))
                 continue
             }
-            print("\(searcher.index.name) (\(searcher.index.model.name), \(method)): \(results.count) results")
+            print(
+                "\(searcher.index.name) (\(searcher.serving.model.name), \(searcher.serving.mode.rawValue), \(method)): \(results.count) results"
+            )
             for (rank, result) in results.enumerated() {
                 print(String(format: "%3d  %.4f  ", rank + 1, result.score) + "\(result.id)  \(result.title)")
                 let snippet = result.snippet.replacingOccurrences(of: "\n", with: " ")
@@ -92,7 +115,12 @@ struct QueryCommand: ParsableCommand {
         var query: String?
         var text: String
         var index: String
+        /// The model that embedded the query, and how it met the vectors (native, project, …).
+        var model: String
+        var mode: String
         var method: String
         var results: [IndexSearcher.Result]
+        var vector: [Float]?
+        var rescoreVector: [Float]?
     }
 }

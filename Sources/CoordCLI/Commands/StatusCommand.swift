@@ -46,6 +46,16 @@ struct StatusCommand: ParsableCommand {
             if let phase = job.phase { print("      \(phase)") }
             if let error = job.error { print("      error: \(error)") }
         }
+        if let indexes = report.indexes {
+            print("indexes:")
+            if indexes.isEmpty { print("  none") }
+            for index in indexes {
+                print(
+                    "  \(index.name)  serving \(index.mode) with \(index.queryModel)"
+                        + "  documents embedded by \(index.documentModel) into \(index.generations.joined(separator: ", then "))"
+                )
+            }
+        }
         print("workers:")
         if report.workers.isEmpty { print("  none") }
         for worker in report.workers {

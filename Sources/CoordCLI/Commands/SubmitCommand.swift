@@ -24,8 +24,12 @@ struct SubmitCommand: ParsableCommand {
     @Option(name: .long, help: "The index to build or update.")
     var index: String
 
-    @Option(name: .long, help: "A registered model (a folder name under `coord serve --models`).")
-    var model: String
+    @Option(
+        name: .long,
+        help:
+            "A registered model (a folder name under `coord serve --models`): needed to create an index; an existing one takes its serving generation's."
+    )
+    var model: String?
 
     @Option(name: .long, help: "Documents per shard.")
     var shardSize = 64
@@ -47,7 +51,7 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let connection = try client.client()
-        var submission = CorpusSubmission(path: corpus, index: index, model: model)
+        var submission = CorpusSubmission(path: corpus, index: index, model: model ?? "")
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
         // Ctrl-C or SIGTERM: the upload is abandoned (the coordinator deletes what was staged).

@@ -58,6 +58,13 @@ struct UpgradeCommand: ParsableCommand {
     )
     var eval: [String] = []
 
+    @Flag(
+        name: .long,
+        help:
+            "Switch although the validation predicts a loss against the old model beyond its uncertainty (refused otherwise)."
+    )
+    var force = false
+
     @Flag(name: .long, help: "Restore the serving state before the last upgrade.")
     var rollback = false
 
@@ -67,6 +74,9 @@ struct UpgradeCommand: ParsableCommand {
             "Fit again although the index already serves this model in this mode (another method, sample or query file)."
     )
     var refit = false
+
+    @Option(name: .long, help: "Seconds to wait for sampled documents another running job (a re-index) embeds.")
+    var sampleWaitSeconds: Double = 600
 
     @Option(name: .long, help: "Threads that embed queries here.")
     var threads = 2
@@ -138,6 +148,11 @@ struct UpgradeCommand: ParsableCommand {
                 "index \(index) already serves \(upgrade.model.name) in \(mode) mode (--refit fits its projection again)"
             )
         }
+        if upgrade.current.mode == .promoted {
+            throw fail(
+                "index \(index) is promoted to \(upgrade.current.model.name): `coord gc --index \(index)` makes that its own model first (or --rollback)"
+            )
+        }
         if upgrade.model.name == upgrade.index.model.name {
             throw fail("index \(index) is embedded by \(upgrade.model.name) already: nothing to upgrade to")
         }
@@ -169,6 +184,7 @@ struct UpgradeCommand: ParsableCommand {
             if !missing.isEmpty {
                 _ = try SuccessorSubmission(client: client, model: to!)
                     .submit(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name, wait: true)
+                try awaitSample(upgrade, sampled.map(\.id))
             }
 
             // 2. Fit, score, store.
@@ -208,6 +224,24 @@ struct UpgradeCommand: ParsableCommand {
             if let cosine = fit.projection.details["held_out_cosine"] {
                 print(String(format: "  held-out cosine with the old vectors: %.4f", cosine))
             }
+            print("  predicted change against the old model, \(fit.prediction.serving): \(fit.prediction.summary)")
+            if fit.prediction.isLoss {
+                for alternative in fit.alternatives {
+                    print("    instead, \(alternative.serving): \(alternative.summary)")
+                }
+                let better = fit.alternatives.first { $0.change > fit.prediction.change }
+                let advice =
+                    better.map {
+                        "the validation prefers \($0.serving) (`--mode \($0.serving.split(separator: " ")[0])`)"
+                    }
+                    ?? "no mode is predicted to do better: keep the old model until `coord reindex` and `coord promote`"
+                guard force else {
+                    throw fail(
+                        "index \(index) not switched: \(fit.prediction.serving) is predicted to lose against the old model beyond the validation's uncertainty; \(advice); --force switches anyway"
+                    )
+                }
+                print("  switching anyway (--force); \(advice)")
+            }
             // 3. Switch.
             let state = ServingState(
                 mode: mode,
@@ -223,6 +257,29 @@ struct UpgradeCommand: ParsableCommand {
             try evaluate(upgrade, state, successor)
         } catch let error as SearchError {
             throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
+        }
+    }
+
+    /// A job already running for the successor (a re-index) carries some sampled documents: the
+    /// sample's own job skipped them, so the fit waits until they are committed (never fits on part).
+    private func awaitSample(_ upgrade: ModelUpgrade, _ ids: [String]) throws {
+        let deadline = Date().addingTimeInterval(sampleWaitSeconds)
+        var reported = -1
+        while true {
+            let missing = try upgrade.missing(ids).count
+            guard missing > 0 else { return }
+            guard Date() < deadline else {
+                throw fail(
+                    "\(missing) sampled documents still lack a vector of \(upgrade.model.name) after \(Int(sampleWaitSeconds)) s (is a job for \(upgrade.successorName) stuck? see `coord status`); nothing was switched"
+                )
+            }
+            if missing != reported {
+                FileHandle.standardError.write(
+                    Data("waiting for \(missing) sampled documents that a running job is embedding\n".utf8)
+                )
+                reported = missing
+            }
+            Thread.sleep(forTimeInterval: 0.5)
         }
     }
 

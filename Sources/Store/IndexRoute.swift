@@ -1,0 +1,81 @@
+import PostgresClient
+
+/// Where documents submitted to an index go. An index keeps its name through its upgrades; what
+/// changes is its *serving generation*, the vectors its queries read. A submission is embedded
+/// for that generation first and then, as a follow-up job, for every other generation still
+/// alive, so none of them falls behind:
+///
+/// | serving state                     | embedded first for           | then for                        |
+/// |-----------------------------------|------------------------------|---------------------------------|
+/// | native (never upgraded, or gc'd)  | the index                    | —                               |
+/// | project, fuse, rescore            | the index (its stored model) | the successor `INDEX@MODEL`     |
+/// | promoted                          | the successor                | the index (for a rollback, until `coord gc`) |
+public struct IndexRoute: Sendable, Equatable {
+    /// The generation whose vectors the submission is embedded into first.
+    public var target: IndexRecord
+    /// The other live generations: follow-up jobs once the first is done.
+    public var then: [IndexRecord]
+    /// How the index serves (native for a new index).
+    public var serving: ServingState
+
+    /// Routes a submission to index `name`. `model` (optional for an existing index) must be the
+    /// target generation's; a new index is created with it.
+    public static func resolve(
+        _ name: String,
+        model: String?,
+        connection: PostgresConnection
+    ) throws(StoreError) -> IndexRoute {
+        let catalog = Catalog(connection)
+        let model = model.flatMap { $0.isEmpty ? nil : $0 }
+        guard let index = try catalog.index(named: name) else {
+            guard let model else {
+                throw .invalid("index \(name) does not exist: pass --model MODEL to create it")
+            }
+            let created = try catalog.index(named: name, model: model)
+            return IndexRoute(target: created, then: [], serving: ServingState(mode: .native, model: created.model))
+        }
+        let serving = try ServingStore(connection).current(index)
+        let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try catalog.index(named: name) }
+        var route =
+            switch (serving.mode, successor) {
+            case (.promoted, let successor?): IndexRoute(target: successor, then: [index], serving: serving)
+            case (_, let successor?): IndexRoute(target: index, then: [successor], serving: serving)
+            case (_, nil): IndexRoute(target: index, then: [], serving: serving)
+            }
+        // A successor a re-index is filling (before any upgrade serves from it) follows too.
+        let filling = try connection.during("reading the successors of index \(name)") {
+            try connection.execute(
+                """
+                SELECT DISTINCT s.name FROM indexes s JOIN jobs j ON j.index_id = s.id
+                WHERE s.predecessor_id = $1 AND j.state IN ('receiving', 'running') ORDER BY s.name
+                """,
+                [String(index.id)]
+            )
+        }
+        for row in filling.rows {
+            guard let name = row[0], name != route.target.name, !route.then.contains(where: { $0.name == name }),
+                let successor = try catalog.index(named: name)
+            else { continue }
+            route.then.append(successor)
+        }
+        if let model, model != route.target.model.name {
+            throw .invalid(
+                "index \(name) takes documents embedded by \(route.target.model.name) (it serves \(serving.mode.rawValue) with \(serving.model.name)), not \(model): submit without --model, or with --model \(route.target.model.name)"
+            )
+        }
+        return route
+    }
+
+    /// Every index by name with its route, except successors (`INDEX@MODEL`), which are generations of another.
+    public static func all(connection: PostgresConnection) throws(StoreError) -> [(name: String, route: IndexRoute)] {
+        var routes: [(name: String, route: IndexRoute)] = []
+        for index in try Catalog(connection).indexes() {
+            routes.append((index.name, try resolve(index.name, model: nil, connection: connection)))
+        }
+        let successors = Set(
+            routes.flatMap { entry in ([entry.route.target] + entry.route.then).map(\.name).filter { $0 != entry.name }
+            }
+        )
+        return routes.filter { !successors.contains($0.name) }
+    }
+}
