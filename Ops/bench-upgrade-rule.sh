@@ -24,11 +24,14 @@ PORT=${DRIFTLESS_PORT:-5595}
 mkdir -p "$OUT"
 start_cluster "$BIN" rule "$PORT"
 CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))")
-if ! "$BIN/coord" query --index scifact --models "$DRIFTLESS_MODELS" -k 1 "test" >/dev/null 2>&1; then
-  log "indexing SciFact with all-MiniLM-L6-v2"
-  "$BIN/coord" submit "$DATA/corpus.jsonl" --index scifact --model all-MiniLM-L6-v2 "${CLIENT[@]}"
-fi
 while "$BIN/coord" upgrade --index scifact --rollback >/dev/null 2>&1; do :; done  # start from native
+# Indexed (or, when it is already, nothing embedded: every document unchanged); then no job may be open.
+log "indexing SciFact with all-MiniLM-L6-v2"
+"$BIN/coord" submit "$DATA/corpus.jsonl" --index scifact "${CLIENT[@]}" $("$BIN/coord" query --index scifact \
+  --models "$DRIFTLESS_MODELS" -k 1 test >/dev/null 2>&1 || echo --model all-MiniLM-L6-v2)
+until "$BIN/coord" status --json "${CLIENT[@]}" | python3 -c 'import json,sys; sys.exit(any(j["state"] in ("receiving","running","indexing") for j in json.load(sys.stdin)["jobs"]))'; do
+  sleep 2
+done
 : > "$OUT/upgrade-rule.txt"
 upgrade() { # upgrade ARGS...: the report, appended; never stops the script
   log "coord upgrade $*"

@@ -4,52 +4,71 @@ import Search
 import Store
 import Wire
 
-/// Documents of an index handed to the workers to embed into its successor index (`INDEX@MODEL`):
-/// the sample of `coord upgrade`, the rest with `coord reindex`. An ordinary job.
+/// Documents of an index embedded again by the workers into its successor index (`INDEX@MODEL`):
+/// the sample of `coord upgrade`, the rest with `coord reindex`, a query's candidates on demand. The
+/// coordinator stages them from the database itself, at their versions (a `reembed` request):
+/// nothing is read into this process and nothing written to a file; a document changed or deleted
+/// meanwhile is embedded as it is now, or not at all.
 struct SuccessorSubmission {
     let client: ClientOptions
-    let model: String
     /// A query waits (re-scoring on demand): dealt first, small shards, no progress bar, no HNSW build.
     var urgent = false
-    /// Asked while sending and waiting (Ctrl-C): an upload is abandoned, a sealed job keeps running;
-    /// either way the temporary file goes and the command exits 130.
+    /// Asked while waiting (Ctrl-C): the job keeps running on the workers; the command exits 130.
     var isCancelled: @Sendable () -> Bool = { false }
 
-    /// Submits `lines` (JSON corpus lines) to index `successor`; waits for the job unless `wait` is off.
-    /// Returns the job id.
-    func submit(_ lines: [String], into successor: String, wait: Bool) throws -> Int64 {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "driftless-\(successor)-\(UUID().uuidString).jsonl"
-        )
-        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
+    /// Has the workers embed those of `ids` (every document when nil) of index `index` that
+    /// `successor` lacks; waits for the job unless `wait` is off. Returns the job and how many it embeds.
+    @discardableResult
+    func submit(
+        ids: [String]?,
+        of index: String,
+        into successor: String,
+        wait: Bool
+    ) throws -> (
+        job: Int64, toEmbed: Int
+    ) {
         let connection = try client.client()
-        var submission = CorpusSubmission(path: file.path, index: successor, model: model)
-        submission.isCancelled = isCancelled
-        if urgent {
-            submission.urgent = true
-            submission.shardSize = 4  // spread over the workers
-        }
-        let outcome: CorpusSubmission.Outcome
-        do { outcome = try submission.run(client: connection) } catch let error as SubmissionError {
-            if case .cancelled = error { throw fail(error, code: 130) }
-            throw fail("submitting \(lines.count) documents to the workers for \(successor): \(error)")
-        } catch {
-            throw fail("submitting \(lines.count) documents to the workers for \(successor): \(error)")
+        let what = ids.map { "\($0.count) documents" } ?? "the documents"
+        let request = ClientRequest.reembed(
+            .init(index: index, successor: successor, ids: ids, shardSize: urgent ? 4 : 64, urgent: urgent)
+        )
+        let job: Int64
+        var toEmbed: Int
+        do {
+            switch try connection.request(request) {
+            case .sealed(let sealed): (job, toEmbed) = (sealed.job, sealed.toEmbed)
+            case .sealing(let sealing):
+                // A big job: sealed by the coordinator in steps; its status says when it runs.
+                (job, toEmbed) = (sealing, 0)
+                while true {
+                    guard case .status(let report) = try connection.request(.status(job: job)),
+                        let status = report.jobs.first
+                    else { throw fail("job \(job): no status from the coordinator") }
+                    if status.state != "receiving" {
+                        toEmbed = status.totalDocs
+                        break
+                    }
+                    if isCancelled() { throw fail("interrupted; job \(job) keeps being sealed and run", code: 130) }
+                    Thread.sleep(forTimeInterval: 0.25)
+                }
+            case .failure(let message):
+                throw fail("having the workers embed \(what) of \(index) into \(successor): \(message)")
+            default: throw fail("unexpected reply from the coordinator")
+            }
+        } catch let error as CoordinatorClient.Failure {
+            throw fail("having the workers embed \(what) of \(index) into \(successor): \(error)")
         }
         if !urgent {
-            FileHandle.standardError.write(
-                Data("job \(outcome.job): \(outcome.sealed.toEmbed) documents to embed into \(successor)\n".utf8)
-            )
+            FileHandle.standardError.write(Data("job \(job): \(toEmbed) documents to embed into \(successor)\n".utf8))
         }
-        guard wait else { return outcome.job }
+        guard wait else { return (job, toEmbed) }
         var watcher = JobWatcher(client: connection, pollSeconds: urgent ? 0.05 : 0.5, showsProgress: !urgent)
         watcher.isCancelled = isCancelled
-        let final = try watcher.wait(job: outcome.job)
+        let final = try watcher.wait(job: job)
         guard final.state == "done" else {
-            throw fail("job \(outcome.job) \(final.state): \(final.error ?? "see coord status")")
+            throw fail("job \(job) \(final.state): \(final.error ?? "see coord status")")
         }
-        return outcome.job
+        return (job, toEmbed)
     }
 }
 
@@ -63,11 +82,11 @@ final class WorkerEmbedding: OnDemandEmbedding {
 
     init(client: ClientOptions) { self.client = client }
 
-    func embed(_ documents: [(id: String, line: String)], into successor: IndexRecord) throws {
-        guard !documents.isEmpty else { return }
+    func embed(ids: [String], of index: IndexRecord, into successor: IndexRecord) throws {
+        guard !ids.isEmpty else { return }
         do {
-            _ = try SuccessorSubmission(client: client, model: successor.model.name, urgent: true)
-                .submit(documents.map(\.line), into: successor.name, wait: true)
+            try SuccessorSubmission(client: client, urgent: true)
+                .submit(ids: ids, of: index.name, into: successor.name, wait: true)
         } catch {
             if !warned {
                 FileHandle.standardError.write(

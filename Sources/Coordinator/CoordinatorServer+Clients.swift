@@ -139,28 +139,52 @@ extension CoordinatorServer {
             return .ack(job: job, received: 0)
 
         case .seal(let job, let upload, let count):
-            let open = try ownedUpload(job, upload, from: peer)
-            switch lifecycle.seal(job, count: count) {
-            case .refuse(let message):
-                return .failure(message: message)
-            case .inSteps(let documents):
-                logger.info(
-                    "job sealing in steps of \(configuration.sealBatch) documents",
-                    metadata: ["job": "\(job)", "documents": "\(documents)"]
-                )
-                return .sealing(job: job)
-            case .now(let documents):
-                let sealed = try store.seal(
-                    job: job,
-                    index: open.index,
-                    shardSize: open.shardSize,
-                    staged: documents
-                )
-                try startDealing(open, sealed, db: db)
-                return .sealed(
-                    .init(job: job, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged)
+            return try seal(try ownedUpload(job, upload, from: peer), count: count, db: db)
+
+        case .reembed(let request):
+            if request.urgent == true, let key, key.role != .admin, key.role != .legacy {
+                dropped(.forbidden, peer: key.name, "an urgent reembed with role \(key.role.rawValue)")
+                return .failure(
+                    message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
                 )
             }
+            if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
+            let catalog = Catalog(db)
+            guard let index = try catalog.index(named: request.index) else {
+                return .failure(message: "unknown index \(request.index)")
+            }
+            guard request.successor.hasPrefix(index.name + "@"),
+                let successor = try catalog.index(named: request.successor)
+            else {
+                return .failure(
+                    message:
+                        "\(request.successor) is not a successor index of \(index.name) (`coord upgrade` or `coord reindex` makes one)"
+                )
+            }
+            let job = try store.createJob(
+                index: successor,
+                source: "documents of \(index.name), embedded again",
+                shardSize: request.shardSize
+            )
+            let staged = try store.stageForSuccessor(job: job, index: index, successor: successor, ids: request.ids)
+            let token = lifecycle.opened(
+                job: job,
+                index: successor,
+                shardSize: request.shardSize,
+                urgent: request.urgent == true,
+                owner: peer,
+                now: now
+            )
+            lifecycle.staged(job, count: staged, now: now)
+            logger.info(
+                "job submitted: documents embedded again for a successor",
+                metadata: [
+                    "job": "\(job)", "index": "\(index.name)", "successor": "\(successor.name)",
+                    "model": "\(successor.model.name)", "documents": "\(staged)",
+                    "urgent": "\(request.urgent == true)", "key": "\(key?.name ?? "none")",
+                ]
+            )
+            return try seal(try ownedUpload(job, token.text, from: peer), count: staged, db: db)
 
         case .cancel(let job):
             let by = key.map { "\($0.name) (\($0.role.rawValue))" } ?? Self.peerName(peer)
@@ -204,6 +228,31 @@ extension CoordinatorServer {
                 }
             }
             return .status(report)
+        }
+    }
+
+    /// Seals an open job whose `count` documents are staged: at once, or in bounded steps (a big job).
+    private func seal(_ open: JobLifecycle.Job, count: Int, db: PostgresConnection) throws -> ClientReply {
+        switch lifecycle.seal(open.id, count: count) {
+        case .refuse(let message):
+            return .failure(message: message)
+        case .inSteps(let documents):
+            logger.info(
+                "job sealing in steps of \(configuration.sealBatch) documents",
+                metadata: ["job": "\(open.id)", "documents": "\(documents)"]
+            )
+            return .sealing(job: open.id)
+        case .now(let documents):
+            let sealed = try JobStore(db).seal(
+                job: open.id,
+                index: open.index,
+                shardSize: open.shardSize,
+                staged: documents
+            )
+            try startDealing(open, sealed, db: db)
+            return .sealed(
+                .init(job: open.id, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged)
+            )
         }
     }
 

@@ -470,7 +470,8 @@ public final class CoordinatorServer {
                             title: $0.title,
                             text: $0.text,
                             metadata: $0.metadata,
-                            version: $0.version
+                            version: $0.version,
+                            contentHash: $0.contentHash
                         )
                     }
                 )

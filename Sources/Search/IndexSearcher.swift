@@ -182,7 +182,7 @@ public final class IndexSearcher {
     private func embedOnDemand(_ ids: [String], into successor: IndexRecord) throws -> [String: [Float]] {
         var found: [String: [Float]] = [:]
         if let onDemand {
-            try onDemand.embed(try vectors.corpusLines(index, ids: ids), into: successor)
+            try onDemand.embed(ids: ids, of: index, into: successor)
             found = try vectors.vectors(successor, ids: ids, current: index)
             embeddedByWorkers += found.count
         }
@@ -252,6 +252,6 @@ public final class IndexSearcher {
 /// the workers, as an urgent job (`coord query`/`coord eval` with `--coordinator`). Documents it
 /// leaves without a vector (no coordinator, no worker with the model) are embedded by the caller.
 public protocol OnDemandEmbedding: AnyObject {
-    /// Embeds `documents` (JSON corpus lines) into `successor`, waiting until they are stored.
-    func embed(_ documents: [(id: String, line: String)], into successor: IndexRecord) throws
+    /// Embeds the documents `ids` of `index` into `successor`, waiting until they are stored.
+    func embed(ids: [String], of index: IndexRecord, into successor: IndexRecord) throws
 }

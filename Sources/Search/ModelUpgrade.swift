@@ -75,9 +75,9 @@ public final class ModelUpgrade {
         }
     }
 
-    /// `size` documents of the index, chosen by a seeded hash of their ids (the same seed
-    /// gives the same sample). Each comes as a JSON corpus line, for submission.
-    public func sample(size: Int, seed: Int) throws(SearchError) -> [(id: String, line: String)] {
+    /// The ids of `size` documents of the index, chosen by a seeded hash of their ids (the same seed
+    /// gives the same sample).
+    public func sample(size: Int, seed: Int) throws(SearchError) -> [String] {
         let rows: PostgresRows
         do {
             let total = try vectors.vectorCount(index)
@@ -89,8 +89,7 @@ public final class ModelUpgrade {
             }
             rows = try connection.execute(
                 """
-                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
-                FROM documents d JOIN \(index.vectorTable) v ON v.doc_id = d.doc_id
+                SELECT d.doc_id FROM documents d JOIN \(index.vectorTable) v ON v.doc_id = d.doc_id
                 WHERE d.collection_id = $1 AND NOT d.deleted ORDER BY md5(d.doc_id || ':' || $2), d.doc_id LIMIT $3
                 """,
                 [String(index.collectionId), String(seed), String(size)]
@@ -102,22 +101,13 @@ public final class ModelUpgrade {
         } catch {
             throw .store(.invalid("\(error)"))
         }
-        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
-    }
-
-    /// Every document of the index that the successor has no vector for yet, as JSON corpus lines.
-    /// Cancels the statement this upgrade is running (Ctrl-C), from any thread.
-    public var cancelHandle: PostgresCancelHandle { connection.cancelHandle }
-
-    public func unembedded() throws(SearchError) -> [(id: String, line: String)] {
-        let successor = try successor()
-        do { return try vectors.corpusLines(index, ids: nil, lacking: successor) } catch { throw .store(error) }
+        return (0..<rows.count).map { rows.value($0, "doc_id")! }
     }
 
     /// Those of `ids` the successor index has no vector of the current version for.
     public func missing(_ ids: [String]) throws(SearchError) -> [String] {
         let successor = try successor()
-        do { return try vectors.corpusLines(index, ids: ids, lacking: successor).map(\.id) } catch {
+        do { return try vectors.lacking(index, ids: ids, in: successor) } catch {
             throw .store(error)
         }
     }

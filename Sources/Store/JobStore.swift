@@ -61,6 +61,39 @@ public struct JobStore {
         }
     }
 
+    /// Stages into a receiving job the documents of `index` that `successor` holds no vector of the
+    /// current version for (of `ids`, or all), read from the database at their versions and with their
+    /// content hashes: a document changed or deleted meanwhile is staged as it is now, or not at all.
+    /// Returns how many were staged.
+    public func stageForSuccessor(
+        job: Int64,
+        index: IndexRecord,
+        successor: IndexRecord,
+        ids: [String]?
+    ) throws(StoreError) -> Int {
+        try connection.during("staging documents of \(index.name) for \(successor.name) (job \(job))") {
+            try connection.transaction {
+                let staged = try connection.execute(
+                    """
+                    INSERT INTO job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash, version)
+                    SELECT $1, (row_number() OVER (ORDER BY d.doc_id) - 1)::int, (row_number() OVER (ORDER BY d.doc_id))::int,
+                        d.doc_id, d.title, d.body, d.metadata::text, d.content_hash, d.version
+                    FROM documents d WHERE d.collection_id = $2 AND NOT d.deleted
+                        AND ($3::text[] IS NULL OR d.doc_id = ANY($3::text[]))
+                        AND NOT EXISTS (
+                            SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
+                    """,
+                    [String(job), String(index.collectionId), ids.map(CopyText.textArray)]
+                ).affected
+                try connection.execute(
+                    "UPDATE jobs SET submitted_docs = $2 WHERE id = $1",
+                    [String(job), String(staged)]
+                )
+                return staged
+            }
+        }
+    }
+
     public func recordRejected(job: Int64, line: Int?, docId: String?, error: String) throws(StoreError) {
         try connection.during("recording a rejected document of job \(job)") {
             try connection.execute(
@@ -335,7 +368,7 @@ public struct JobStore {
         let rows = try connection.during("reading documents of shard \(shard.id)") {
             try connection.execute(
                 """
-                SELECT seq, line, doc_id, title, body, metadata, version FROM job_documents
+                SELECT seq, line, doc_id, title, body, metadata, version, content_hash FROM job_documents
                 WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
                 """,
                 [String(job), String(shard.firstSeq), String(shard.lastSeq)]
@@ -349,7 +382,8 @@ public struct JobStore {
                 title: $0[3]!,
                 text: $0[4]!,
                 metadata: $0[5]!,
-                version: Int64($0[6]!)!
+                version: Int64($0[6]!)!,
+                contentHash: $0[7]
             )
         }
     }

@@ -61,7 +61,8 @@ public struct ShardCommit {
         for (document, vector) in zip(documents, vectors) {
             copy.appendRow([
                 document.id, document.title, document.text, document.metadata,
-                ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
+                document.contentHash
+                    ?? ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
                 CopyText.vector(vector), String(document.version),
             ])
         }

@@ -39,7 +39,17 @@ public struct LeaseRecord: Sendable, Equatable {
 
 /// A document staged for a job, as read back to be dealt.
 public struct StagedDocument: Sendable, Equatable {
-    public init(seq: Int, line: Int, id: String, title: String, text: String, metadata: String, version: Int64 = 0) {
+    public init(
+        seq: Int,
+        line: Int,
+        id: String,
+        title: String,
+        text: String,
+        metadata: String,
+        version: Int64 = 0,
+        contentHash: String? = nil
+    ) {
+        self.contentHash = contentHash
         self.seq = seq
         self.version = version
         self.line = line
@@ -57,4 +67,6 @@ public struct StagedDocument: Sendable, Equatable {
     public var metadata: String
     /// Submission order across all jobs (migration 0008): a commit never replaces a newer version.
     public var version: Int64
+    /// The content hash it was staged with (nil: computed from its fields at commit).
+    public var contentHash: String?
 }

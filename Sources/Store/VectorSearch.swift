@@ -139,29 +139,23 @@ public final class VectorSearch {
         }
     }
 
-    /// Documents of the index's collection as JSON corpus lines (`_id`, `title`, `text` and their
-    /// metadata), for handing them to the workers: all of `ids` found (or with `ids` nil, all), and
-    /// with `lacking` (a successor index) only those it holds no vector of this version for (none, or
-    /// one of another content hash: a document changed since), in id order. Deleted ones never.
-    public func corpusLines(
-        _ index: IndexRecord,
-        ids: [String]?,
-        lacking: IndexRecord? = nil
-    ) throws(StoreError) -> [(id: String, line: String)] {
-        if let ids, ids.isEmpty { return [] }
+    /// Those of `ids` (in `index`'s collection, not deleted) that `successor` holds no vector of the
+    /// current version for (none, or one of another content hash: a document changed since), in id order.
+    public func lacking(_ index: IndexRecord, ids: [String], in successor: IndexRecord) throws(StoreError) -> [String] {
+        guard !ids.isEmpty else { return [] }
         let rows = try connection.during("reading documents of index \(index.name)") {
             try connection.execute(
                 """
-                SELECT d.doc_id, (d.metadata || jsonb_build_object('_id', d.doc_id, 'title', d.title, 'text', d.body))::text AS line
-                FROM documents d WHERE d.collection_id = $1 AND ($2::text[] IS NULL OR d.doc_id = ANY($2::text[]))
-                AND NOT d.deleted
-                \(lacking.map { "AND NOT EXISTS (SELECT 1 FROM \($0.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)" } ?? "")
+                SELECT d.doc_id FROM documents d
+                WHERE d.collection_id = $1 AND d.doc_id = ANY($2::text[]) AND NOT d.deleted
+                AND NOT EXISTS (
+                    SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
                 ORDER BY d.doc_id
                 """,
-                [String(index.collectionId), ids.map(CopyText.textArray)]
+                [String(index.collectionId), CopyText.textArray(ids)]
             )
         }
-        return (0..<rows.count).map { (rows.value($0, "doc_id")!, rows.value($0, "line")!) }
+        return (0..<rows.count).map { rows.value($0, "doc_id")! }
     }
 
     /// Writes vectors of `source`'s documents into `index` (a successor: documents embedded on demand),

@@ -17,6 +17,11 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     /// `coord cancel`: stops a job that is receiving or running (its leases revoked, its staged
     /// documents deleted; what was committed stays). Answered with `ack`, or `failure` naming its state.
     case cancel(job: Int64)
+    /// Documents an index holds, embedded again into its successor (`coord upgrade`'s sample, `coord
+    /// reindex`, re-scoring on demand): the coordinator stages them from the database itself, at their
+    /// versions — those of `ids` (all when nil) the successor holds no vector of the current version
+    /// for. No upload: answered like `seal` (`sealed`, or `sealing` for a big job).
+    case reembed(Reembed)
 
     public struct Submit: Codable, Sendable, Equatable {
         public var protocolVersion: Int
@@ -40,6 +45,24 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             self.model = model
             self.shardSize = shardSize
             self.source = source
+            self.urgent = urgent ? true : nil
+        }
+    }
+
+    public struct Reembed: Codable, Sendable, Equatable {
+        public var index: String
+        /// The successor index (`INDEX@MODEL`): its model embeds them.
+        public var successor: String
+        public var ids: [String]?
+        public var shardSize: Int
+        /// As in `submit`: a query waits for them.
+        public var urgent: Bool?
+
+        public init(index: String, successor: String, ids: [String]?, shardSize: Int, urgent: Bool = false) {
+            self.index = index
+            self.successor = successor
+            self.ids = ids
+            self.shardSize = shardSize
             self.urgent = urgent ? true : nil
         }
     }
@@ -73,6 +96,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             let body = try Abandon(from: decoder)
             self = .abandon(job: body.job, upload: body.upload)
         case "cancel": self = .cancel(job: try Cancel(from: decoder).job)
+        case "reembed": self = .reembed(try Reembed(from: decoder))
         default: throw WireError.unknownType(type)
         }
     }
@@ -89,6 +113,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         case .status(let job): try encoder.encode(type: "status", Status(job: job))
         case .abandon(let job, let upload): try encoder.encode(type: "abandon", Abandon(job: job, upload: upload))
         case .cancel(let job): try encoder.encode(type: "cancel", Cancel(job: job))
+        case .reembed(let reembed): try encoder.encode(type: "reembed", reembed)
         }
     }
 

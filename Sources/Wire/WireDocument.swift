@@ -12,6 +12,10 @@ public struct WireDocument: Codable, Sendable, Equatable {
     /// Submission order across all jobs, given when the document is staged (0 in a submission):
     /// a worker's commit never replaces a newer version of the document.
     public var version: Int64
+    /// The content hash the document was staged with (its title, text and metadata as submitted):
+    /// what the commit records, so a document re-embedded from the database keeps its hash although
+    /// its metadata's JSON text is spelled differently there. Absent in a submission.
+    public var contentHash: String?
 
     public init(
         seq: Int = 0,
@@ -20,8 +24,10 @@ public struct WireDocument: Codable, Sendable, Equatable {
         title: String,
         text: String,
         metadata: String = "{}",
-        version: Int64 = 0
+        version: Int64 = 0,
+        contentHash: String? = nil
     ) {
+        self.contentHash = contentHash
         self.seq = seq
         self.version = version
         self.line = line
@@ -31,9 +37,10 @@ public struct WireDocument: Codable, Sendable, Equatable {
         self.metadata = metadata
     }
 
-    private enum CodingKeys: String, CodingKey { case seq, line, id, title, text, metadata, version }
+    private enum CodingKeys: String, CodingKey { case seq, line, id, title, text, metadata, version, contentHash }
 
-    /// `version` may be absent (a client's submission has none: the coordinator numbers documents when it stages them).
+    /// `version` and `contentHash` may be absent (a client's submission has neither: the coordinator numbers
+    /// documents when it stages them, and a worker hashes a document staged without one).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         seq = try container.decode(Int.self, forKey: .seq)
@@ -43,5 +50,6 @@ public struct WireDocument: Codable, Sendable, Equatable {
         text = try container.decode(String.self, forKey: .text)
         metadata = try container.decode(String.self, forKey: .metadata)
         version = try container.decodeIfPresent(Int64.self, forKey: .version) ?? 0
+        contentHash = try container.decodeIfPresent(String.self, forKey: .contentHash)
     }
 }

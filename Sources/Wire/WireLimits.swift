@@ -20,6 +20,8 @@ public enum WireLimits {
     public static let modelsPerHello = 256
     /// Documents in one chunk of a submission, and rejected lines in one report.
     public static let documentsPerChunk = 10_000
+    /// Ids in one `reembed` request (an upgrade's sample, a query's candidates).
+    public static let reembedIds = 100_000
     /// Length of names, ids, hosts and versions; of an error text.
     public static let nameCharacters = 256
     public static let errorCharacters = 16_384
@@ -174,6 +176,19 @@ extension ClientRequest: WireValidatable {
             try WireError.check(job > 0, "abandon: job \(job)")
         case .cancel(let job):
             try WireError.check(job > 0, "cancel: job \(job)")
+        case .reembed(let reembed):
+            try WireError.check(
+                [reembed.index, reembed.successor].allSatisfy { !$0.isEmpty && $0.count <= WireLimits.nameCharacters },
+                "reembed: an index name of \(reembed.index.count) or \(reembed.successor.count) characters"
+            )
+            try WireError.check(
+                (reembed.ids?.count ?? 0) <= WireLimits.reembedIds,
+                "reembed: \(reembed.ids?.count ?? 0) ids (at most \(WireLimits.reembedIds))"
+            )
+            try WireError.check(
+                (1...100_000).contains(reembed.shardSize),
+                "reembed: shard size \(reembed.shardSize) is out of range (1 to 100000)"
+            )
         case .status(let job):
             try WireError.check(job.map { $0 > 0 } ?? true, "status: job \(job ?? 0)")
         }

@@ -190,7 +190,8 @@ final class ShardEmbedder: @unchecked Sendable {
                     title: $0.title,
                     text: $0.text,
                     metadata: $0.metadata,
-                    version: $0.version
+                    version: $0.version,
+                    contentHash: $0.contentHash
                 )
             },
             vectors: vectors

@@ -8,6 +8,8 @@ struct WireProtocolTests {
     @Test("every message survives encoding and decoding")
     func roundTrip() throws {
         let document = WireDocument(seq: 3, line: 4, id: "d1", title: "T", text: "x\ty\n\"z\"", metadata: "{\"a\":1}")
+        // Re-embedded from the database: its version and the hash it was staged with travel along.
+        let hashed = WireDocument(seq: 4, line: 5, id: "d2", title: "", text: "t", version: 9, contentHash: "ab12")
         let workerMessages: [WorkerMessage] = [
             .hello(
                 .init(
@@ -42,7 +44,7 @@ struct WireProtocolTests {
                     model: "m",
                     weightsHash: "h",
                     dimension: 384,
-                    documents: [document]
+                    documents: [document, hashed]
                 )
             ),
         ]
@@ -54,7 +56,9 @@ struct WireProtocolTests {
             .documents(job: 1, upload: "u", documents: [document]),
             .rejected(job: 1, upload: "u", lines: [.init(line: 3, id: nil, error: "bad")]),
             .seal(job: 1, upload: "u", documents: 10), .status(job: nil),
-            .status(job: 7),
+            .status(job: 7), .cancel(job: 3),
+            .reembed(.init(index: "i", successor: "i@m", ids: ["a", "b"], shardSize: 4, urgent: true)),
+            .reembed(.init(index: "i", successor: "i@m", ids: nil, shardSize: 64)),
         ]
         for request in requests {
             #expect(try WireProtocol.decode(ClientRequest.self, from: WireProtocol.encode(request)) == request)

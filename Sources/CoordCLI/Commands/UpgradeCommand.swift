@@ -174,7 +174,7 @@ struct UpgradeCommand: ParsableCommand {
             }
             // 1. The sample, and the workers embed what the successor index lacks.
             let sampled = try upgrade.sample(size: sample, seed: seed)
-            let missing = Set(try upgrade.missing(sampled.map(\.id)))
+            let missing = Set(try upgrade.missing(sampled))
             FileHandle.standardError.write(
                 Data(
                     "sampled \(sampled.count) documents of \(index); \(missing.count) to embed with \(upgrade.model.name)\n"
@@ -182,9 +182,14 @@ struct UpgradeCommand: ParsableCommand {
                 )
             )
             if !missing.isEmpty {
-                _ = try SuccessorSubmission(client: client, model: to!)
-                    .submit(sampled.filter { missing.contains($0.id) }.map(\.line), into: successor.name, wait: true)
-                try awaitSample(upgrade, sampled.map(\.id))
+                try SuccessorSubmission(client: client)
+                    .submit(
+                        ids: sampled.filter { missing.contains($0) },
+                        of: index,
+                        into: successor.name,
+                        wait: true
+                    )
+                try awaitSample(upgrade, sampled)
             }
 
             // 2. Fit, score, store.
@@ -193,7 +198,7 @@ struct UpgradeCommand: ParsableCommand {
             options.rank = rank
             let queryTexts = try queries.map { try IndexEvaluation.loadQueries($0).map(\.text) } ?? []
             let fit = try upgrade.fit(
-                sample: sampled.map(\.id),
+                sample: sampled,
                 method: method == "auto" ? nil : ProjectionMethod(rawValue: method)!,
                 queries: queryTexts,
                 options: options,
