@@ -119,6 +119,31 @@ extension Integration {
             let (cluster, documents) = try Self.indexed(40)
             #expect(try Self.run(cluster, ["reindex", "--to", Self.v2]).status == 0)
             #expect(try Self.run(cluster, ["promote", "--to", Self.v2]).status == 0)
+            // gc waits for open jobs: a change submitted with no worker left stays running.
+            cluster.workers[0].signal(SIGTERM)
+            #expect(cluster.workers[0].wait(seconds: 30) == 0)
+            var changed = try TestResources.scifactSubset(1, from: 300).documents[0]
+            changed["_id"] = documents[5]["_id"]
+            let job = try #require(
+                Int64(
+                    try cluster.coord(["submit", try Self.corpus([changed]).path, "--index", "sci", "--detach"]).stdout
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            )
+            let early = try Self.run(cluster, ["gc"])
+            #expect(
+                early.status == 1 && early.stderr.contains("has open jobs on its generations (\(job))"),
+                "\(early.stderr)"
+            )
+            try cluster.startWorker()
+            #expect(
+                try eventually(120, poll: 0.5) {
+                    try cluster.database.count(
+                        "SELECT count(*) FROM jobs WHERE state IN ('receiving', 'running', 'indexing')"
+                    )
+                        == 0
+                }
+            )
             #expect(try Self.run(cluster, ["gc"]).status == 0)
             // The next upgrade starts from v2: back to v1, by re-scoring.
             let rescore = try Self.run(cluster, ["upgrade", "--to", Self.v1, "--mode", "rescore"])
