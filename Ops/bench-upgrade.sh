@@ -18,17 +18,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$DRIFTLESS_ROOT"
 
-"$DRIFTLESS_ROOT/Ops/install-models.sh"
-DRIFTLESS_DATABASE_URL=$("$DRIFTLESS_ROOT/Ops/postgres.sh" start | tail -1)
-export DRIFTLESS_DATABASE_URL
-swift build -c release --product coord >&2
-swift build -c release --product worker >&2
-BIN="$(swift build -c release --show-bin-path)"
-DATA="$DRIFTLESS_SHARED/data/scifact"
-OUT="$DRIFTLESS_CACHE/bench"
+scifact_bench
 PORT=${DRIFTLESS_PORT:-5585}
 SAMPLE=${SAMPLE:-2000}
-mkdir -p "$OUT"
 start_cluster "$BIN" upgrade "$PORT"
 CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))" --models "$DRIFTLESS_MODELS")
 evaluate() { # evaluate NAME INDEX [flags...]: nDCG@10 etc. as JSON in $OUT/upgrade-NAME.json

@@ -42,3 +42,15 @@ start_cluster() {
     CLUSTER_PIDS+=($!)
   done
 }
+
+# scifact_bench: what the SciFact benchmarks share: the models installed, the embedded database
+# started (DRIFTLESS_DATABASE_URL exported), release binaries in BIN, SciFact in DATA, results in OUT.
+scifact_bench() {
+  "$DRIFTLESS_ROOT/Ops/install-models.sh"
+  DRIFTLESS_DATABASE_URL=$("$DRIFTLESS_ROOT/Ops/postgres.sh" start | tail -1)
+  export DRIFTLESS_DATABASE_URL
+  BIN="$(release_binaries)"
+  DATA="$DRIFTLESS_SHARED/data/scifact"
+  OUT="$DRIFTLESS_CACHE/bench"
+  mkdir -p "$OUT"
+}

@@ -72,13 +72,7 @@ extension CoordinatorServer {
             guard !submit.index.isEmpty, submit.index.count <= 200 else {
                 return .failure(message: "the index name must have 1 to 200 characters")
             }
-            // Urgent jobs go before every other job's shards: with keys, only for admins.
-            if submit.urgent == true, let key, key.role != .admin, key.role != .legacy {
-                dropped(.forbidden, peer: key.name, "an urgent submit with role \(key.role.rawValue)")
-                return .failure(
-                    message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
-                )
-            }
+            if let refusal = refuseUrgent(submit.urgent, "submit", key: key) { return refusal }
             if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
             let route = try IndexRoute.resolve(submit.index, model: submit.model, connection: db)
             let index = route.target
@@ -142,12 +136,7 @@ extension CoordinatorServer {
             return try seal(try ownedUpload(job, upload, from: peer), count: count, db: db)
 
         case .reembed(let request):
-            if request.urgent == true, let key, key.role != .admin, key.role != .legacy {
-                dropped(.forbidden, peer: key.name, "an urgent reembed with role \(key.role.rawValue)")
-                return .failure(
-                    message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
-                )
-            }
+            if let refusal = refuseUrgent(request.urgent, "reembed", key: key) { return refusal }
             if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
             let catalog = Catalog(db)
             guard let index = try catalog.index(named: request.index) else {
@@ -199,9 +188,7 @@ extension CoordinatorServer {
             case .cancelled(let committed, let dropped):
                 lifecycle.dropped(job)
                 let revoked = scheduler.cancel(job: job)
-                for lease in revoked {
-                    if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
-                }
+                for lease in revoked { sendRevoke(lease) }
                 logger.warning(
                     "job cancelled",
                     metadata: [
@@ -229,6 +216,16 @@ extension CoordinatorServer {
             }
             return .status(report)
         }
+    }
+
+    /// Urgent jobs go before every other job's shards: with keys, only for admins. The failure to
+    /// reply (and the drop counted) for an urgent `request` from another role; nil when allowed.
+    private func refuseUrgent(_ urgent: Bool?, _ request: String, key: Peer?) -> ClientReply? {
+        guard urgent == true, let key, key.role != .admin, key.role != .legacy else { return nil }
+        dropped(.forbidden, peer: key.name, "an urgent \(request) with role \(key.role.rawValue)")
+        return .failure(
+            message: "urgent jobs need a key with the admin role; \(key.name) has role \(key.role.rawValue)"
+        )
     }
 
     /// Seals an open job whose `count` documents are staged: at once, or in bounded steps (a big job).

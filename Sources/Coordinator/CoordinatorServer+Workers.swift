@@ -193,7 +193,7 @@ extension CoordinatorServer {
         }
         for other in others {
             // Copies of the same shard: their holders stop (their commit would be fenced anyway).
-            if let holder = other.worker { send(holder, .revoke(shard: other.shard, lease: other.token)) }
+            sendRevoke(other)
         }
         logger.debug(
             "shard committed",

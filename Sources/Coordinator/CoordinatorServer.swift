@@ -298,7 +298,7 @@ public final class CoordinatorServer {
                 ]
             )
             let outcome = revokeInDatabase(lease)
-            if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
+            sendRevoke(lease)
             if outcome == .done { committed.insert(lease.shard) }
         }
         for record in expired.isolate where !committed.contains(record.id) {
@@ -561,6 +561,11 @@ public final class CoordinatorServer {
         } catch {
             logger.debug("cannot reach worker: \(error)", metadata: ["worker": "\(worker)"])
         }
+    }
+
+    /// Tells a lease's holder (when known) that it no longer holds it.
+    func sendRevoke(_ lease: ShardScheduler.Lease) {
+        if let worker = lease.worker { send(worker, .revoke(shard: lease.shard, lease: lease.token)) }
     }
 
     func reply(_ peer: Data, _ message: ClientReply) {

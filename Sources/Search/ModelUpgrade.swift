@@ -241,28 +241,7 @@ public final class ModelUpgrade {
             projection = try finalFitter.fit(projection.method)
             for (key, value) in details where key.hasPrefix("auto_score_") { projection.details[key] = value }
         } catch { throw .projection(error) }
-        var fuseWeight: Double?
-        var fuseScores: [(weight: Double, score: Double)] = []
-        if fuse {
-            var projected: [[Float]] = []
-            do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch {
-                throw .projection(error)
-            }
-            for step in 0...10 {
-                let weight = Double(step) / 10
-                fuseScores.append(
-                    (
-                        weight,
-                        reciprocalRank(zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) })
-                    )
-                )
-            }
-            // The best weight; on a tie the smaller (more of the old model's own query, which matches the stored vectors).
-            let best = fuseScores.max { $0.score < $1.score || ($0.score == $1.score && $0.weight > $1.weight) }!
-            fuseWeight = chosenWeight ?? best.weight
-        }
-        // The prediction against the old model, on the same pseudo-queries, for what will serve.
-        let oldRanks = reciprocalRanks(pseudoOld)
+        // The pseudo-queries through the validated projection, and blended with the old model's query.
         var projected: [[Float]] = []
         do { for vector in pseudoNew { projected.append(try validated.apply(vector)) } } catch {
             throw .projection(error)
@@ -270,15 +249,33 @@ public final class ModelUpgrade {
         func fused(_ weight: Double) -> [[Float]] {
             zip(projected, pseudoOld).map { IndexSearcher.fused($0, $1, weight: weight) }
         }
+        /// MRR@10 at each fuse weight 0.0 … 1.0, and the best; on a tie the smaller (more of the old
+        /// model's own query, which matches the stored vectors).
+        func fuseCurve() -> (scores: [(weight: Double, score: Double)], best: Double) {
+            let scores = (0...10).map { step in (Double(step) / 10, reciprocalRank(fused(Double(step) / 10))) }
+            let best = scores.max { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 > $1.0) }!
+            return (scores.map { (weight: $0.0, score: $0.1) }, best.0)
+        }
+        var fuseWeight: Double?
+        var fuseScores: [(weight: Double, score: Double)] = []
+        if fuse {
+            let curve = fuseCurve()
+            fuseScores = curve.scores
+            fuseWeight = chosenWeight ?? curve.best
+        }
+        // The prediction against the old model, on the same pseudo-queries, for what will serve.
+        let oldRanks = reciprocalRanks(pseudoOld)
         let prediction =
             fuse
             ? UpgradePrediction(
+                mode: .fuse,
                 serving: "fuse \(fuseWeight ?? 0.5)",
                 new: reciprocalRanks(fused(fuseWeight ?? 0.5)),
                 old: oldRanks,
                 seed: options.seed
             )
             : UpgradePrediction(
+                mode: .project,
                 serving: "project (\(validated.method))",
                 new: reciprocalRanks(projected),
                 old: oldRanks,
@@ -290,12 +287,10 @@ public final class ModelUpgrade {
             // new-model vectors (the held-out documents' from the sample; each pseudo-query's own context
             // embedded by the new model).
             if !fuse {
-                let best = (0...10).map { Double($0) / 10 }.max { a, b in
-                    let (x, y) = (reciprocalRank(fused(a)), reciprocalRank(fused(b)))
-                    return x < y || (x == y && a > b)
-                }!
+                let best = fuseCurve().best
                 alternatives.append(
                     UpgradePrediction(
+                        mode: .fuse,
                         serving: "fuse \(best)",
                         new: reciprocalRanks(fused(best)),
                         old: oldRanks,
@@ -311,7 +306,13 @@ public final class ModelUpgrade {
                 return RankingMetrics.reciprocalRank(at: 10, ranking: Array(ranking), judgments: [own: 1])
             }
             alternatives.append(
-                UpgradePrediction(serving: "rescore top 20", new: rescored, old: oldRanks, seed: options.seed)
+                UpgradePrediction(
+                    mode: .rescore,
+                    serving: "rescore top 20",
+                    new: rescored,
+                    old: oldRanks,
+                    seed: options.seed
+                )
             )
             alternatives.sort { $0.change > $1.change }
         }
@@ -339,7 +340,7 @@ public final class ModelUpgrade {
             queryPairs: fittingQueries.count,
             scores: scores,
             pseudoQueries: validation.count,
-            oldModelScore: reciprocalRank(pseudoOld),
+            oldModelScore: oldRanks.reduce(0, +) / Double(max(oldRanks.count, 1)),
             fuseWeight: fuseWeight,
             fuseScores: fuseScores,
             prediction: prediction,

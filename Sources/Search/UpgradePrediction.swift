@@ -1,11 +1,14 @@
 import Compat
+import Store
 
 /// What an upgrade is predicted to change against the old model, with its uncertainty, from the
 /// label-free validation: the mean paired difference of the pseudo-queries' reciprocal ranks (the
 /// new serving's minus the old model's on its own vectors), and a 95 % interval from a paired
 /// bootstrap (the pseudo-queries drawn again with replacement, seeded; percentile interval).
 public struct UpgradePrediction: Sendable, Equatable {
-    /// How the new model would serve: "project (procrustes)", "fuse 0.3", "rescore top 20".
+    /// The serving mode (`coord upgrade --mode`), and how it would serve: "project (procrustes)",
+    /// "fuse 0.3", "rescore top 20".
+    public var mode: ServingState.Mode
     public var serving: String
     /// Mean change of MRR@10 against the old model.
     public var change: Double
@@ -16,8 +19,16 @@ public struct UpgradePrediction: Sendable, Equatable {
     /// A loss beyond the uncertainty: even the interval's upper end is below zero.
     public var isLoss: Bool { high < 0 }
 
-    public init(serving: String, new: [Double], old: [Double], resamples: Int = 2000, seed: UInt64 = 42) {
+    public init(
+        mode: ServingState.Mode,
+        serving: String,
+        new: [Double],
+        old: [Double],
+        resamples: Int = 2000,
+        seed: UInt64 = 42
+    ) {
         precondition(new.count == old.count, "paired scores")
+        self.mode = mode
         self.serving = serving
         let differences = zip(new, old).map { $0 - $1 }
         queries = differences.count

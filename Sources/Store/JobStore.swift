@@ -13,19 +13,25 @@ public struct JobStore {
 
     /// A receiving job for `index`; once it is done, its documents are copied into a follow-up job
     /// for each index of `then` (the other live generations of the same index, see ``IndexRoute``).
+    /// A follow-up job names the job it `follows`.
     public func createJob(
         index: IndexRecord,
         source: String,
         shardSize: Int,
-        then: [IndexRecord] = []
+        then: [IndexRecord] = [],
+        follows: Int64? = nil
     ) throws(StoreError) -> Int64 {
         let id = try connection.during("creating a job for index \(index.name)") {
             try connection.execute(
                 """
-                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids)
-                VALUES ($1, 'receiving', $2, $3, $4::bigint[]) RETURNING id
+                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids, follows_job_id)
+                VALUES ($1, 'receiving', $2, $3, $4::bigint[], $5) RETURNING id
                 """,
-                [String(index.id), source, String(shardSize), "{\(then.map { String($0.id) }.joined(separator: ","))}"]
+                [
+                    String(index.id), source, String(shardSize),
+                    "{\(then.map { String($0.id) }.joined(separator: ","))}",
+                    follows.map(String.init),
+                ]
             ).scalar
         }
         return Int64(id!)!
@@ -80,8 +86,7 @@ public struct JobStore {
                         d.doc_id, d.title, d.body, d.metadata::text, d.content_hash, d.version
                     FROM documents d WHERE d.collection_id = $2 AND NOT d.deleted
                         AND ($3::text[] IS NULL OR d.doc_id = ANY($3::text[]))
-                        AND NOT EXISTS (
-                            SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
+                        AND NOT \(VersionedWrite.hasCurrentVector("d", in: successor.vectorTable))
                     """,
                     [String(job), String(index.collectionId), ids.map(CopyText.textArray)]
                 ).affected
@@ -543,13 +548,12 @@ public struct JobStore {
         for row in 0..<targets.count {
             let index = Catalog.index(targets, row)
             let shardSize = targets.int(row, "shard_size") ?? 64
-            let id = try connection.execute(
-                """
-                INSERT INTO jobs (index_id, state, source, shard_size, follows_job_id)
-                VALUES ($1, 'receiving', $2, $3, $4) RETURNING id
-                """,
-                [String(index.id), "job \(job)'s documents, for \(index.name)", String(shardSize), String(job)]
-            ).scalar.flatMap { Int64($0) }!
+            let id = try createJob(
+                index: index,
+                source: "job \(job)'s documents, for \(index.name)",
+                shardSize: shardSize,
+                follows: job
+            )
             // Only what was committed: a document rejected by the serving generation is not tried again.
             let copied = try connection.execute(
                 """

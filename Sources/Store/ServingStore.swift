@@ -135,9 +135,7 @@ public struct ServingStore {
                         "index \(index.name) is promoted to \(now.model.name): `coord gc --index \(index.name)` makes that its own model first (or `coord upgrade --rollback`)"
                     )
                 }
-                let model = try connection.execute("SELECT model_id FROM indexes WHERE id = $1", [String(index.id)])
-                    .scalar
-                guard model != String(state.model.id) else {
+                guard index.model.id != state.model.id else {
                     throw StoreError.invalid("index \(index.name) is embedded by \(state.model.name) already")
                 }
                 try replaceCurrent(with: state, index: index)
@@ -160,8 +158,7 @@ public struct ServingStore {
                     try connection.execute(
                         """
                         SELECT count(*) FROM documents d WHERE d.collection_id = $1 AND NOT d.deleted
-                        AND NOT EXISTS (
-                            SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
+                        AND NOT \(VersionedWrite.hasCurrentVector("d", in: successor.vectorTable))
                         """,
                         [String(index.collectionId)]
                     ).scalar.flatMap { Int($0) } ?? 0

@@ -148,8 +148,7 @@ public final class VectorSearch {
                 """
                 SELECT d.doc_id FROM documents d
                 WHERE d.collection_id = $1 AND d.doc_id = ANY($2::text[]) AND NOT d.deleted
-                AND NOT EXISTS (
-                    SELECT 1 FROM \(successor.vectorTable) s WHERE s.doc_id = d.doc_id AND s.content_hash = d.content_hash)
+                AND NOT \(VersionedWrite.hasCurrentVector("d", in: successor.vectorTable))
                 ORDER BY d.doc_id
                 """,
                 [String(index.collectionId), CopyText.textArray(ids)]

@@ -15,6 +15,12 @@ enum VersionedWrite {
         """
     }
 
+    /// True for a document row `alias` (doc_id, content_hash) whose current version has a vector in
+    /// `table` (another generation: the same content hash; one of another hash is of an older version).
+    static func hasCurrentVector(_ alias: String, in table: String) -> String {
+        "EXISTS (SELECT 1 FROM \(table) s WHERE s.doc_id = \(alias).doc_id AND s.content_hash = \(alias).content_hash)"
+    }
+
     /// True for a row `alias` (doc_id, version) whose document write won: the collection (parameter
     /// `$collection`) holds no newer version of it, nor a deletion.
     static func won(_ alias: String, collection: Int) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Search
+import Store
 import Testing
 
 /// The paired bootstrap behind `coord upgrade`'s refusal to switch to a predicted loss.
@@ -8,7 +9,7 @@ struct UpgradePredictionTests {
     @Test("a constant change has no uncertainty; a clear loss is a loss; a noisy zero is not")
     func intervals() {
         let old = (0..<400).map { Double($0 % 10) / 10 }
-        let constant = UpgradePrediction(serving: "x", new: old.map { $0 + 0.1 }, old: old)
+        let constant = UpgradePrediction(mode: .project, serving: "x", new: old.map { $0 + 0.1 }, old: old)
         #expect(
             abs(constant.change - 0.1) < 1e-12 && abs(constant.low - 0.1) < 1e-12 && abs(constant.high - 0.1) < 1e-12
         )
@@ -16,19 +17,30 @@ struct UpgradePredictionTests {
 
         // Every fourth pseudo-query loses its document (reciprocal rank 1 → 0): a loss of 0.25 on average.
         let ones = [Double](repeating: 1, count: 400)
-        let worse = UpgradePrediction(serving: "x", new: (0..<400).map { $0 % 4 == 0 ? 0 : 1 }, old: ones)
+        let worse = UpgradePrediction(
+            mode: .project,
+            serving: "x",
+            new: (0..<400).map { $0 % 4 == 0 ? 0 : 1 },
+            old: ones
+        )
         #expect(abs(worse.change + 0.25) < 1e-12)
         #expect(worse.isLoss && worse.high < 0 && worse.low < worse.change && worse.change < worse.high)
 
         // Half gain 0.5, half lose 0.5: no change beyond the noise.
         let noisy = UpgradePrediction(
+            mode: .project,
             serving: "x",
             new: (0..<400).map { $0 % 2 == 0 ? 1 : 0 },
             old: .init(repeating: 0.5, count: 400)
         )
         #expect(abs(noisy.change) < 1e-12 && noisy.low < 0 && noisy.high > 0 && !noisy.isLoss)
         // A small loss on few queries is within the uncertainty.
-        let few = UpgradePrediction(serving: "x", new: [1, 1, 0.5, 1, 1, 1, 0, 1], old: [1, 1, 1, 1, 1, 1, 0.5, 1])
+        let few = UpgradePrediction(
+            mode: .project,
+            serving: "x",
+            new: [1, 1, 0.5, 1, 1, 1, 0, 1],
+            old: [1, 1, 1, 1, 1, 1, 0.5, 1]
+        )
         #expect(few.change < 0 && !few.isLoss, "\(few.summary)")
     }
 
@@ -37,9 +49,13 @@ struct UpgradePredictionTests {
         let new = (0..<300).map { Double(($0 * 7) % 11) / 10 }
         let old = (0..<300).map { Double(($0 * 5) % 11) / 10 }
         #expect(
-            UpgradePrediction(serving: "x", new: new, old: old, seed: 7)
-                == UpgradePrediction(serving: "x", new: new, old: old, seed: 7)
+            UpgradePrediction(mode: .project, serving: "x", new: new, old: old, seed: 7)
+                == UpgradePrediction(mode: .project, serving: "x", new: new, old: old, seed: 7)
         )
-        #expect(UpgradePrediction(serving: "x", new: new, old: old, seed: 7).summary.contains("300 pseudo-queries"))
+        #expect(
+            UpgradePrediction(mode: .project, serving: "x", new: new, old: old, seed: 7).summary.contains(
+                "300 pseudo-queries"
+            )
+        )
     }
 }

@@ -237,7 +237,7 @@ struct UpgradeCommand: ParsableCommand {
                 let better = fit.alternatives.first { $0.change > fit.prediction.change }
                 let advice =
                     better.map {
-                        "the validation prefers \($0.serving) (`--mode \($0.serving.split(separator: " ")[0])`)"
+                        "the validation prefers \($0.serving) (`--mode \($0.mode.rawValue)`)"
                     }
                     ?? "no mode is predicted to do better: keep the old model until `coord reindex` and `coord promote`"
                 guard force else {
