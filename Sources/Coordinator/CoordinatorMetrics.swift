@@ -23,6 +23,8 @@ public final class CoordinatorMetrics: Sendable {
     let shardSeconds: DurationHistogram
     /// Messages dropped before they touched any state, by reason (``DropReason``).
     let droppedMessages: [DropReason: Counter]
+    /// Connections closed before they delivered one whole message, by endpoint.
+    let silentConnections: [TransportConnections.Endpoint: Counter]
 
     public init() {
         documentsIndexed = registry.counter("driftless_documents_indexed_total", "Documents committed by workers.")
@@ -67,6 +69,13 @@ public final class CoordinatorMetrics: Sendable {
             label: "reason",
             DropReason.allCases,
             "Messages dropped unapplied: malformed, out of range, oversized, from a peer not welcomed, or naming a lease or job the sender does not hold."
+        )
+        silentConnections = Self.counters(
+            registry,
+            "driftless_silent_connections_total",
+            label: "endpoint",
+            TransportConnections.Endpoint.allCases,
+            "Connections that closed before they delivered one whole message: a frame over the endpoint's size bound (libzmq hangs up at its header), broken framing, a refused handshake, or a peer that left without a word."
         )
         shardSeconds = registry.durationHistogram(
             "driftless_shard_latency_seconds",

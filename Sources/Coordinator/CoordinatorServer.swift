@@ -36,6 +36,9 @@ public final class CoordinatorServer {
     private let workerSocket: ZeroMQSocket
     private let clientSocket: ZeroMQSocket
     private let zap: ZapAuthenticator?
+    /// Accepted and closed connections of the worker and client endpoints.
+    private let monitors: [(TransportConnections.Endpoint, ZeroMQMonitor, port: UInt16)]
+    private var connections = TransportConnections()
     /// The registered peers, with CURVE keys (re-read when `coord keys add|revoke` changes them).
     let peers: PeerDirectory?
     private let legacyKeys: Bool
@@ -111,8 +114,14 @@ public final class CoordinatorServer {
                     try socket.makeCurveServer(secretKey: serverKeys.keys.secretKey, authenticationDomain: domain)
                 }
             }
+            let workerMonitor = try workerSocket.monitor()
+            let clientMonitor = try clientSocket.monitor()
             try workerSocket.bind(configuration.workerEndpoint)
             try clientSocket.bind(configuration.clientEndpoint)
+            monitors = [
+                (.worker, workerMonitor, port: Self.port(of: workerSocket.lastEndpoint)),
+                (.client, clientMonitor, port: Self.port(of: clientSocket.lastEndpoint)),
+            ]
             // Without keys, what libzmq actually bound must be loopback, however the endpoint was written.
             if configuration.keysFolder == nil && !configuration.allowInsecure {
                 for (asked, socket) in [
@@ -184,18 +193,18 @@ public final class CoordinatorServer {
             metadata: ["jobs": "\(lifecycle.jobs.count)", "open_shards": "\(scheduler.openShardCount)"]
         )
 
-        var sockets = [workerSocket, clientSocket]
+        var sockets = [workerSocket, clientSocket] + monitors.map(\.1.socket)
         if let zap { sockets.append(zap.socket) }
         while !stopHandle.isStopped {
             let readable: [Bool]
             do { readable = try ZeroMQPoller.readable(sockets, timeout: .milliseconds(100)) } catch {
                 throw .socket(error)
             }
-            if readable.count > 2, readable[2] { answerAuthentication() }
+            if readable.count > 4, readable[4] { answerAuthentication() }
             if readable[0] {
                 drain(
                     workerSocket,
-                    domain: PeerRole.workerDomain,
+                    endpoint: .worker,
                     frameBytes: WireLimits.workerFrameBytes,
                     handleWorkerFrames
                 )
@@ -203,11 +212,13 @@ public final class CoordinatorServer {
             if readable[1] {
                 drain(
                     clientSocket,
-                    domain: PeerRole.clientDomain,
+                    endpoint: .client,
                     frameBytes: WireLimits.clientFrameBytes,
                     handleClientFrames
                 )
             }
+            // After the messages, so a connection's last message is counted before its close.
+            if readable[2] || readable[3] { readConnectionEvents() }
             if now - lastHousekeeping >= 0.25 {
                 lastHousekeeping = now
                 housekeeping()
@@ -221,7 +232,13 @@ public final class CoordinatorServer {
         logger.info("coordinator stopped")
     }
 
-    private func drain(_ socket: ZeroMQSocket, domain: String, frameBytes: Int64, _ handle: ([Data], Peer?) -> Void) {
+    private func drain(
+        _ socket: ZeroMQSocket,
+        endpoint: TransportConnections.Endpoint,
+        frameBytes: Int64,
+        _ handle: ([Data], Peer?) -> Void
+    ) {
+        let domain = endpoint == .worker ? PeerRole.workerDomain : PeerRole.clientDomain
         // Up to a bounded number per turn, so one busy socket does not starve the other.
         // A whole message is bounded too: a routing id and one body frame.
         let maximumBytes = Int(frameBytes) + 256
@@ -234,7 +251,8 @@ public final class CoordinatorServer {
                 )
             else { return }
             switch received {
-            case .message(let frames, let userId):
+            case .message(let frames, let userId, let descriptor):
+                if let descriptor { connections.delivered(descriptor, endpoint: endpoint, now: now) }
                 guard let peers else {
                     handle(frames, nil)
                     continue
@@ -252,7 +270,8 @@ public final class CoordinatorServer {
                     continue
                 }
                 handle(frames, peer)
-            case .oversized(let frames, let bytes):
+            case .oversized(let frames, let bytes, let descriptor):
+                if let descriptor { connections.delivered(descriptor, endpoint: endpoint, now: now) }
                 dropped(
                     .oversized,
                     peer: "?",
@@ -260,6 +279,58 @@ public final class CoordinatorServer {
                 )
             }
         }
+    }
+
+    /// Accepts and closes on both endpoints. A connection that closes without having delivered one
+    /// whole message is logged (once per peer host) and counted: it is how libzmq's refusal of
+    /// an over-size frame shows, since libzmq hangs up at the frame's header without a word.
+    private func readConnectionEvents() {
+        for (endpoint, monitor, port) in monitors {
+            while let event = monitor.next() {
+                switch event {
+                case .accepted(let descriptor):
+                    connections.accepted(
+                        descriptor,
+                        endpoint: endpoint,
+                        address: ZeroMQMonitor.peerAddress(of: descriptor, localPort: port),
+                        now: now
+                    )
+                case .disconnected(let descriptor):
+                    guard let closed = connections.closed(descriptor, endpoint: endpoint) else { continue }
+                    let address = closed.address ?? "an address gone before it was read"
+                    let seconds = String(format: "%.1f", now - closed.accepted)
+                    guard closed.messages == 0 else {
+                        logger.debug(
+                            "connection closed",
+                            metadata: [
+                                "endpoint": "\(endpoint.rawValue)", "address": "\(address)",
+                                "messages": "\(closed.messages)", "seconds": "\(seconds)",
+                            ]
+                        )
+                        continue
+                    }
+                    metrics.silentConnections[endpoint]?.increment()
+                    let host = closed.address.map { String($0[..<($0.lastIndex(of: ":") ?? $0.endIndex)]) } ?? "?"
+                    guard offences.firstTime("\(endpoint.rawValue) \(host)", .oversized) else { continue }
+                    let bound: Int64 = endpoint == .worker ? WireLimits.workerFrameBytes : WireLimits.clientFrameBytes
+                    let what =
+                        "connection from \(address) to the \(endpoint.rawValue) endpoint closed after \(seconds) s"
+                    let causes =
+                        "a frame over the endpoint's bound (\(bound) bytes; libzmq hangs up at its header), "
+                        + "broken framing, a refused handshake, or a peer that left without a word"
+                    logger.warning(
+                        "\(what) without delivering one whole message: \(causes) (further ones from this host are only counted)",
+                        metadata: ["endpoint": "\(endpoint.rawValue)", "address": "\(address)"]
+                    )
+                case .other:
+                    continue
+                }
+            }
+        }
+    }
+
+    private static func port(of endpoint: String) -> UInt16 {
+        endpoint.split(separator: ":").last.flatMap { UInt16($0) } ?? 0
     }
 
     private func answerAuthentication() {

@@ -15,7 +15,7 @@ public final class ZeroMQSocket {
     }
 
     let handle: UnsafeMutableRawPointer
-    private let context: ZeroMQContext
+    let context: ZeroMQContext
     public let kind: Kind
 
     init(context: ZeroMQContext, kind: Kind) throws(ZeroMQError) {
@@ -110,17 +110,19 @@ public final class ZeroMQSocket {
     /// (nil timeout: wait for ever; zero: do not wait).
     public func receive(timeout: Duration? = nil) throws(ZeroMQError) -> [Data]? {
         switch try receive(timeout: timeout, maximumFrames: .max, maximumBytes: .max) {
-        case .message(let frames, _): frames
+        case .message(let frames, _, _): frames
         case .oversized, nil: nil
         }
     }
 
     /// A message as received under bounds: its frames, or how large it was when over them.
     public enum BoundedMessage: Sendable, Equatable {
-        /// `userId`: what the ZAP handler named the peer when it let it in (nil without ZAP).
-        case message([Data], userId: String?)
+        /// `userId`: what the ZAP handler named the peer when it let it in (nil without ZAP);
+        /// `connection`: the descriptor of the TCP connection it came on (nil when not TCP),
+        /// as in ``ZeroMQMonitor``'s events.
+        case message([Data], userId: String?, connection: Int32?)
         /// More frames or bytes than allowed: none of it was copied (the frames are consumed).
-        case oversized(frames: Int, bytes: Int)
+        case oversized(frames: Int, bytes: Int, connection: Int32?)
     }
 
     /// The next whole message, unless it has more than `maximumFrames` frames or
@@ -155,8 +157,10 @@ public final class ZeroMQSocket {
             }
             if zmq_msg_more(&message) == 0 {
                 if let property = zmq_msg_gets(&message, "User-Id") { userId = String(cString: property) }
+                let descriptor = zmq_msg_get(&message, ZMQ_SRCFD)
                 return count <= maximumFrames && total <= maximumBytes
-                    ? .message(frames, userId: userId) : .oversized(frames: count, bytes: total)
+                    ? .message(frames, userId: userId, connection: descriptor >= 0 ? descriptor : nil)
+                    : .oversized(frames: count, bytes: total, connection: descriptor >= 0 ? descriptor : nil)
             }
         }
     }

@@ -352,6 +352,27 @@ extension Integration {
                     // libzmq refuses a frame over the endpoint's bound at its header and hangs up.
                     #expect(sent < 20, "the coordinator took 20 frames of 200 MB on \(endpoint)")
                 }
+                // That hang-up is the offence's one trace: logged and counted per endpoint.
+                let coordinator = cluster.coordinator!
+                for endpoint in ["worker", "client"] {
+                    #expect(
+                        coordinator.waitForLog(
+                            "to the \(endpoint) endpoint closed after",
+                            seconds: 20
+                        ),
+                        "\(coordinator.log.suffix(3000))"
+                    )
+                    #expect(
+                        try coordinator.metric(#"driftless_silent_connections_total{endpoint="\#(endpoint)"}"#) == 1
+                    )
+                }
+                #expect(coordinator.log.contains("without delivering one whole message"))
+                // The address is read at the accept, best effort: a connection closed before the
+                // coordinator got to it is named as such.
+                #expect(
+                    coordinator.log.contains("connection from 127.0.0.1:")
+                        || coordinator.log.contains("connection from an address gone before it was read")
+                )
                 // Small frames, too many of them: read whole, dropped unapplied, logged.
                 let flooder = try RawZMTPPeer(endpoint: cluster.workerEndpoint)
                 for frame in 0..<2 { #expect(flooder.sendFrame(size: 1000, more: frame < 1, chunk: chunk)) }

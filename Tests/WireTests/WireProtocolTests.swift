@@ -168,25 +168,55 @@ struct WireProtocolTests {
         try dealer.send(Array(repeating: Data("x".utf8), count: 5))
         try dealer.send([Data(count: 5000)])
         try dealer.send([Data("ok".utf8)])
-        let first = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
-        #expect(first == .oversized(frames: 6, bytes: 5 + 5))
-        guard
-            case .oversized(let frames, let bytes) = try router.receive(
-                timeout: .seconds(5),
-                maximumFrames: 2,
-                maximumBytes: 1000
-            )
-        else {
+        func next() throws -> ZeroMQSocket.BoundedMessage? {
+            try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
+        }
+        guard case .oversized(let count, let total, let connection) = try next() else {
+            Issue.record("expected the 5-frame message to be over the bound")
+            return
+        }
+        #expect(count == 6 && total == 5 + 5 && connection != nil)
+        guard case .oversized(let frames, let bytes, _) = try next() else {
             Issue.record("expected the 5000-byte message to be over the bound")
             return
         }
         #expect(frames == 2 && bytes > 5000)
-        guard case .message(let ok, _) = try router.receive(timeout: .seconds(5), maximumFrames: 2, maximumBytes: 1000)
-        else {
+        guard case .message(let ok, _, _) = try next() else {
             Issue.record("expected the small message")
             return
         }
         #expect(ok.last == Data("ok".utf8))
+    }
+
+    @Test("the monitor ties a connection's accept, its messages and its close by descriptor, and names the peer")
+    func monitor() throws {
+        let context = try ZeroMQContext()
+        let router = try context.socket(.router)
+        let monitor = try router.monitor()
+        try router.bind("tcp://127.0.0.1:*")
+        let port = try #require(router.lastEndpoint.split(separator: ":").last.flatMap { UInt16($0) })
+        var dealer: ZeroMQSocket? = try context.socket(.dealer)
+        try dealer!.connect(router.lastEndpoint)
+        try dealer!.send([Data("hi".utf8)])
+        guard
+            case .message(_, _, let connection?) = try router.receive(
+                timeout: .seconds(5),
+                maximumFrames: 2,
+                maximumBytes: 100
+            )
+        else {
+            Issue.record("expected a message with its connection")
+            return
+        }
+        #expect(try monitor.socket.poll(timeout: .seconds(5)))
+        #expect(monitor.next() == .accepted(descriptor: connection))
+        let address = try #require(ZeroMQMonitor.peerAddress(of: connection, localPort: port))
+        #expect(address.hasPrefix("127.0.0.1:") && !address.hasSuffix(":\(port)"))
+        #expect(ZeroMQMonitor.peerAddress(of: connection, localPort: port &+ 1) == nil, "another endpoint's port")
+        dealer = nil
+        #expect(try monitor.socket.poll(timeout: .seconds(5)))
+        #expect(monitor.next() == .disconnected(descriptor: connection))
+        #expect(monitor.next() == nil)
     }
 
     @Test("a DEALER and a ROUTER exchange multipart messages; the ROUTER sees the routing id")
