@@ -409,6 +409,15 @@ extension Integration {
                 try over.send([hello("over", models: WireLimits.modelsPerHello + 1)])
                 #expect(cluster.coordinator!.waitForLog("257 models", seconds: 20), "\(cluster.coordinator!.log)")
                 #expect(try over.receive(timeout: .seconds(2)) == nil, "a refused hello gets no welcome")
+                // The million-model hello (about 60 MB, over the worker endpoint's frame bound) is
+                // refused by libzmq at its header: its hang-up is logged and counted.
+                #expect(
+                    cluster.coordinator!.waitForLog("to the worker endpoint closed after", seconds: 20),
+                    "\(cluster.coordinator!.log.suffix(3000))"
+                )
+                #expect(
+                    try cluster.coordinator!.metric(#"driftless_silent_connections_total{endpoint="worker"}"#) >= 1
+                )
             }
         }
 
