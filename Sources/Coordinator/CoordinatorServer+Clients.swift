@@ -80,7 +80,8 @@ extension CoordinatorServer {
                 index: index,
                 source: submit.source,
                 shardSize: submit.shardSize,
-                then: route.then
+                then: route.then,
+                mirror: submit.mirror == true
             )
             let token = lifecycle.opened(
                 job: job,
@@ -98,7 +99,7 @@ extension CoordinatorServer {
                     "then": "\(route.then.map(\.name).joined(separator: ","))",
                     "source": "\(submit.source)",
                     "shard_size": "\(submit.shardSize)", "urgent": "\(submit.urgent == true)",
-                    "key": "\(key?.name ?? "none")",
+                    "key": "\(key?.name ?? "none")", "mirror": "\(submit.mirror == true)",
                 ]
             )
             return .accepted(job: job, upload: token.text)
@@ -248,7 +249,13 @@ extension CoordinatorServer {
             )
             try startDealing(open, sealed, db: db)
             return .sealed(
-                .init(job: open.id, shards: sealed.shards, toEmbed: sealed.toEmbed, unchanged: sealed.unchanged)
+                .init(
+                    job: open.id,
+                    shards: sealed.shards,
+                    toEmbed: sealed.toEmbed,
+                    unchanged: sealed.unchanged,
+                    deleted: sealed.deleted
+                )
             )
         }
     }
@@ -256,7 +263,7 @@ extension CoordinatorServer {
     /// A sealed job's shards go to the scheduler.
     func startDealing(
         _ job: JobLifecycle.Job,
-        _ sealed: (shards: Int, toEmbed: Int, unchanged: Int),
+        _ sealed: (shards: Int, toEmbed: Int, unchanged: Int, deleted: Int?),
         db: PostgresConnection
     ) throws {
         let shards = try JobStore(db).openShards(job: job.id)
@@ -266,7 +273,7 @@ extension CoordinatorServer {
             "job sealed: dealing shards",
             metadata: [
                 "job": "\(job.id)", "shards": "\(sealed.shards)", "to_embed": "\(sealed.toEmbed)",
-                "unchanged": "\(sealed.unchanged)",
+                "unchanged": "\(sealed.unchanged)", "deleted": "\(sealed.deleted.map(String.init) ?? "-")",
             ]
         )
     }
@@ -361,7 +368,8 @@ extension CoordinatorServer {
                 error: job.error,
                 phase: job.state == "indexing"
                     ? indexBuilds.progress(job: job.id) ?? "building the HNSW index"
-                    : lifecycle.phase(of: job.id)
+                    : lifecycle.phase(of: job.id),
+                deletedDocs: job.deletedDocs
             )
         }
         let workers = scheduler.workers.values.sorted { $0.id < $1.id }.map { worker in

@@ -15,6 +15,8 @@ public struct CorpusSubmission {
     public var chunkSize = 500
     /// A query waits for these documents: dealt before other jobs' shards, no HNSW build after.
     public var urgent = false
+    /// The file is the whole index: what the index holds and the file lacks is deleted at the seal.
+    public var mirror = false
     /// Asked between chunks: when true (Ctrl-C), the upload is abandoned (the coordinator fails
     /// the job and deletes what was staged) and ``SubmissionError/cancelled(job:)`` is thrown.
     public var isCancelled: @Sendable () -> Bool = { false }
@@ -52,7 +54,16 @@ public struct CorpusSubmission {
         guard
             case .accepted(let job, let upload) = try expect(
                 client.request(
-                    .submit(.init(index: index, model: model, shardSize: shardSize, source: source, urgent: urgent))
+                    .submit(
+                        .init(
+                            index: index,
+                            model: model,
+                            shardSize: shardSize,
+                            source: source,
+                            urgent: urgent,
+                            mirror: mirror
+                        )
+                    )
                 )
             )
         else { throw SubmissionError.protocolError("expected the job to be accepted") }
@@ -140,7 +151,8 @@ public struct CorpusSubmission {
                         job: job,
                         shards: status.shards.values.reduce(0, +),
                         toEmbed: status.totalDocs,
-                        unchanged: status.unchangedDocs
+                        unchanged: status.unchangedDocs,
+                        deleted: status.deletedDocs
                     )
                     return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
                 }

@@ -19,18 +19,19 @@ public struct JobStore {
         source: String,
         shardSize: Int,
         then: [IndexRecord] = [],
-        follows: Int64? = nil
+        follows: Int64? = nil,
+        mirror: Bool = false
     ) throws(StoreError) -> Int64 {
         let id = try connection.during("creating a job for index \(index.name)") {
             try connection.execute(
                 """
-                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids, follows_job_id)
-                VALUES ($1, 'receiving', $2, $3, $4::bigint[], $5) RETURNING id
+                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids, follows_job_id, mirror)
+                VALUES ($1, 'receiving', $2, $3, $4::bigint[], $5, $6) RETURNING id
                 """,
                 [
                     String(index.id), source, String(shardSize),
                     "{\(then.map { String($0.id) }.joined(separator: ","))}",
-                    follows.map(String.init),
+                    follows.map(String.init), mirror ? "true" : "false",
                 ]
             ).scalar
         }
@@ -114,7 +115,7 @@ public struct JobStore {
         index: IndexRecord,
         shardSize: Int,
         staged: Int
-    ) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
+    ) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int, deleted: Int?) {
         if staged > 0 { _ = try sealStep(job: job, index: index, from: 0, through: staged - 1, shardSize: shardSize) }
         return try startJob(job: job)
     }
@@ -124,6 +125,7 @@ public struct JobStore {
     /// by another running job of the same index (a re-submission while the first is still
     /// running embeds nothing twice), and cuts the rest into shards. One transaction; the job
     /// stays `receiving` until ``startJob``. Returns how many were dropped and shards made.
+    /// The first step of a `--mirror` job first deletes what the file lacks (``DocumentDeletion/deleteAbsent(job:)``).
     public func sealStep(
         job: Int64,
         index: IndexRecord,
@@ -133,11 +135,15 @@ public struct JobStore {
     ) throws(StoreError) -> (unchanged: Int, shards: Int) {
         try connection.during("sealing job \(job) (documents \(from)–\(through))") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
-                    .scalar
+                let row = try connection.execute(
+                    "SELECT state, mirror FROM jobs WHERE id = $1 FOR UPDATE",
+                    [String(job)]
+                )
+                let state = row.isEmpty ? nil : row.rows[0][0]
                 guard state == "receiving" else {
                     throw StoreError.invalid("job \(job) is not being sealed (state \(state ?? "unknown"))")
                 }
+                if from == 0 && row.rows[0][1] == "t" { try DocumentDeletion(connection).deleteAbsent(job: job) }
                 return try cut(job: job, index: index, from: from, through: through, shardSize: shardSize)
             }
         }
@@ -195,19 +201,23 @@ public struct JobStore {
 
     /// The last step of sealing: the job starts running. Returns its shards, the documents to
     /// embed and those dropped as unchanged.
-    public func startJob(job: Int64) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int) {
+    public func startJob(job: Int64) throws(StoreError) -> (shards: Int, toEmbed: Int, unchanged: Int, deleted: Int?) {
         try connection.during("starting job \(job)") {
             let row = try connection.execute(
                 """
                 UPDATE jobs SET state = 'running', started_at = now() WHERE id = $1 AND state = 'receiving'
                 RETURNING unchanged_docs,
                     (SELECT count(*) FROM shards WHERE job_id = $1),
-                    (SELECT coalesce(sum(doc_count), 0) FROM shards WHERE job_id = $1)
+                    (SELECT coalesce(sum(doc_count), 0) FROM shards WHERE job_id = $1),
+                    CASE WHEN mirror THEN deleted_docs END
                 """,
                 [String(job)]
             )
             guard row.count == 1 else { throw StoreError.invalid("job \(job) is not being sealed") }
-            return (Int(row.rows[0][1] ?? "0") ?? 0, Int(row.rows[0][2] ?? "0") ?? 0, Int(row.rows[0][0] ?? "0") ?? 0)
+            return (
+                Int(row.rows[0][1] ?? "0") ?? 0, Int(row.rows[0][2] ?? "0") ?? 0, Int(row.rows[0][0] ?? "0") ?? 0,
+                row.rows[0][3].flatMap { Int($0) }
+            )
         }
     }
 

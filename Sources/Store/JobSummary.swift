@@ -10,6 +10,8 @@ public struct JobSummary: Sendable, Equatable {
     public var source: String
     public var submittedDocs: Int
     public var unchangedDocs: Int
+    /// A `mirror` job's deletions (nil for other jobs; -1: none, a rejected line had no id).
+    public var deletedDocs: Int?
     public var totalDocs: Int
     public var doneDocs: Int
     public var rejectedDocs: Int
@@ -25,7 +27,7 @@ extension JobStore {
             try connection.execute(
                 """
                 SELECT j.id, i.name AS index_name, m.name AS model_name, j.state, j.source, j.submitted_docs,
-                    j.unchanged_docs, j.error,
+                    j.unchanged_docs, CASE WHEN j.mirror THEN j.deleted_docs END AS deleted_docs, j.error,
                     EXTRACT(EPOCH FROM (coalesce(j.finished_at, now()) - coalesce(j.started_at, j.created_at)))::float8 AS elapsed,
                     (SELECT coalesce(sum(doc_count), 0) FROM shards s WHERE s.job_id = j.id AND s.parent_id IS NULL) AS total,
                     (SELECT coalesce(sum(doc_count), 0) FROM shards s WHERE s.job_id = j.id AND s.state = 'done') AS done,
@@ -50,6 +52,7 @@ extension JobStore {
                 source: rows.value(row, "source") ?? "",
                 submittedDocs: rows.int(row, "submitted_docs") ?? 0,
                 unchangedDocs: rows.int(row, "unchanged_docs") ?? 0,
+                deletedDocs: rows.int(row, "deleted_docs"),
                 totalDocs: rows.int(row, "total") ?? 0,
                 doneDocs: rows.int(row, "done") ?? 0,
                 rejectedDocs: rows.int(row, "rejected") ?? 0,

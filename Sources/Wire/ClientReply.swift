@@ -17,11 +17,15 @@ public enum ClientReply: Codable, Sendable, Equatable {
         /// Documents to embed, and documents skipped because an identical version is already indexed.
         public var toEmbed: Int
         public var unchanged: Int
-        public init(job: Int64, shards: Int, toEmbed: Int, unchanged: Int) {
+        /// A `mirror` job: documents deleted because the file lacks them (-1: none, because a
+        /// rejected line had no id). Absent for other jobs.
+        public var deleted: Int?
+        public init(job: Int64, shards: Int, toEmbed: Int, unchanged: Int, deleted: Int? = nil) {
             self.job = job
             self.shards = shards
             self.toEmbed = toEmbed
             self.unchanged = unchanged
+            self.deleted = deleted
         }
     }
 

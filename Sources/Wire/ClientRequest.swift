@@ -32,13 +32,17 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         /// Documents a query is waiting for (re-scoring's on-demand embedding): dealt before every
         /// other job's shards, and done without an HNSW build. Absent means false.
         public var urgent: Bool?
+        /// The file is the whole index: documents the index holds and the file lacks are deleted
+        /// when the upload is sealed (`coord submit --mirror`). Absent means false.
+        public var mirror: Bool?
         public init(
             protocolVersion: Int = WireProtocol.version,
             index: String,
             model: String,
             shardSize: Int,
             source: String,
-            urgent: Bool = false
+            urgent: Bool = false,
+            mirror: Bool = false
         ) {
             self.protocolVersion = protocolVersion
             self.index = index
@@ -46,6 +50,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             self.shardSize = shardSize
             self.source = source
             self.urgent = urgent ? true : nil
+            self.mirror = mirror ? true : nil
         }
     }
 

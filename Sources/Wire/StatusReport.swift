@@ -43,6 +43,8 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var source: String
         public var submittedDocs: Int
         public var unchangedDocs: Int
+        /// A `mirror` job: documents deleted because its file lacks them (-1: none, see `ClientReply.Sealed`).
+        public var deletedDocs: Int?
         /// Documents to embed in this job, and how many are in the index so far.
         public var totalDocs: Int
         public var doneDocs: Int
@@ -73,8 +75,10 @@ public struct StatusReport: Codable, Sendable, Equatable {
             docsPerSecond: Double,
             etaSeconds: Double?,
             error: String?,
-            phase: String? = nil
+            phase: String? = nil,
+            deletedDocs: Int? = nil
         ) {
+            self.deletedDocs = deletedDocs
             self.id = id
             self.index = index
             self.model = model

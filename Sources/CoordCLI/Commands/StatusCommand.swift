@@ -41,6 +41,7 @@ struct StatusCommand: ParsableCommand {
             if let eta = job.etaSeconds { line += "  ETA \(ProgressBar.format(seconds: eta))" }
             if job.unchangedDocs > 0 { line += "  unchanged \(job.unchangedDocs)" }
             if job.rejectedDocs > 0 { line += "  rejected \(job.rejectedDocs)" }
+            if let deleted = job.deletedDocs, deleted > 0 { line += "  deleted \(deleted) (mirror)" }
             print(line)
             print("      shards: \(shards.isEmpty ? "none" : shards)")
             if let phase = job.phase { print("      \(phase)") }

@@ -14,7 +14,10 @@ struct SubmitCommand: ParsableCommand {
             Each line: {"_id" or "id", "text", optional "title", any other fields kept as metadata}. The whole \
             file is checked first: invalid JSON or UTF-8, a missing id or text, or a duplicate id stops the \
             submission with the lines named (exit 65), unless --skip-invalid, which records them as rejected \
-            and indexes the rest. Re-submitting embeds only new or changed documents.
+            and indexes the rest. Re-submitting embeds only new or changed documents. With --mirror the file \
+            is the whole index: documents the index holds and the file lacks are deleted (from every \
+            generation, as `coord delete` does) when the upload is sealed; ids of rejected lines are kept, \
+            and a rejected line without an id makes the mirror delete nothing.
             """
     )
 
@@ -37,6 +40,9 @@ struct SubmitCommand: ParsableCommand {
     @Flag(name: .long, help: "Record invalid lines as rejected and index the valid ones.")
     var skipInvalid = false
 
+    @Flag(name: .long, help: "The file is the whole index: delete the documents it lacks.")
+    var mirror = false
+
     @Flag(name: .long, help: "Return once the job is accepted, without waiting for it.")
     var detach = false
 
@@ -54,6 +60,7 @@ struct SubmitCommand: ParsableCommand {
         var submission = CorpusSubmission(path: corpus, index: index, model: model ?? "")
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
+        submission.mirror = mirror
         // Ctrl-C or SIGTERM: the upload is abandoned (the coordinator deletes what was staged).
         let interrupted = Atomic<Bool>(false)
         let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
@@ -81,6 +88,12 @@ struct SubmitCommand: ParsableCommand {
             summary += ", \(sealed.unchanged) unchanged (already indexed, or being indexed by a running job)"
         }
         if outcome.invalid > 0 { summary += ", \(outcome.invalid) invalid lines recorded as rejected" }
+        if let deleted = sealed.deleted {
+            summary +=
+                deleted < 0
+                ? "; --mirror deleted nothing: a rejected line has no id, so what the file lacks is unknown"
+                : "; \(deleted) documents the file lacks deleted (--mirror)"
+        }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
         if detach {
             print(outcome.job)
