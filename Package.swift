@@ -67,6 +67,10 @@ let package = Package(
             dependencies: ["Store", "Embedding", "Retrieval", "Corpus", "PostgresClient", "Compat"]
         ),
         .target(
+            name: "Upgrade",
+            dependencies: ["Search", "Store", "Compat", "Retrieval", "PostgresClient"]
+        ),
+        .target(
             name: "Store",
             dependencies: [
                 "PostgresClient", "Retrieval",
@@ -116,7 +120,7 @@ let package = Package(
             name: "CoordCLI",
             dependencies: [
                 "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
-                "Compat", "LinearAlgebra",
+                "Compat", "LinearAlgebra", "Upgrade",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -146,7 +150,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
-                "Compat",
+                "Compat", "Upgrade",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

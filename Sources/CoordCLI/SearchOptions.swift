@@ -102,7 +102,7 @@ struct SearchOptions: ParsableArguments {
             projectionId: try ServingStore(connection).latestProjection(index: record, from: queryModel),
             fuseWeight: fuseWeight ?? current.fuseWeight ?? 0.5,
             rescoreDepth: rescoreDepth ?? current.rescoreDepth ?? 20,
-            successorIndex: mode == .native ? nil : "\(record.name)@\(queryModel.name)"
+            successorIndex: mode == .native ? nil : ServingState.successorName(of: record.name, model: queryModel.name)
         )
     }
 }

@@ -2,6 +2,7 @@ import Coordinator
 import Foundation
 import Search
 import Store
+import Upgrade
 import Wire
 
 /// Documents of an index embedded again by the workers into its successor index (`INDEX@MODEL`):
@@ -9,7 +10,7 @@ import Wire
 /// coordinator stages them from the database itself, at their versions (a `reembed` request):
 /// nothing is read into this process and nothing written to a file; a document changed or deleted
 /// meanwhile is embedded as it is now, or not at all.
-struct SuccessorSubmission {
+struct SuccessorSubmission: SuccessorEmbedder {
     let client: ClientOptions
     /// A query waits (re-scoring on demand): dealt first, small shards, no progress bar, no HNSW build.
     var urgent = false
@@ -19,7 +20,7 @@ struct SuccessorSubmission {
     /// Has the workers embed those of `ids` (every document when nil) of index `index` that
     /// `successor` lacks; waits for the job unless `wait` is off. Returns the job and how many it embeds.
     @discardableResult
-    func submit(
+    func embed(
         ids: [String]?,
         of index: String,
         into successor: String,
@@ -86,7 +87,7 @@ final class WorkerEmbedding: OnDemandEmbedding {
         guard !ids.isEmpty else { return }
         do {
             try SuccessorSubmission(client: client, urgent: true)
-                .submit(ids: ids, of: index.name, into: successor.name, wait: true)
+                .embed(ids: ids, of: index.name, into: successor.name, wait: true)
         } catch {
             if !warned {
                 FileHandle.standardError.write(

@@ -240,12 +240,12 @@ public final class IndexSearcher {
     }
 
     /// fuse: `weight·projected + (1 − weight)·old`, at unit length.
-    static func fused(_ projected: [Float], _ old: [Float], weight: Double) -> [Float] {
+    package static func fused(_ projected: [Float], _ old: [Float], weight: Double) -> [Float] {
         let w = Float(weight)
         return Projection.unitLength(zip(projected, old).map { w * $0 + (1 - w) * $1 })
     }
 
-    static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+    package static func dot(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
 }
 
 /// Has documents embedded by the new model into a successor index, for re-scoring: in Driftless

@@ -56,7 +56,7 @@ public enum SearchError: Error, CustomStringConvertible {
 
 extension SearchError {
     /// Runs `body`, turning the errors of the modules below into this one.
-    static func mapping<T>(_ body: () throws -> T) throws(SearchError) -> T {
+    package static func mapping<T>(_ body: () throws -> T) throws(SearchError) -> T {
         do { return try body() } catch let error as SearchError {
             throw error
         } catch let error as StoreError {
@@ -71,7 +71,7 @@ extension SearchError {
     }
 
     /// A connection to `url`, its failure named without the password.
-    static func connect(_ url: String) throws(SearchError) -> PostgresConnection {
+    package static func connect(_ url: String) throws(SearchError) -> PostgresConnection {
         do { return try PostgresConnection(url: url) } catch {
             throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
         }
@@ -80,7 +80,7 @@ extension SearchError {
 
 extension Catalog {
     /// The index named `name`, or an error listing the indexes there are.
-    func existingIndex(named name: String) throws -> IndexRecord {
+    package func existingIndex(named name: String) throws -> IndexRecord {
         guard let index = try index(named: name) else {
             throw SearchError.unknownIndex(name, known: try indexes().map(\.name))
         }

@@ -3,6 +3,10 @@ import PostgresClient
 
 /// How an index answers queries: which model embeds them and how they meet the stored vectors.
 public struct ServingState: Sendable, Equatable {
+    /// The successor of index `index` for `model`: the index that holds that model's vectors of
+    /// the same collection (the one naming rule).
+    public static func successorName(of index: String, model: String) -> String { "\(index)@\(model)" }
+
     public enum Mode: String, Sendable, Codable, CaseIterable {
         /// Queries embedded by the index's own model.
         case native

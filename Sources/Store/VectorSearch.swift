@@ -205,6 +205,37 @@ public final class VectorSearch {
         }
     }
 
+    /// The ids of `size` documents of `index` that have a vector, chosen by a seeded hash of their
+    /// ids (the same seed gives the same sample): `coord upgrade`'s sample.
+    public func sample(_ index: IndexRecord, size: Int, seed: Int) throws(StoreError) -> [String] {
+        let rows = try connection.during("sampling index \(index.name)") {
+            try connection.execute(
+                """
+                SELECT d.doc_id FROM documents d JOIN \(index.vectorTable) v ON v.doc_id = d.doc_id
+                WHERE d.collection_id = $1 AND NOT d.deleted ORDER BY md5(d.doc_id || ':' || $2), d.doc_id LIMIT $3
+                """,
+                [String(index.collectionId), String(seed), String(size)]
+            )
+        }
+        return (0..<rows.count).map { rows.value($0, "doc_id")! }
+    }
+
+    /// Title and text of those of `ids` in `index`'s collection.
+    public func texts(_ index: IndexRecord, ids: [String]) throws(StoreError) -> [String: (title: String, body: String)]
+    {
+        let rows = try connection.during("reading documents of index \(index.name)") {
+            try connection.execute(
+                "SELECT doc_id, title, body FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[])",
+                [String(index.collectionId), CopyText.textArray(ids)]
+            )
+        }
+        return Dictionary(
+            uniqueKeysWithValues: (0..<rows.count).map {
+                (rows.value($0, "doc_id")!, (rows.value($0, "title") ?? "", rows.value($0, "body") ?? ""))
+            }
+        )
+    }
+
     /// How many vectors `index` holds.
     public func vectorCount(_ index: IndexRecord) throws(StoreError) -> Int {
         try connection.during("counting vectors of index \(index.name)") {

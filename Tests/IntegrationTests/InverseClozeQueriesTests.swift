@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Search
+@testable import Upgrade
 
 /// Pure logic (no database), kept beside the Upgrade suite that uses it.
 @Suite("InverseClozeQueries")

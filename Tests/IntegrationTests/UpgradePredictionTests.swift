@@ -1,7 +1,7 @@
 import Foundation
-import Search
 import Store
 import Testing
+import Upgrade
 
 /// The paired bootstrap behind `coord upgrade`'s refusal to switch to a predicted loss.
 @Suite("Upgrade prediction")

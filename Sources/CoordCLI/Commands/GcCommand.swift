@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Store
+import Upgrade
 
 struct GcCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,8 +22,7 @@ struct GcCommand: ParsableCommand {
     func run() throws {
         let connection = try database.connect()
         do {
-            guard let record = try Catalog(connection).index(named: index) else { throw StoreError.unknownIndex(index) }
-            let garbage = try ServingStore(connection).collectGarbage(record, dryRun: dryRun)
+            let (record, garbage) = try IndexLifecycle(connection).collectGarbage(index, dryRun: dryRun)
             let size = ByteCountFormatter.string(fromByteCount: Int64(garbage.oldVectorBytes), countStyle: .binary)
             print(
                 "\(index): \(dryRun ? "would free" : "freed") \(garbage.oldVectors) vectors of \(record.model.name) (\(size) with their indexes), "

@@ -4,6 +4,7 @@ import Search
 import Store
 import Synchronization
 import Telemetry
+import Upgrade
 
 struct ReindexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +42,7 @@ struct ReindexCommand: ParsableCommand {
         }
         var submission = SuccessorSubmission(client: client)
         submission.isCancelled = { interrupted.load(ordering: .relaxed) }
-        let (job, toEmbed) = try submission.submit(ids: nil, of: index, into: successor.name, wait: !detach)
+        let (job, toEmbed) = try submission.embed(ids: nil, of: index, into: successor.name, wait: !detach)
         if detach {
             print("\(job)")
         } else if toEmbed == 0 {
