@@ -60,6 +60,7 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(name: "Corpus"),
+        .target(name: "JobStates"),
         .target(name: "Retrieval", dependencies: ["Corpus"]),
         .target(name: "Compat", dependencies: ["LinearAlgebra", "CHalfKernel"], swiftSettings: numericSettings),
         .target(
@@ -73,12 +74,12 @@ let package = Package(
         .target(
             name: "Store",
             dependencies: [
-                "PostgresClient", "Retrieval",
+                "PostgresClient", "Retrieval", "JobStates", "Corpus",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Wire", dependencies: ["ZeroMQ"]),
+        .target(name: "Wire", dependencies: ["ZeroMQ", "JobStates", "Corpus"]),
         .target(
             name: "Telemetry",
             dependencies: [
@@ -94,7 +95,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Store", "Wire", "ZeroMQ", "PostgresClient", "Embedding", "Corpus", "Telemetry",
+                "Store", "Wire", "ZeroMQ", "PostgresClient", "Embedding", "Corpus", "Telemetry", "JobStates",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -120,7 +121,7 @@ let package = Package(
             name: "CoordCLI",
             dependencies: [
                 "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
-                "Compat", "LinearAlgebra", "Upgrade",
+                "Compat", "LinearAlgebra", "Upgrade", "JobStates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -132,8 +133,8 @@ let package = Package(
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra", "DriftlessTestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Wire"]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Wire", "JobStates"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Corpus"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),
         .testTarget(
@@ -150,7 +151,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
-                "Compat", "Upgrade",
+                "Compat", "Upgrade", "Corpus",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

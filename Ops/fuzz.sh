@@ -23,7 +23,7 @@ sources_for() {
   case "$1" in
     wire) echo Tests/Fuzz/WireFuzz.swift $S/Wire/WireProtocol.swift $S/Wire/WorkerMessage.swift $S/Wire/ClientRequest.swift \
       $S/Wire/ClientReply.swift $S/Wire/CoordinatorMessage.swift $S/Wire/ShardAssignment.swift $S/Wire/StatusReport.swift \
-      $S/Wire/WireDocument.swift $S/Wire/WireLimits.swift ;;
+      $S/Corpus/Document.swift $S/JobStates/JobStates.swift $S/Wire/WireLimits.swift ;;
     corpus-line) echo Tests/Fuzz/CorpusLineFuzz.swift $S/Corpus/*.swift ;;
     qrels) echo Tests/Fuzz/QrelsFuzz.swift $S/Retrieval/RelevanceJudgments.swift $S/Retrieval/RetrievalError.swift ;;
     safetensors) echo Tests/Fuzz/SafeTensorsFuzz.swift $S/Embedding/SafeTensors.swift $S/Embedding/EmbeddingError.swift ;;

@@ -42,10 +42,11 @@ struct SearchOptions: ParsableArguments {
 
     @Flag(
         name: .long,
+        inversion: .prefixedNo,
         help:
-            "rescore: documents without a new-model vector are embedded by the workers (an urgent job through --coordinator), not by this process."
+            "rescore: documents without a new-model vector are embedded by the workers (an urgent job through --coordinator); this process embeds them when the coordinator does not answer within a second, or with --no-on-demand-workers."
     )
-    var onDemandWorkers = false
+    var onDemandWorkers = true
 
     @OptionGroup var client: ClientOptions
 
@@ -100,8 +101,8 @@ struct SearchOptions: ParsableArguments {
             mode: mode,
             model: queryModel,
             projectionId: try ServingStore(connection).latestProjection(index: record, from: queryModel),
-            fuseWeight: fuseWeight ?? current.fuseWeight ?? 0.5,
-            rescoreDepth: rescoreDepth ?? current.rescoreDepth ?? 20,
+            fuseWeight: fuseWeight ?? current.fuseWeight ?? ServingState.defaultFuseWeight,
+            rescoreDepth: rescoreDepth ?? current.rescoreDepth ?? ServingState.defaultRescoreDepth,
             successorIndex: mode == .native ? nil : ServingState.successorName(of: record.name, model: queryModel.name)
         )
     }

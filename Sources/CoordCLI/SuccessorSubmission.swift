@@ -1,5 +1,6 @@
 import Coordinator
 import Foundation
+import JobStates
 import Search
 import Store
 import Upgrade
@@ -45,7 +46,7 @@ struct SuccessorSubmission: SuccessorEmbedder {
                     guard case .status(let report) = try connection.request(.status(job: job)),
                         let status = report.jobs.first
                     else { throw fail("job \(job): no status from the coordinator") }
-                    if status.state != "receiving" {
+                    if status.state != .receiving {
                         toEmbed = status.totalDocs
                         break
                     }
@@ -66,7 +67,7 @@ struct SuccessorSubmission: SuccessorEmbedder {
         var watcher = JobWatcher(client: connection, pollSeconds: urgent ? 0.05 : 0.5, showsProgress: !urgent)
         watcher.isCancelled = isCancelled
         let final = try watcher.wait(job: job)
-        guard final.state == "done" else {
+        guard final.state == .done else {
             throw fail("job \(job) \(final.state): \(final.error ?? "see coord status")")
         }
         return (job, toEmbed)
@@ -74,27 +75,43 @@ struct SuccessorSubmission: SuccessorEmbedder {
 }
 
 /// Re-scoring's on-demand embedding by the workers: each batch of documents a query lacks is an
-/// urgent job. When the coordinator cannot be reached or the job fails, it says so once on
-/// standard error and leaves the documents to the querying process (nothing is lost, the query
-/// is answered either way).
+/// urgent job. When the coordinator does not answer within a second (asked once, before the first
+/// job), refuses, or the job fails, it says so once on standard error and leaves the documents to
+/// the querying process (nothing is lost, the query is answered either way).
 final class WorkerEmbedding: OnDemandEmbedding {
     let client: ClientOptions
     private var warned = false
+    /// Whether the coordinator answered the first probe (nil: not asked yet).
+    private var reachable: Bool?
 
     init(client: ClientOptions) { self.client = client }
 
     func embed(ids: [String], of index: IndexRecord, into successor: IndexRecord) throws {
         guard !ids.isEmpty else { return }
+        if reachable == nil {
+            var probe = client
+            probe.timeout = 1
+            reachable =
+                (try? probe.client().request(.status(job: nil))).map { if case .status = $0 { true } else { false } }
+                ?? false
+            if reachable == false {
+                warn("no coordinator answered at \(client.coordinator) within a second")
+            }
+        }
+        guard reachable == true else { return }
         do {
             try SuccessorSubmission(client: client, urgent: true)
                 .embed(ids: ids, of: index.name, into: successor.name, wait: true)
         } catch {
-            if !warned {
-                FileHandle.standardError.write(
-                    Data("warning: the workers could not embed on demand (\(error)); embedding here instead\n".utf8)
-                )
-                warned = true
-            }
+            warn("\(error)")
         }
+    }
+
+    private func warn(_ reason: String) {
+        guard !warned else { return }
+        FileHandle.standardError.write(
+            Data("warning: the workers could not embed on demand (\(reason)); embedding here instead\n".utf8)
+        )
+        warned = true
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobStates
 import Logging
 import PostgresClient
 import Store
@@ -106,10 +107,7 @@ extension CoordinatorServer {
 
         case .documents(let job, let upload, let documents):
             let open = try ownedUpload(job, upload, from: peer)
-            let staged = documents.map {
-                StagedDocument(seq: 0, line: $0.line, id: $0.id, title: $0.title, text: $0.text, metadata: $0.metadata)
-            }
-            do { try store.stage(job: job, firstSeq: open.staged, documents: staged) } catch {
+            do { try store.stage(job: job, firstSeq: open.staged, documents: documents) } catch {
                 // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
                 guard !error.isConnectionLoss else { throw error }
                 let lines = documents.isEmpty ? "" : " (lines \(documents.first!.line)–\(documents.last!.line))"
@@ -182,7 +180,7 @@ extension CoordinatorServer {
             case .refused(let state):
                 guard let state else { return .failure(message: "unknown job \(job)") }
                 return .failure(
-                    message: state == "indexing"
+                    message: state == .indexing
                         ? "job \(job) is indexing: its documents are all committed, only its HNSW build remains"
                         : "job \(job) is \(state): there is nothing to cancel"
                 )
@@ -364,9 +362,9 @@ extension CoordinatorServer {
                 shards: job.shards,
                 elapsedSeconds: job.elapsedSeconds,
                 docsPerSecond: rate,
-                etaSeconds: job.state == "running" && rate > 0 ? Double(max(0, remaining)) / rate : nil,
+                etaSeconds: job.state == .running && rate > 0 ? Double(max(0, remaining)) / rate : nil,
                 error: job.error,
-                phase: job.state == "indexing"
+                phase: job.state == .indexing
                     ? indexBuilds.progress(job: job.id) ?? "building the HNSW index"
                     : lifecycle.phase(of: job.id),
                 deletedDocs: job.deletedDocs

@@ -1,4 +1,5 @@
 import Foundation
+import JobStates
 import Logging
 import Store
 import Wire
@@ -158,11 +159,11 @@ extension CoordinatorServer {
         guard let db = connectedDatabase() else { return }
         do {
             let state = try JobStore(db).shardState(done.shard)
-            guard state == "done" else {
+            guard state == .done else {
                 dropped(
                     .notCommitted,
                     peer: worker,
-                    "shard_done for shard \(done.shard), which the database shows \(state ?? "missing"): dealt again"
+                    "shard_done for shard \(done.shard), which the database shows \(state.map(\.rawValue) ?? "missing"): dealt again"
                 )
                 if let lease = scheduler.leases[done.lease] {
                     _ = scheduler.failed(token: done.lease, fault: .returned)

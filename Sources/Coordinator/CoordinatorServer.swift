@@ -1,4 +1,5 @@
 import Foundation
+import JobStates
 import Logging
 import PostgresClient
 import Store
@@ -418,7 +419,7 @@ public final class CoordinatorServer {
                     case .build:
                         logger.info("job's shards all done: building its HNSW index", metadata: ["job": "\(job)"])
                         if let record {
-                            indexBuilds.enqueue(JobRecord(id: job, index: record.index, state: "indexing"))
+                            indexBuilds.enqueue(JobRecord(id: job, index: record.index, state: .indexing))
                         }
                     case nil:
                         break
@@ -533,18 +534,7 @@ public final class CoordinatorServer {
                     model: job.index.model.name,
                     weightsHash: job.index.model.weightsHash,
                     dimension: job.index.model.dimension,
-                    documents: documents.map {
-                        WireDocument(
-                            seq: $0.seq,
-                            line: $0.line,
-                            id: $0.id,
-                            title: $0.title,
-                            text: $0.text,
-                            metadata: $0.metadata,
-                            version: $0.version,
-                            contentHash: $0.contentHash
-                        )
-                    }
+                    documents: documents
                 )
                 metrics.shardsDealt.increment()
                 logger.debug(

@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import JobStates
 import Wire
 
 /// `coord submit`: checks a JSONL corpus, streams it to the coordinator in
@@ -102,7 +103,7 @@ public struct CorpusSubmission {
             }
         }
         var sent = 0
-        var chunk: [WireDocument] = []
+        var chunk: [Document] = []
         var chunkBytes = 0
         func flush() throws {
             guard !chunk.isEmpty else { return }
@@ -114,18 +115,11 @@ public struct CorpusSubmission {
             progress(sent, report.records)
         }
         try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
-            for record in records {
-                let document = WireDocument(
-                    line: record.line,
-                    id: record.id,
-                    title: record.title,
-                    text: record.text,
-                    metadata: String(decoding: record.metadata, as: UTF8.self)
-                )
+            for document in records {
                 let bytes =
                     2
-                    * (record.id.utf8.count + record.title.utf8.count + record.text.utf8.count + record.metadata.count)
-                    + 64
+                    * (document.id.utf8.count + document.title.utf8.count + document.text.utf8.count
+                        + document.metadata.utf8.count) + 64
                 // Chunks stay below the coordinator's frame limit (WireLimits.clientFrameBytes).
                 if chunkBytes + bytes > WireLimits.chunkBytes || chunk.count == chunkSize { try flush() }
                 chunk.append(document)
@@ -143,10 +137,10 @@ public struct CorpusSubmission {
                 guard case .status(let statusReport) = try expect(client.request(.status(job: job))),
                     let status = statusReport.jobs.first
                 else { throw SubmissionError.protocolError("expected the job's status") }
-                if status.state == "failed" || status.state == "cancelled" {
+                if status.state == .failed || status.state == .cancelled {
                     throw SubmissionError.refused(status.error ?? "job \(job) \(status.state)")
                 }
-                if status.state != "receiving" {
+                if status.state != .receiving {
                     let sealed = ClientReply.Sealed(
                         job: job,
                         shards: status.shards.values.reduce(0, +),

@@ -1,4 +1,5 @@
 import Foundation
+import JobStates
 import Store
 
 /// Every job the coordinator holds, from its upload to its HNSW build, as a pure state machine:
@@ -52,8 +53,8 @@ public struct JobLifecycle {
         public var lastActivity = 0.0
 
         public var record: JobRecord {
-            if case .indexing = phase { return JobRecord(id: id, index: index, state: "indexing") }
-            return JobRecord(id: id, index: index, state: "running")
+            if case .indexing = phase { return JobRecord(id: id, index: index, state: .indexing) }
+            return JobRecord(id: id, index: index, state: .running)
         }
     }
 

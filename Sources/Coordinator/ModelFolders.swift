@@ -15,9 +15,9 @@ public enum ModelFolders {
         }.map { base.appendingPathComponent($0).path }
     }
 
-    /// Loads the model in `path` and describes it for the registry.
+    /// Describes the model in `path` for the registry, from its files (the engine is not built).
     public static func record(_ path: String) throws -> ModelRecord {
-        let model = try EmbeddingModel(folder: path)
+        let model = try ModelFolder(path: path)
         let prompts = Dictionary(uniqueKeysWithValues: model.prompts.map { ($0.key, $0.value.template) })
         let promptsJSON = (try? JSONSerialization.data(withJSONObject: prompts, options: [.sortedKeys])).map {
             String(decoding: $0, as: UTF8.self)

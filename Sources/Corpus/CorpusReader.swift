@@ -41,7 +41,7 @@ public struct CorpusReader: Sendable {
                 guard let bytes = entry.bytes else {
                     throw CorpusError.lineTooLong(path: path, line: line, bytes: entry.length, limit: maxLineBytes)
                 }
-                let record = try CorpusRecord.parse(bytes, path: path, line: line)
+                let record = try Document.parse(bytes, path: path, line: line)
                 if rejectDuplicates {
                     if let first = seen[record.id] {
                         throw CorpusError.duplicateId(path: path, line: line, id: record.id, firstLine: first)
@@ -64,13 +64,13 @@ public struct CorpusReader: Sendable {
         of batchSize: Int,
         limit: Int? = nil,
         skipping: Set<Int> = [],
-        _ body: ([CorpusRecord]) throws -> Void
+        _ body: ([Document]) throws -> Void
     ) throws {
-        var batch: [CorpusRecord] = []
+        var batch: [Document] = []
         var taken = 0
         for entry in try lines() where !skipping.contains(entry.number) {
             if let limit, taken >= limit { break }
-            guard let bytes = entry.bytes, let record = try? CorpusRecord.parse(bytes, path: path, line: entry.number)
+            guard let bytes = entry.bytes, let record = try? Document.parse(bytes, path: path, line: entry.number)
             else { continue }
             batch.append(record)
             taken += 1
@@ -83,8 +83,8 @@ public struct CorpusReader: Sendable {
     }
 
     /// The first `limit` valid records (all when nil).
-    public func records(limit: Int? = nil) throws -> [CorpusRecord] {
-        var all: [CorpusRecord] = []
+    public func records(limit: Int? = nil) throws -> [Document] {
+        var all: [Document] = []
         try forEachBatch(of: 4096, limit: limit) { all.append(contentsOf: $0) }
         return all
     }

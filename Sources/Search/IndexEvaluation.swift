@@ -128,7 +128,7 @@ public struct IndexEvaluation {
     }
 
     /// A BEIR query file (`{"_id": …, "text": …}` per line); errors name the line.
-    public static func loadQueries(_ path: String) throws(SearchError) -> [CorpusRecord] {
+    public static func loadQueries(_ path: String) throws(SearchError) -> [Document] {
         do {
             let reader = try CorpusReader(path: path)
             let report = try reader.validate(rejectDuplicates: true, maxErrors: 1)

@@ -11,11 +11,11 @@ import Store
 public final class IndexSearcher {
     public let index: IndexRecord
     public let serving: ServingState
-    /// The index of the new model's vectors (rescore), when serving needs one.
-    public let successor: IndexRecord?
+    /// How it serves, resolved: each mode with what it needs (``Serving``).
+    let strategy: Serving
+    /// The index of the new model's vectors (rescore, promoted), when serving needs one.
+    public var successor: IndexRecord? { strategy.successor }
     let vectors: VectorSearch
-    /// The serving projection (half-precision weights: microseconds per query).
-    let projection: HalfPrecisionProjection?
     private let modelsFolder: String
     private let threads: Int
     private var encoders: [String: QueryEncoder] = [:]
@@ -53,38 +53,11 @@ public final class IndexSearcher {
     ) throws(SearchError) {
         let connection = try SearchError.connect(url)
         let catalog = Catalog(connection)
-        (index, serving, successor, projection) = try SearchError.mapping {
+        (index, serving, strategy) = try SearchError.mapping {
             let index = try catalog.existingIndex(named: indexName)
             let store = ServingStore(connection)
             let serving = try override ?? store.current(index)
-            let successor = try serving.successorIndex.map { name throws -> IndexRecord in
-                guard let found = try catalog.index(named: name) else { throw StoreError.unknownIndex(name) }
-                return found
-            }
-            switch serving.mode {
-            case .native:
-                guard serving.model.name == index.model.name else {
-                    throw SearchError.dimensionsDiffer(
-                        index: index.name,
-                        indexModel: index.model,
-                        queryModel: serving.model
-                    )
-                }
-                return (index, serving, successor, nil)
-            case .project, .fuse:
-                guard let id = serving.projectionId else {
-                    throw SearchError.noProjection(index: index.name, model: serving.model.name)
-                }
-                return (
-                    index, serving, successor,
-                    HalfPrecisionProjection(try Projection(decoding: store.projection(id: id)))
-                )
-            case .rescore, .promoted:
-                guard successor != nil else {
-                    throw SearchError.noProjection(index: index.name, model: serving.model.name)
-                }
-                return (index, serving, successor, nil)
-            }
+            return (index, serving, try Serving.resolve(serving, index: index, catalog: catalog, store: store))
         }
         vectors = VectorSearch(connection)
         self.modelsFolder = modelsFolder
@@ -92,7 +65,7 @@ public final class IndexSearcher {
     }
 
     /// The vectors searched: the successor's once promoted, else the index's own.
-    var searched: IndexRecord { serving.mode == .promoted ? successor ?? index : index }
+    var searched: IndexRecord { strategy.searched(index) }
 
     /// The method a search uses: `exact`, or HNSW with `efSearch` (default: the index's own).
     /// An index without an HNSW index is always searched exactly.
@@ -113,31 +86,11 @@ public final class IndexSearcher {
         if let blank = texts.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw .emptyQuery(id: texts.count > 1 ? "#\(blank + 1)" : nil)
         }
-        switch serving.mode {
-        case .native:
-            return try encoder(for: index.model).embed(texts).map { QueryVectors(search: $0) }
-        case .promoted:
-            return try encoder(for: serving.model).embed(texts).map { QueryVectors(search: $0) }
-        case .project:
-            var result: [QueryVectors] = []
-            for vector in try encoder(for: serving.model).embed(texts) {
-                result.append(QueryVectors(search: try project(vector)))
-            }
-            return result
-        case .fuse:
-            let weight = serving.fuseWeight ?? 0.5
-            let new = try encoder(for: serving.model).embed(texts)
-            let old = try encoder(for: index.model).embed(texts)
-            var result: [QueryVectors] = []
-            for (new, old) in zip(new, old) {
-                result.append(QueryVectors(search: Self.fused(try project(new), old, weight: weight)))
-            }
-            return result
-        case .rescore:
-            let old = try encoder(for: index.model).embed(texts)
-            let new = try encoder(for: serving.model).embed(texts)
-            return zip(old, new).map { QueryVectors(search: $0, rescore: $1) }
-        }
+        return try strategy.embed(
+            texts,
+            old: { () throws(SearchError) in try encoder(for: index.model) },
+            new: { () throws(SearchError) in try encoder(for: serving.model) }
+        )
     }
 
     /// The `k` best documents for an embedded query, best first.
@@ -148,10 +101,9 @@ public final class IndexSearcher {
         method: SearchMethod
     ) throws(SearchError) -> [ScoredDocument] {
         try SearchError.mapping {
-            guard serving.mode == .rescore, let rescore = query.rescore, let successor else {
+            guard case .rescored(let successor, let depth) = strategy, let rescore = query.rescore else {
                 return try vectors.search(searched, vector: query.search, k: k, filters: filters, method: method)
             }
-            let depth = serving.rescoreDepth ?? 20
             let candidates = try vectors.search(
                 index,
                 vector: query.search,
@@ -232,11 +184,6 @@ public final class IndexSearcher {
     /// Those of `ids` with no vector in the searched index.
     public func missing(_ ids: Set<String>) throws(SearchError) -> Set<String> {
         do { return try vectors.missing(searched, ids: ids) } catch { throw .store(error) }
-    }
-
-    private func project(_ vector: [Float]) throws(SearchError) -> [Float] {
-        guard let projection else { throw .noProjection(index: index.name, model: serving.model.name) }
-        do { return try projection.apply(vector) } catch { throw .projection(error) }
     }
 
     /// fuse: `weight·projected + (1 − weight)·old`, at unit length.

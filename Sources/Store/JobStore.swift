@@ -1,4 +1,6 @@
+import Corpus
 import Foundation
+import JobStates
 import PostgresClient
 
 /// The coordinator's durable state: jobs, their staged documents, shards and
@@ -39,7 +41,7 @@ public struct JobStore {
     }
 
     /// Appends documents to a receiving job (COPY); numbers them from `firstSeq`.
-    public func stage(job: Int64, firstSeq: Int, documents: [StagedDocument]) throws(StoreError) {
+    public func stage(job: Int64, firstSeq: Int, documents: [Document]) throws(StoreError) {
         var copy = CopyText()
         for (offset, document) in documents.enumerated() {
             copy.appendRow([
@@ -51,10 +53,11 @@ public struct JobStore {
         }
         try connection.during("staging documents of job \(job)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
-                    .scalar
-                guard state == "receiving" else {
-                    throw StoreError.invalid("job \(job) is not receiving documents (state \(state ?? "unknown"))")
+                let state = try StateRows.job(job, connection)
+                guard state == .receiving else {
+                    throw StoreError.invalid(
+                        "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
+                    )
                 }
                 try connection.copyIn(
                     "COPY job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash) FROM STDIN",
@@ -139,9 +142,11 @@ public struct JobStore {
                     "SELECT state, mirror FROM jobs WHERE id = $1 FOR UPDATE",
                     [String(job)]
                 )
-                let state = row.isEmpty ? nil : row.rows[0][0]
-                guard state == "receiving" else {
-                    throw StoreError.invalid("job \(job) is not being sealed (state \(state ?? "unknown"))")
+                let state = row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:))
+                guard state == .receiving else {
+                    throw StoreError.invalid(
+                        "job \(job) is not being sealed (state \(state.map(\.rawValue) ?? "unknown"))"
+                    )
                 }
                 if from == 0 && row.rows[0][1] == "t" { try DocumentDeletion(connection).deleteAbsent(job: job) }
                 return try cut(job: job, index: index, from: from, through: through, shardSize: shardSize)
@@ -246,7 +251,7 @@ public struct JobStore {
         /// Cancelled: shards committed before stay, the open ones were dropped with their staged documents.
         case cancelled(committedShards: Int, droppedShards: Int)
         /// Not receiving or running (or unknown: nil): nothing changed.
-        case refused(state: String?)
+        case refused(state: JobState?)
     }
 
     /// Stops a receiving or running job in one transaction: the job becomes `cancelled`, its open shards
@@ -255,9 +260,8 @@ public struct JobStore {
     public func cancel(job: Int64, reason: String) throws(StoreError) -> Cancellation {
         try connection.during("cancelling job \(job)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
-                    .scalar
-                guard state == "receiving" || state == "running" else { return .refused(state: state) }
+                let state = try StateRows.job(job, connection)
+                guard state == .receiving || state == .running else { return .refused(state: state) }
                 try connection.execute(
                     "UPDATE jobs SET state = 'cancelled', finished_at = now(), error = $2 WHERE id = $1",
                     [String(job), reason]
@@ -308,12 +312,12 @@ public struct JobStore {
     }
 
     /// Jobs whose shards are being dealt.
-    public func runningJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: "running") }
+    public func runningJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: .running) }
 
     /// Jobs whose shards are all done, waiting for their index's HNSW index.
-    public func indexingJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: "indexing") }
+    public func indexingJobs() throws(StoreError) -> [JobRecord] { try jobs(inState: .indexing) }
 
-    private func jobs(inState state: String) throws(StoreError) -> [JobRecord] {
+    private func jobs(inState state: JobState) throws(StoreError) -> [JobRecord] {
         let rows = try connection.during("reading \(state) jobs") {
             try connection.execute(
                 """
@@ -321,14 +325,14 @@ public struct JobStore {
                 FROM jobs j JOIN indexes i ON i.id = j.index_id JOIN models m ON m.id = i.model_id
                 WHERE j.state = $1 ORDER BY j.id
                 """,
-                [state]
+                [state.rawValue]
             )
         }
         return (0..<rows.count).map { row in
             JobRecord(
                 id: Int64(rows.int(row, "job_id")!),
                 index: Catalog.index(rows, row),
-                state: rows.value(row, "state")!
+                state: state
             )
         }
     }
@@ -379,7 +383,7 @@ public struct JobStore {
     // MARK: Dealing
 
     /// The documents of a shard, in order.
-    public func documents(job: Int64, shard: ShardRecord) throws(StoreError) -> [StagedDocument] {
+    public func documents(job: Int64, shard: ShardRecord) throws(StoreError) -> [Document] {
         let rows = try connection.during("reading documents of shard \(shard.id)") {
             try connection.execute(
                 """
@@ -390,7 +394,7 @@ public struct JobStore {
             )
         }
         return rows.rows.map {
-            StagedDocument(
+            Document(
                 seq: Int($0[0]!)!,
                 line: Int($0[1]!)!,
                 id: $0[2]!,
@@ -407,9 +411,7 @@ public struct JobStore {
     public func grantLease(shard: Int64, worker: String) throws(StoreError) -> Int64? {
         try connection.during("leasing shard \(shard)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
-                    .scalar
-                guard state == "pending" || state == "leased" else { return nil }
+                guard try StateRows.shard(shard, connection)?.isOpen == true else { return nil }
                 try connection.execute(
                     "UPDATE shards SET state = 'leased', attempts = attempts + 1, worker = $2 WHERE id = $1",
                     [String(shard), worker]
@@ -436,10 +438,9 @@ public struct JobStore {
     public func revokeLease(token: Int64, shard: Int64) throws(StoreError) -> Revocation {
         try connection.during("revoking lease \(token) of shard \(shard)") {
             try connection.transaction {
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
-                    .scalar
+                let state = try StateRows.shard(shard, connection)
                 try connection.execute("DELETE FROM shard_leases WHERE token = $1", [String(token)])
-                guard state == "leased" else { return state == "done" ? .done : .pending }
+                guard state == .leased else { return state == .done ? .done : .pending }
                 let others = try connection.execute(
                     "SELECT count(*) FROM shard_leases WHERE shard_id = $1",
                     [String(shard)]
@@ -451,9 +452,10 @@ public struct JobStore {
         }
     }
 
-    public func shardState(_ shard: Int64) throws(StoreError) -> String? {
+    public func shardState(_ shard: Int64) throws(StoreError) -> ShardState? {
         try connection.during("reading shard \(shard)") {
             try connection.execute("SELECT state FROM shards WHERE id = $1", [String(shard)]).scalar
+                .flatMap(ShardState.init(rawValue:))
         }
     }
 
@@ -463,12 +465,8 @@ public struct JobStore {
     public func isolateFailure(job: Int64, shard: ShardRecord, error: String) throws(StoreError) -> [ShardRecord]? {
         try connection.during("splitting shard \(shard.id)") {
             try connection.transaction { () throws -> [ShardRecord]? in
-                let state = try connection.execute(
-                    "SELECT state FROM shards WHERE id = $1 FOR UPDATE",
-                    [String(shard.id)]
-                ).scalar
                 // Committed meanwhile (a lease lapsed just after its commit): nothing to isolate.
-                guard state == "pending" || state == "leased" else { return nil }
+                guard try StateRows.shard(shard.id, connection)?.isOpen == true else { return nil }
                 try connection.execute("DELETE FROM shard_leases WHERE shard_id = $1", [String(shard.id)])
                 let seqs = try connection.execute(
                     "SELECT seq, line, doc_id FROM job_documents WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
@@ -578,7 +576,7 @@ public struct JobStore {
             try connection.execute("UPDATE jobs SET submitted_docs = $2 WHERE id = $1", [String(id), String(copied)])
             if copied > 0 { _ = try cut(job: id, index: index, from: 0, through: copied - 1, shardSize: shardSize) }
             try connection.execute("UPDATE jobs SET state = 'running', started_at = now() WHERE id = $1", [String(id)])
-            made.append(JobRecord(id: id, index: index, state: "running"))
+            made.append(JobRecord(id: id, index: index, state: .running))
         }
         return made
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JobStates
 import PostgresClient
 
 /// A job's progress as the database records it.
@@ -6,7 +7,7 @@ public struct JobSummary: Sendable, Equatable {
     public var id: Int64
     public var index: String
     public var model: String
-    public var state: String
+    public var state: JobState
     public var source: String
     public var submittedDocs: Int
     public var unchangedDocs: Int
@@ -48,7 +49,7 @@ extension JobStore {
                 id: Int64(rows.int(row, "id")!),
                 index: rows.value(row, "index_name")!,
                 model: rows.value(row, "model_name")!,
-                state: rows.value(row, "state")!,
+                state: rows.value(row, "state").flatMap(JobState.init(rawValue:)) ?? .failed,
                 source: rows.value(row, "source") ?? "",
                 submittedDocs: rows.int(row, "submitted_docs") ?? 0,
                 unchangedDocs: rows.int(row, "unchanged_docs") ?? 0,

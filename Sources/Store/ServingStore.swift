@@ -7,6 +7,11 @@ public struct ServingState: Sendable, Equatable {
     /// the same collection (the one naming rule).
     public static func successorName(of index: String, model: String) -> String { "\(index)@\(model)" }
 
+    /// fuse: the weight of the projected new-model query when none was chosen.
+    public static let defaultFuseWeight = 0.5
+    /// rescore: candidates re-scored when no depth was given.
+    public static let defaultRescoreDepth = 20
+
     public enum Mode: String, Sendable, Codable, CaseIterable {
         /// Queries embedded by the index's own model.
         case native

@@ -1,3 +1,5 @@
+import Corpus
+import JobStates
 import PostgresClient
 
 /// A worker's write of one shard: its documents and vectors and the shard's
@@ -13,7 +15,7 @@ public struct ShardCommit {
     public var collectionId: Int64
     public var vectorTable: String
     public var dimension: Int
-    public var documents: [StagedDocument]
+    public var documents: [Document]
     /// One vector per document, `dimension` floats each.
     public var vectors: [[Float]]
 
@@ -25,7 +27,7 @@ public struct ShardCommit {
         collectionId: Int64,
         vectorTable: String,
         dimension: Int,
-        documents: [StagedDocument],
+        documents: [Document],
         vectors: [[Float]]
     ) {
         self.shard = shard
@@ -68,12 +70,12 @@ public struct ShardCommit {
         }
         return try connection.during("committing shard \(shard)") {
             try connection.transaction { () throws -> Outcome in
-                let state = try connection.execute("SELECT state FROM shards WHERE id = $1 FOR UPDATE", [String(shard)])
-                    .scalar
                 // Under the worker role, row security shows only shards that still hold a lease.
-                guard let state else { return .fenced("shard \(shard) holds no lease any more (or does not exist)") }
-                guard state != "done" else { return .fenced("shard \(shard) was already committed by another worker") }
-                guard state == "leased" else { return .fenced("shard \(shard) is \(state), no longer leased") }
+                guard let state = try StateRows.shard(shard, connection) else {
+                    return .fenced("shard \(shard) holds no lease any more (or does not exist)")
+                }
+                guard state != .done else { return .fenced("shard \(shard) was already committed by another worker") }
+                guard state == .leased else { return .fenced("shard \(shard) is \(state), no longer leased") }
                 let held = try connection.execute(
                     "SELECT 1 FROM shard_leases WHERE token = $1 AND shard_id = $2",
                     [String(lease), String(shard)]

@@ -1,3 +1,4 @@
+import Corpus
 import PostgresClient
 import Retrieval
 
@@ -119,7 +120,7 @@ public final class VectorSearch {
         return found
     }
 
-    /// The text a model embeds for each of `ids` (title and body, as workers join them) and its content hash.
+    /// The text a model embeds for each of `ids` (``Document/embeddingText``, as workers embed it) and its content hash.
     public func embeddingTexts(
         _ index: IndexRecord,
         ids: [String]
@@ -128,14 +129,18 @@ public final class VectorSearch {
         let rows = try connection.during("reading documents of index \(index.name)") {
             try connection.execute(
                 """
-                SELECT doc_id, CASE WHEN title = '' THEN body ELSE title || ' ' || body END AS text, content_hash
+                SELECT doc_id, title, body, content_hash
                 FROM documents WHERE collection_id = $1 AND doc_id = ANY($2::text[]) AND NOT deleted
                 """,
                 [String(index.collectionId), CopyText.textArray(ids)]
             )
         }
         return (0..<rows.count).map {
-            (rows.value($0, "doc_id")!, rows.value($0, "text") ?? "", rows.value($0, "content_hash") ?? "")
+            (
+                rows.value($0, "doc_id")!,
+                Document.embeddingText(title: rows.value($0, "title") ?? "", text: rows.value($0, "body") ?? ""),
+                rows.value($0, "content_hash") ?? ""
+            )
         }
     }
 

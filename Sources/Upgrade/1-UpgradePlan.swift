@@ -24,7 +24,7 @@ public struct UpgradePlan: Sendable {
     /// fuse: the weight of the projected new-model query (nil: chosen on the pseudo-queries).
     public var fuseWeight: Double?
     /// rescore: candidates taken from the stored vectors and re-scored.
-    public var rescoreDepth = 20
+    public var rescoreDepth = ServingState.defaultRescoreDepth
     /// Switch although the validation predicts a loss beyond its uncertainty.
     public var force = false
     /// Fit again although the index already serves this model in this mode.

@@ -105,7 +105,11 @@ struct PseudoQueryValidation {
         }
         let prediction =
             mode == .fuse
-            ? predict(.fuse, "fuse \(fuseWeight ?? 0.5)", reciprocalRanks(fused(projected, fuseWeight ?? 0.5)))
+            ? predict(
+                .fuse,
+                "fuse \(fuseWeight ?? ServingState.defaultFuseWeight)",
+                reciprocalRanks(fused(projected, fuseWeight ?? ServingState.defaultFuseWeight))
+            )
             : predict(.project, "project (\(projection.method))", reciprocalRanks(projected))
         guard prediction.isLoss else { return (prediction, []) }
         var alternatives: [UpgradePrediction] = []

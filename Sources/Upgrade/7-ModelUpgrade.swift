@@ -39,13 +39,12 @@ public final class ModelUpgrade {
     }
 
     public init(
-        url: String,
+        _ connection: PostgresConnection,
         index indexName: String,
         to modelName: String,
         modelsFolder: String,
         threads: Int = 2
     ) throws(SearchError) {
-        let connection = try SearchError.connect(url)
         self.connection = connection
         let catalog = Catalog(connection)
         (index, model, current) = try SearchError.mapping {

@@ -1,3 +1,4 @@
+import PostgresClient
 import Search
 import Store
 
@@ -29,10 +30,15 @@ public struct UpgradeWorkflow {
         public let description: String
     }
 
-    public init(_ plan: UpgradePlan, database url: String, modelsFolder: String, threads: Int) throws(SearchError) {
+    public init(
+        _ plan: UpgradePlan,
+        database connection: PostgresConnection,
+        modelsFolder: String,
+        threads: Int
+    ) throws(SearchError) {
         self.plan = plan
         upgrade = try ModelUpgrade(
-            url: url,
+            connection,
             index: plan.index,
             to: plan.model,
             modelsFolder: modelsFolder,

@@ -1,10 +1,14 @@
+#if canImport(Corpus)
+import Corpus
+#endif
+
 /// What `coord submit` / `coord status` send the coordinator's client endpoint.
 public enum ClientRequest: Codable, Sendable, Equatable {
     /// Opens a job; answered with `accepted(job)`.
     case submit(Submit)
     /// Valid documents of an open job, in file order; answered with `ack`. `upload` is the token
     /// the job's `accepted` reply gave: only the client that opened a job may add to it.
-    case documents(job: Int64, upload: String, documents: [WireDocument])
+    case documents(job: Int64, upload: String, documents: [Document])
     /// Lines of the file that were skipped as invalid (`--skip-invalid`), recorded as rejected.
     case rejected(job: Int64, upload: String, lines: [RejectedLine])
     /// No more documents: the coordinator drops unchanged ones, cuts shards and starts dealing.
@@ -125,7 +129,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
     private struct Documents: Codable {
         var job: Int64
         var upload: String
-        var documents: [WireDocument]
+        var documents: [Document]
     }
     private struct Rejected: Codable {
         var job: Int64

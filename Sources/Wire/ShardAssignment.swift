@@ -1,3 +1,7 @@
+#if canImport(Corpus)
+import Corpus
+#endif
+
 /// A shard dealt to a worker: what to embed, with which model, where to write it, and the lease that fences the commit.
 public struct ShardAssignment: Codable, Sendable, Equatable {
     public var shard: Int64
@@ -12,7 +16,7 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
     /// The registry's sha256 of the model's weights; a worker whose weights differ refuses the shard.
     public var weightsHash: String
     public var dimension: Int
-    public var documents: [WireDocument]
+    public var documents: [Document]
 
     public init(
         shard: Int64,
@@ -24,7 +28,7 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
         model: String,
         weightsHash: String,
         dimension: Int,
-        documents: [WireDocument]
+        documents: [Document]
     ) {
         self.shard = shard
         self.lease = lease

@@ -1,3 +1,7 @@
+#if canImport(JobStates)
+import JobStates
+#endif
+
 /// What `coord status` shows (and prints with `--json`): jobs, their shards, workers, throughput.
 public struct StatusReport: Codable, Sendable, Equatable {
     public var coordinator: String
@@ -39,7 +43,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var index: String
         public var model: String
         /// receiving, running, indexing (building the HNSW index), done, failed or cancelled.
-        public var state: String
+        public var state: JobState
         public var source: String
         public var submittedDocs: Int
         public var unchangedDocs: Int
@@ -63,7 +67,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
             id: Int64,
             index: String,
             model: String,
-            state: String,
+            state: JobState,
             source: String,
             submittedDocs: Int,
             unchangedDocs: Int,
@@ -97,7 +101,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
             self.phase = phase
         }
 
-        public var isFinished: Bool { state == "done" || state == "failed" || state == "cancelled" }
+        public var isFinished: Bool { state.isFinished }
     }
 
     public struct WorkerStatus: Codable, Sendable, Equatable {

@@ -156,7 +156,7 @@ final class ShardEmbedder: @unchecked Sendable {
             }
             let model = embedder.model
             let prompt = model.prompts["document"] ?? model.defaultPrompt
-            let texts = shard.documents.map { CorpusRecord(id: $0.id, title: $0.title, text: $0.text).embeddingText }
+            let texts = shard.documents.map(\.embeddingText)
             let tokens = embedder.tokenize(texts, prompt: prompt)
             tokenCount = tokens.reduce(0) { $0 + $1.count }
             vectors = try embedder.embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: nil))
@@ -182,18 +182,7 @@ final class ShardEmbedder: @unchecked Sendable {
             collectionId: shard.collectionId,
             vectorTable: shard.vectorTable,
             dimension: shard.dimension,
-            documents: shard.documents.map {
-                StagedDocument(
-                    seq: $0.seq,
-                    line: $0.line,
-                    id: $0.id,
-                    title: $0.title,
-                    text: $0.text,
-                    metadata: $0.metadata,
-                    version: $0.version,
-                    contentHash: $0.contentHash
-                )
-            },
+            documents: shard.documents,
             vectors: vectors
         )
         let commitStart = clock.now

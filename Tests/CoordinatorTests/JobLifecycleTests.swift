@@ -1,5 +1,6 @@
 import Coordinator
 import Foundation
+import JobStates
 import Store
 import Testing
 
@@ -133,9 +134,9 @@ struct JobLifecycleTests {
     @Test("a build that loses the database is queued again once it is back; a failed one finishes with its error")
     func builds() {
         var jobs = lifecycle()
-        jobs.resumed(JobRecord(id: 1, index: Self.index(1), state: "indexing"), indexing: true)
-        jobs.resumed(JobRecord(id: 2, index: Self.index(2), state: "indexing"), indexing: true)
-        jobs.resumed(JobRecord(id: 3, index: Self.index(3), state: "running"), indexing: false)
+        jobs.resumed(JobRecord(id: 1, index: Self.index(1), state: .indexing), indexing: true)
+        jobs.resumed(JobRecord(id: 2, index: Self.index(2), state: .indexing), indexing: true)
+        jobs.resumed(JobRecord(id: 3, index: Self.index(3), state: .running), indexing: false)
         #expect(jobs.toCheck == [3])
         #expect(jobs.buildEnded(1, failure: ("gone", true)) == .retryLater)
         #expect(jobs.buildEnded(2, failure: ("bad", false)) == .finish(error: "bad"))
@@ -144,6 +145,6 @@ struct JobLifecycleTests {
         #expect(jobs.buildsToRetry().isEmpty)
         #expect(jobs.buildEnded(1, failure: nil) == .finish(error: nil))
         jobs.finishFailed(1)
-        #expect(jobs.buildsToRetry().map(\.record) == [JobRecord(id: 1, index: Self.index(1), state: "indexing")])
+        #expect(jobs.buildsToRetry().map(\.record) == [JobRecord(id: 1, index: Self.index(1), state: .indexing)])
     }
 }

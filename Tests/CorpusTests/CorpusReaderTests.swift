@@ -30,7 +30,7 @@ struct CorpusReaderTests {
         #expect(records[0].embeddingText == "T body")
         #expect(records[1].embeddingText == "no title")
         #expect(records[2].text == "")
-        #expect(String(decoding: records[0].metadata, as: UTF8.self) == #"{"year":2020}"#)
+        #expect(records[0].metadata == #"{"year":2020}"#)
     }
 
     @Test("validation names every bad line and what is wrong with it")

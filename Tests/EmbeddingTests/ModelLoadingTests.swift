@@ -25,6 +25,23 @@ struct ModelLoadingTests {
         return copy
     }
 
+    @Test("a folder is described for the registry from its files alone: no tokenizer, no encoder built")
+    func describesWithoutBuilding() throws {
+        let copy = try Self.copyOfMiniLM()
+        let model = try EmbeddingModel(folder: copy.path)
+        // The engine needs the vocabulary; the description does not.
+        for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+            try? FileManager.default.removeItem(at: copy.appendingPathComponent(name))
+        }
+        #expect(throws: (any Error).self) { try EmbeddingModel(folder: copy.path) }
+        let described = try ModelFolder(path: copy.path)
+        #expect(described.weightsHash == model.weightsHash)
+        #expect(described.dimension == model.dimension && described.architecture == model.architecture)
+        #expect(described.pooling == model.pooling && described.normalize == model.normalize)
+        #expect(described.maxSequenceLength == model.maxSequenceLength && described.name == model.name)
+        #expect(described.prompts.mapValues(\.template) == model.prompts.mapValues(\.template))
+    }
+
     @Test("the shipped models load with their settings and weights hash")
     func loadsModels() throws {
         let minilm = try EmbeddingModel(folder: TestResources.model("all-MiniLM-L6-v2"))

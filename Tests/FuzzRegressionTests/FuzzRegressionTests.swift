@@ -49,7 +49,7 @@ struct FuzzRegressionTests {
     func corpusLine() throws {
         for (name, data) in try inputs("corpus-line") {
             do {
-                let record = try CorpusRecord.parse(data, path: "fuzz.jsonl", line: 1)
+                let record = try Document.parse(data, path: "fuzz.jsonl", line: 1)
                 #expect(!record.id.isEmpty, "\(name)")
             } catch {
                 #expect(error.description.hasPrefix("fuzz.jsonl:1:"), "\(name): \(error)")

@@ -1,3 +1,4 @@
+import Corpus
 import DriftlessTestSupport
 import Foundation
 import Synchronization
@@ -276,7 +277,7 @@ extension Integration {
             try cluster.startWorker()
             let (_, documents) = try TestResources.scifactSubset(12)
             let wire = documents.enumerated().map { n, object in
-                WireDocument(
+                Document(
                     line: n + 1,
                     id: object["_id"] as! String,
                     title: object["title"] as? String ?? "",
@@ -298,7 +299,7 @@ extension Integration {
             )
 
             let intruder = try CoordinatorClient(endpoint: cluster.clientEndpoint)
-            let junk = [WireDocument(line: 1, id: "junk", title: "", text: "injected")]
+            let junk = [Document(line: 1, id: "junk", title: "", text: "injected")]
             for attempt in ["", "0000000000000000", String(upload.reversed())] {
                 let pushed = try intruder.request(.documents(job: job, upload: attempt, documents: junk))
                 #expect(

@@ -91,7 +91,8 @@ extension Integration {
             #expect(try Self.run(cluster, ["upgrade", "--to", Self.v2, "--mode", "rescore"]).status == 0)
             let target = documents[9]
             let title = target["title"] as! String
-            // Embedded here, on demand (no --on-demand-workers): the candidates' vectors go into the successor.
+            // Embedded here, on demand (no coordinator answers at the default endpoint, so this process embeds
+            // them): the candidates' vectors go into the successor.
             #expect(try Self.top(cluster, title).first == target["_id"] as? String)
             let successor = try #require(
                 try cluster.database.scalar("SELECT vector_table FROM indexes WHERE name LIKE 'sci@%'")

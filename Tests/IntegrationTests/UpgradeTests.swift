@@ -124,11 +124,11 @@ extension Integration {
             let rescore = try upgrade(["--to", Self.successor, "--mode", "rescore", "--rescore-depth", "20"])
             #expect(rescore.status == 0, "\(rescore.stderr)")
             // The first rescore query: of its 20 candidates some lack a successor vector (60 of 120 have one);
-            // with --on-demand-workers the worker embeds them, as an urgent job, while the query waits.
+            // by default the worker embeds them, as an urgent job, while the query waits.
             let vectorsBefore = try cluster.database.count("SELECT count(*) FROM \"index_vectors_2\"")
             let jobsBefore = try cluster.database.count("SELECT count(*) FROM jobs")
             let byWorkers = try cluster.coordOnDatabase([
-                "query", "--index", "sci", "-k", "1", "--json", "--on-demand-workers", "--coordinator",
+                "query", "--index", "sci", "-k", "1", "--json", "--coordinator",
                 cluster.clientEndpoint, title,
             ])
             #expect(byWorkers.status == 0, "\(byWorkers.stderr)\n\(cluster.logs)")

@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Testing
 import Wire
@@ -7,9 +8,9 @@ import ZeroMQ
 struct WireProtocolTests {
     @Test("every message survives encoding and decoding")
     func roundTrip() throws {
-        let document = WireDocument(seq: 3, line: 4, id: "d1", title: "T", text: "x\ty\n\"z\"", metadata: "{\"a\":1}")
+        let document = Document(seq: 3, line: 4, id: "d1", title: "T", text: "x\ty\n\"z\"", metadata: "{\"a\":1}")
         // Re-embedded from the database: its version and the hash it was staged with travel along.
-        let hashed = WireDocument(seq: 4, line: 5, id: "d2", title: "", text: "t", version: 9, contentHash: "ab12")
+        let hashed = Document(seq: 4, line: 5, id: "d2", title: "", text: "t", version: 9, contentHash: "ab12")
         let workerMessages: [WorkerMessage] = [
             .hello(
                 .init(
@@ -146,7 +147,7 @@ struct WireProtocolTests {
             try WireProtocol.decode(WorkerMessage.self, from: WireProtocol.encode(heartbeat))
         }
         let documents = (0...WireLimits.documentsPerChunk).map {
-            WireDocument(line: $0 + 1, id: "d\($0)", title: "", text: "t")
+            Document(line: $0 + 1, id: "d\($0)", title: "", text: "t")
         }
         #expect(throws: WireError.self) {
             try WireProtocol.decode(

@@ -32,7 +32,12 @@ struct ReindexCommand: ParsableCommand {
         defer { withExtendedLifetime(signals) {} }
         let successor: IndexRecord
         do {
-            let upgrade = try ModelUpgrade(url: database.url, index: index, to: to, modelsFolder: modelsFolder(models))
+            let upgrade = try ModelUpgrade(
+                try database.connect(),
+                index: index,
+                to: to,
+                modelsFolder: modelsFolder(models)
+            )
             guard upgrade.model.name != upgrade.index.model.name else {
                 throw fail("index \(index) is embedded by \(to) already: nothing to re-index")
             }

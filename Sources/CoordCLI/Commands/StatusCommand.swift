@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JobStates
 import Wire
 
 struct StatusCommand: ParsableCommand {
@@ -35,7 +36,7 @@ struct StatusCommand: ParsableCommand {
         for job in report.jobs {
             let shards = job.shards.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             var line =
-                "  \(job.id)  \(job.state.padding(toLength: 9, withPad: " ", startingAt: 0)) \(job.index) (\(job.model))  "
+                "  \(job.id)  \(job.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(job.index) (\(job.model))  "
                 + "\(job.doneDocs)/\(job.totalDocs) docs  \(String(format: "%.1f", job.docsPerSecond)) docs/s  "
                 + "\(ProgressBar.format(seconds: job.elapsedSeconds))"
             if let eta = job.etaSeconds { line += "  ETA \(ProgressBar.format(seconds: eta))" }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Corpus
 import Foundation
+import JobStates
 import Synchronization
 import Telemetry
 import Wire
@@ -103,7 +104,7 @@ struct SubmitCommand: ParsableCommand {
         watcher.isCancelled = submission.isCancelled
         let final = try watcher.wait(job: outcome.job)
         printOutcome(final)
-        if final.state != "done" { throw ExitCode(1) }
+        if final.state != .done { throw ExitCode(1) }
     }
 
     private func printOutcome(_ job: StatusReport.JobStatus) {

@@ -139,7 +139,12 @@ struct UpgradeCommand: ParsableCommand {
         let workflow: UpgradeWorkflow
         do {
             plan.queries = try queries.map { try IndexEvaluation.loadQueries($0).map(\.text) } ?? []
-            workflow = try UpgradeWorkflow(plan, database: database.url, modelsFolder: modelsFolder, threads: threads)
+            workflow = try UpgradeWorkflow(
+                plan,
+                database: try database.connect(),
+                modelsFolder: modelsFolder,
+                threads: threads
+            )
         } catch let error as SearchError {
             throw fail(error, code: { if case .input = error { return 65 } else { return 1 } }())
         }

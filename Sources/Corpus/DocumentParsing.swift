@@ -1,30 +1,10 @@
 import Foundation
 
-/// One document or query of a JSONL corpus (BEIR format: `_id` or `id`,
-/// `text`, optional `title`; any other fields are metadata).
-public struct CorpusRecord: Sendable, Equatable {
-    public var id: String
-    public var title: String
-    public var text: String
-    /// The other fields of the line, as a JSON object (`{}` when none).
-    public var metadata: Data
-    /// 1-based line number in the source file.
-    public var line: Int
-
-    public init(id: String, title: String = "", text: String, metadata: Data = Data("{}".utf8), line: Int = 0) {
-        self.id = id
-        self.title = title
-        self.text = text
-        self.metadata = metadata
-        self.line = line
-    }
-
-    /// What the model embeds: `title + " " + text`, or the text alone when there
-    /// is no title (the sentence-transformers / BEIR convention).
-    public var embeddingText: String { title.isEmpty ? text : title + " " + text }
-
+/// A line of a JSONL corpus (BEIR format: `_id` or `id`, `text`, optional `title`; any other
+/// fields are metadata), read as a document (or a query).
+extension Document {
     /// Parses one line. `path` and `line` only label errors.
-    public static func parse(_ bytes: Data, path: String, line: Int) throws(CorpusError) -> CorpusRecord {
+    public static func parse(_ bytes: Data, path: String, line: Int) throws(CorpusError) -> Document {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw .invalidUTF8(path: path, line: line) }
         let value: Any
         do {
@@ -46,7 +26,13 @@ public struct CorpusRecord: Sendable, Equatable {
         if metadata.range(of: Data("\\u0000".utf8)) != nil {
             throw .nulCharacter(path: path, line: line, id: id, field: "the metadata")
         }
-        return CorpusRecord(id: id, title: title, text: text, metadata: metadata, line: line)
+        return Document(
+            line: line,
+            id: id,
+            title: title,
+            text: text,
+            metadata: String(decoding: metadata, as: UTF8.self)
+        )
     }
 
     private static func identifier(_ value: Any?) -> String? {

@@ -1,5 +1,7 @@
-/// A document on the wire: what a shard carries to a worker and a submission to the coordinator.
-public struct WireDocument: Codable, Sendable, Equatable {
+/// A document, one type from the corpus file to the database: a line read from a JSONL corpus
+/// (``parse(_:path:line:)``), a submission's and a shard's document on the wire, a document staged
+/// in a job and committed by a worker.
+public struct Document: Codable, Sendable, Equatable {
     /// Position in the job (submission order); 0 in a submission, where the coordinator numbers them.
     public var seq: Int
     /// Line in the submitted file, for error messages.
@@ -7,7 +9,7 @@ public struct WireDocument: Codable, Sendable, Equatable {
     public var id: String
     public var title: String
     public var text: String
-    /// The line's other fields, as a JSON object's text.
+    /// The line's other fields, as a JSON object's text (`{}` when none).
     public var metadata: String
     /// Submission order across all jobs, given when the document is staged (0 in a submission):
     /// a worker's commit never replaces a newer version of the document.
@@ -35,6 +37,14 @@ public struct WireDocument: Codable, Sendable, Equatable {
         self.title = title
         self.text = text
         self.metadata = metadata
+    }
+
+    /// What the model embeds: `title + " " + text`, or the text alone when there is no title (the
+    /// sentence-transformers / BEIR convention). The one place this is decided.
+    public var embeddingText: String { Self.embeddingText(title: title, text: text) }
+
+    public static func embeddingText(title: String, text: String) -> String {
+        title.isEmpty ? text : title + " " + text
     }
 
     private enum CodingKeys: String, CodingKey { case seq, line, id, title, text, metadata, version, contentHash }
