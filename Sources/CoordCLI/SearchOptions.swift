@@ -73,7 +73,7 @@ struct SearchOptions: ParsableArguments {
         let connection = try database.connect()
         do {
             let searcher = try IndexSearcher(
-                url: database.url,
+                connection,
                 index: index,
                 modelsFolder: modelsFolder,
                 threads: threads,

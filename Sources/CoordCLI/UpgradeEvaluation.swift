@@ -24,7 +24,7 @@ struct UpgradeEvaluation {
         var rows: [Row] = []
         func evaluate(_ label: String, index name: String, serving: ServingState?) throws {
             let searcher = try IndexSearcher(
-                url: database.url,
+                try database.connect(),
                 index: name,
                 modelsFolder: modelsFolder,
                 threads: threads,

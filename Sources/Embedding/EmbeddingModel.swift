@@ -38,6 +38,10 @@ public struct EmbeddingModel: Sendable {
         return PromptTemplate(nameOrText)
     }
 
+    /// The prompt a document gets when it is indexed: the model's "document" prompt, else its
+    /// default prompt, else none. Workers and on-demand embedding both use this one.
+    public var documentPrompt: PromptTemplate? { metadata.prompts["document"] ?? defaultPrompt }
+
     /// The default prompt of the model, if its configuration names one.
     public var defaultPrompt: PromptTemplate? { metadata.defaultPromptName.flatMap { metadata.prompts[$0] } }
 

@@ -42,16 +42,15 @@ public final class IndexSearcher {
         public var rescore: [Float]?
     }
 
-    /// Opens `indexName` in the database at `url`; models load from `modelsFolder` when first
+    /// Opens `indexName` over `connection`; models load from `modelsFolder` when first
     /// needed. `serving` overrides the index's own serving state (as `coord eval --mode` does).
     public init(
-        url: String,
+        _ connection: PostgresConnection,
         index indexName: String,
         modelsFolder: String,
         threads: Int = 1,
         serving override: ServingState? = nil
     ) throws(SearchError) {
-        let connection = try SearchError.connect(url)
         let catalog = Catalog(connection)
         (index, serving, strategy) = try SearchError.mapping {
             let index = try catalog.existingIndex(named: indexName)

@@ -38,7 +38,7 @@ public final class QueryEncoder {
 
     /// Document vectors, as workers make them (the model's "document" or default prompt).
     public func embedDocuments(_ texts: [String]) throws(SearchError) -> [[Float]] {
-        do { return try embedder.embed(texts, prompt: model.prompts["document"] ?? model.defaultPrompt) } catch {
+        do { return try embedder.embed(texts, prompt: model.documentPrompt) } catch {
             throw .embedding(error)
         }
     }

@@ -69,13 +69,6 @@ extension SearchError {
             throw .store(.invalid("\(error)"))
         }
     }
-
-    /// A connection to `url`, its failure named without the password.
-    package static func connect(_ url: String) throws(SearchError) -> PostgresConnection {
-        do { return try PostgresConnection(url: url) } catch {
-            throw .store(.database(error, during: "connecting to \(PostgresURL.redacted(url))"))
-        }
-    }
 }
 
 extension Catalog {

@@ -155,7 +155,7 @@ final class ShardEmbedder: @unchecked Sendable {
                 throw WorkerError.setting("injected failure (DRIFTLESS_FAULTS) for document \(failing)")
             }
             let model = embedder.model
-            let prompt = model.prompts["document"] ?? model.defaultPrompt
+            let prompt = model.documentPrompt
             let texts = shard.documents.map(\.embeddingText)
             let tokens = embedder.tokenize(texts, prompt: prompt)
             tokenCount = tokens.reduce(0) { $0 + $1.count }
