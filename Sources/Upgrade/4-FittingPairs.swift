@@ -21,37 +21,59 @@ struct FittingPairs {
     let heldOut: [String]
     let fittingRows: [Int]
 
+    /// Reads the sample's vectors from the index and its successor, and embeds `queries` with both models.
     init(
         sample ids: [String],
         of index: IndexRecord,
         successor: IndexRecord,
         queries: [String],
-        encoders: (old: QueryEncoder, new: QueryEncoder),
+        encoders: (old: any TextEncoding, new: any TextEncoding),
         vectors: VectorSearch,
         seed: UInt64
     ) throws(SearchError) {
-        (old, new, texts) = try SearchError.mapping {
+        let (old, new, texts) = try SearchError.mapping {
             (
                 try vectors.vectors(index, ids: ids), try vectors.vectors(successor, ids: ids),
                 try vectors.texts(index, ids: ids)
             )
         }
-        let (old, new) = (old, new)
+        var queryPairs: (new: [[Float]], old: [[Float]]) = ([], [])
+        if !queries.isEmpty { queryPairs = (try encoders.new.embed(queries), try encoders.old.embed(queries)) }
+        self.init(sample: ids, old: old, new: new, texts: texts, queryPairs: queryPairs, seed: seed)
+    }
+
+    /// The pairs of plain vectors: documents of `ids` with both vectors (in sample order), then
+    /// the query pairs; a seeded fifth of the documents (at least one) held out.
+    init(
+        sample ids: [String],
+        old: [String: [Float]],
+        new: [String: [Float]],
+        texts: [String: (title: String, body: String)],
+        queryPairs: (new: [[Float]], old: [[Float]]),
+        seed: UInt64
+    ) {
+        (self.old, self.new, self.texts) = (old, new, texts)
         let paired = ids.filter { old[$0] != nil && new[$0] != nil }
         self.paired = paired
-        var newSide = paired.map { new[$0]! }
-        var oldSide = paired.map { old[$0]! }
-        if !queries.isEmpty {
-            newSide += try encoders.new.embed(queries)
-            oldSide += try encoders.old.embed(queries)
-        }
-        (self.newSide, self.oldSide, queryPairs) = (newSide, oldSide, queries.count)
+        newSide = paired.map { new[$0]! } + queryPairs.new
+        oldSide = paired.map { old[$0]! } + queryPairs.old
+        self.queryPairs = queryPairs.new.count
         var shuffled = paired
         var generator = SplitMix64(seed: seed ^ 0x5EED)
         shuffled.shuffle(using: &generator)
-        heldOut = Array(shuffled.prefix(max(1, shuffled.count / 5)))
-        let heldOutSet = Set(shuffled.prefix(max(1, shuffled.count / 5)))
+        let heldOut = Array(shuffled.prefix(max(1, shuffled.count / 5)))
+        let heldOutSet = Set(heldOut)
+        self.heldOut = heldOut
         let fitted = paired.enumerated().filter { !heldOutSet.contains($0.element) }.map(\.offset)
-        fittingRows = fitted + (0..<queries.count).map { paired.count + $0 }
+        fittingRows = fitted + (0..<queryPairs.new.count).map { paired.count + $0 }
     }
 }
+
+/// What the fit needs of a model: query vectors and document vectors (as workers make them).
+/// ``QueryEncoder`` is one; tests give others.
+protocol TextEncoding {
+    func embed(_ texts: [String]) throws(SearchError) -> [[Float]]
+    func embedDocuments(_ texts: [String]) throws(SearchError) -> [[Float]]
+}
+
+extension QueryEncoder: TextEncoding {}

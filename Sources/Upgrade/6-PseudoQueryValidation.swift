@@ -24,7 +24,11 @@ struct PseudoQueryValidation {
     let seed: UInt64
 
     /// At most 400 pseudo-queries, cut (seeded) from the held-out documents.
-    init(_ pairs: FittingPairs, encoders: (old: QueryEncoder, new: QueryEncoder), seed: UInt64) throws(SearchError) {
+    init(
+        _ pairs: FittingPairs,
+        encoders: (old: any TextEncoding, new: any TextEncoding),
+        seed: UInt64
+    ) throws(SearchError) {
         queries = Array(
             InverseClozeQueries.make(
                 pairs.heldOut.compactMap { id in pairs.texts[id].map { (id, $0.title, $0.body) } },
@@ -97,7 +101,7 @@ struct PseudoQueryValidation {
         projection: Projection,
         projected: [[Float]],
         fuseWeight: Double?,
-        newEncoder: QueryEncoder
+        newEncoder: any TextEncoding
     ) throws(SearchError) -> (prediction: UpgradePrediction, alternatives: [UpgradePrediction]) {
         let oldRanks = reciprocalRanks(pseudoOld)
         func predict(_ mode: ServingState.Mode, _ serving: String, _ ranks: [Double]) -> UpgradePrediction {

@@ -75,7 +75,7 @@ public final class ModelUpgrade {
     public func fit(_ sample: UpgradeSample, plan: UpgradePlan) throws(SearchError) -> Fit {
         let successor = try successor()
         let options = plan.fitOptions
-        let encoders = (
+        let encoders: (old: any TextEncoding, new: any TextEncoding) = (
             old: try QueryEncoder(for: index.model, modelsFolder: modelsFolder, threads: threads),
             new: try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
         )
