@@ -100,31 +100,9 @@ public final class IndexSearcher {
         method: SearchMethod
     ) throws(SearchError) -> [ScoredDocument] {
         try SearchError.mapping {
-            guard case .rescored(let successor, let depth) = strategy, let rescore = query.rescore else {
-                return try vectors.search(searched, vector: query.search, k: k, filters: filters, method: method)
+            try strategy.search(query, k: k, filters: filters, method: method, index: index, vectors: vectors) {
+                try embedOnDemand($0, into: $1)
             }
-            let candidates = try vectors.search(
-                index,
-                vector: query.search,
-                k: max(k, depth),
-                filters: filters,
-                method: method
-            )
-            let head = Array(candidates.prefix(depth))
-            // Only vectors of the documents' current versions: a changed document is embedded again.
-            var stored = try vectors.vectors(successor, ids: head.map(\.id), current: index)
-            let missing = head.map(\.id).filter { stored[$0] == nil }
-            if !missing.isEmpty { stored.merge(try embedOnDemand(missing, into: successor)) { a, _ in a } }
-            var rescored = head.map { candidate in
-                ScoredDocument(id: candidate.id, score: Double(Self.dot(rescore, stored[candidate.id] ?? [])))
-            }
-            rescored.sort(by: ScoredDocument.trecOrder)
-            // Beyond the re-scoring depth, candidates keep their order below every re-scored one.
-            let floor = (rescored.last?.score ?? 0) - 1
-            let tail = candidates.dropFirst(depth).prefix(max(0, k - rescored.count)).enumerated().map {
-                ScoredDocument(id: $0.element.id, score: floor - Double($0.offset) * 1e-6)
-            }
-            return Array((rescored + tail).prefix(k))
         }
     }
 

@@ -1,4 +1,5 @@
 import Compat
+import Retrieval
 import Store
 
 /// How an index answers a query, resolved from its stored ``ServingState``: one case per mode,
@@ -92,6 +93,46 @@ public enum Serving: Sendable {
             let (oldVectors, newVectors) = (try old().embed(texts), try new().embed(texts))
             return zip(oldVectors, newVectors).map { .init(search: $0, rescore: $1) }
         }
+    }
+
+    /// The `k` best documents of `index` for a query embedded by ``embed(_:old:new:)``: the
+    /// searched vectors' nearest for every mode but rescore; rescore takes the stored vectors' top
+    /// `depth` for the old model's query and re-scores them with the successor's new-model vectors
+    /// (`embedOnDemand` fills those it lacks), the rest keeping their order below.
+    func search(
+        _ query: IndexSearcher.QueryVectors,
+        k: Int,
+        filters: [MetadataFilter],
+        method: SearchMethod,
+        index: IndexRecord,
+        vectors: VectorSearch,
+        embedOnDemand: ([String], IndexRecord) throws -> [String: [Float]]
+    ) throws -> [ScoredDocument] {
+        guard case .rescored(let successor, let depth) = self, let rescore = query.rescore else {
+            return try vectors.search(searched(index), vector: query.search, k: k, filters: filters, method: method)
+        }
+        let candidates = try vectors.search(
+            index,
+            vector: query.search,
+            k: max(k, depth),
+            filters: filters,
+            method: method
+        )
+        let head = Array(candidates.prefix(depth))
+        // Only vectors of the documents' current versions: a changed document is embedded again.
+        var stored = try vectors.vectors(successor, ids: head.map(\.id), current: index)
+        let missing = head.map(\.id).filter { stored[$0] == nil }
+        if !missing.isEmpty { stored.merge(try embedOnDemand(missing, successor)) { a, _ in a } }
+        var rescored = head.map { candidate in
+            ScoredDocument(id: candidate.id, score: Double(IndexSearcher.dot(rescore, stored[candidate.id] ?? [])))
+        }
+        rescored.sort(by: ScoredDocument.trecOrder)
+        // Beyond the re-scoring depth, candidates keep their order below every re-scored one.
+        let floor = (rescored.last?.score ?? 0) - 1
+        let tail = candidates.dropFirst(depth).prefix(max(0, k - rescored.count)).enumerated().map {
+            ScoredDocument(id: $0.element.id, score: floor - Double($0.offset) * 1e-6)
+        }
+        return Array((rescored + tail).prefix(k))
     }
 
     private static func apply(_ projection: HalfPrecisionProjection, _ vector: [Float]) throws(SearchError) -> [Float] {
