@@ -22,6 +22,8 @@ struct PseudoQueryValidation {
     let old: [String: [Float]]
     let new: [String: [Float]]
     let seed: UInt64
+    /// The old model's reciprocal ranks on its own vectors: what every prediction is paired with.
+    private(set) var oldRanks: [Double] = []
 
     /// At most 400 pseudo-queries, cut (seeded) from the held-out documents.
     init(
@@ -39,6 +41,7 @@ struct PseudoQueryValidation {
         pseudoNew = try encoders.new.embed(queries.map(\.text))
         pseudoOld = try encoders.old.embed(queries.map(\.text))
         (heldOut, old, new, self.seed) = (pairs.heldOut, pairs.old, pairs.new, seed)
+        oldRanks = reciprocalRanks(pseudoOld)
     }
 
     /// The held-out documents by score for one pseudo-query: `vectors` stand for them, `context` for its own.
@@ -103,7 +106,6 @@ struct PseudoQueryValidation {
         fuseWeight: Double?,
         newEncoder: any TextEncoding
     ) throws(SearchError) -> (prediction: UpgradePrediction, alternatives: [UpgradePrediction]) {
-        let oldRanks = reciprocalRanks(pseudoOld)
         func predict(_ mode: ServingState.Mode, _ serving: String, _ ranks: [Double]) -> UpgradePrediction {
             UpgradePrediction(mode: mode, serving: serving, new: ranks, old: oldRanks, seed: seed)
         }

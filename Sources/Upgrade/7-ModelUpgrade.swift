@@ -107,7 +107,7 @@ public final class ModelUpgrade {
         stored.details["predicted_change"] = prediction.change
         stored.details["validation_score"] = projection.scores.first { $0.method == stored.method }?.score
         let id = try store(stored, pairs: pairs.newSide.count)
-        let oldRanks = validation.reciprocalRanks(validation.pseudoOld)
+        let oldRanks = validation.oldRanks
         return Fit(
             projection: stored,
             projectionId: id,

@@ -368,12 +368,6 @@ extension Integration {
                     )
                 }
                 #expect(coordinator.log.contains("without delivering one whole message"))
-                // The address is read at the accept, best effort: a connection closed before the
-                // coordinator got to it is named as such.
-                #expect(
-                    coordinator.log.contains("connection from 127.0.0.1:")
-                        || coordinator.log.contains("connection from an address gone before it was read")
-                )
                 // Small frames, too many of them: read whole, dropped unapplied, logged.
                 let flooder = try RawZMTPPeer(endpoint: cluster.workerEndpoint)
                 for frame in 0..<2 { #expect(flooder.sendFrame(size: 1000, more: frame < 1, chunk: chunk)) }
