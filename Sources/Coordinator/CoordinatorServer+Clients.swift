@@ -82,7 +82,8 @@ extension CoordinatorServer {
                 source: submit.source,
                 shardSize: submit.shardSize,
                 then: route.then,
-                mirror: submit.mirror == true
+                mirror: submit.mirror == true,
+                skipInvalid: submit.skipInvalid == true
             )
             let token = lifecycle.opened(
                 job: job,
@@ -107,7 +108,15 @@ extension CoordinatorServer {
 
         case .documents(let job, let upload, let documents):
             let open = try ownedUpload(job, upload, from: peer)
-            do { try store.stage(job: job, firstSeq: open.staged, documents: documents) } catch {
+            do {
+                let duplicates = try store.stage(job: job, firstSeq: open.staged, documents: documents)
+                if let first = duplicates.first {
+                    logger.warning(
+                        "duplicate ids recorded as rejected (--skip-invalid): the first of each is kept",
+                        metadata: ["job": "\(job)", "count": "\(duplicates.count)", "first": "\(first.error)"]
+                    )
+                }
+            } catch {
                 // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
                 guard !error.isConnectionLoss else { throw error }
                 let lines = documents.isEmpty ? "" : " (lines \(documents.first!.line)–\(documents.last!.line))"

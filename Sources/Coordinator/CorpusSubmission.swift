@@ -40,7 +40,9 @@ public struct CorpusSubmission {
     public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         // A line re-encoded for the wire at most doubles (its metadata is sent as a JSON string).
         let reader = try CorpusReader(path: path, maxLineBytes: WireLimits.chunkBytes / 2)
-        let report = try reader.validate(rejectDuplicates: true, maxErrors: skipInvalid ? Int.max : 20)
+        // Duplicate ids are the coordinator's to find (with the job's id index, as chunks are
+        // staged): a map of every id here would grow with the corpus.
+        let report = try reader.validate(maxErrors: skipInvalid ? Int.max : 20)
         if report.errorCount > 0 && !skipInvalid {
             throw SubmissionError.invalidLines(
                 path: path,
@@ -62,7 +64,8 @@ public struct CorpusSubmission {
                             shardSize: shardSize,
                             source: source,
                             urgent: urgent,
-                            mirror: mirror
+                            mirror: mirror,
+                            skipInvalid: skipInvalid
                         )
                     )
                 )
@@ -108,7 +111,12 @@ public struct CorpusSubmission {
         func flush() throws {
             guard !chunk.isEmpty else { return }
             if isCancelled() { throw SubmissionError.cancelled(job: job) }
-            _ = try expect(client.request(.documents(job: job, upload: upload, documents: chunk)))
+            let reply = try client.request(.documents(job: job, upload: upload, documents: chunk))
+            if case .failure(let message) = reply, message.contains(": duplicate id ") {
+                // Found by the coordinator while staging: the job failed, nothing of it kept.
+                throw SubmissionError.invalidLines(path: path, errors: [message], count: 1)
+            }
+            _ = try expect(reply)
             sent += chunk.count
             chunk.removeAll(keepingCapacity: true)
             chunkBytes = 0
@@ -130,7 +138,7 @@ public struct CorpusSubmission {
         if isCancelled() { throw SubmissionError.cancelled(job: job) }
         switch try expect(client.request(.seal(job: job, upload: upload, documents: sent))) {
         case .sealed(let sealed):
-            return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
+            return Outcome(job: job, submitted: sent, invalid: try rejected(job, client, report), sealed: sealed)
         case .sealing:
             // A big job: the coordinator seals it in steps; its status says when it is done.
             while true {
@@ -148,13 +156,27 @@ public struct CorpusSubmission {
                         unchanged: status.unchangedDocs,
                         deleted: status.deletedDocs
                     )
-                    return Outcome(job: job, submitted: sent, invalid: report.errorCount, sealed: sealed)
+                    return Outcome(
+                        job: job,
+                        submitted: sent,
+                        invalid: max(report.errorCount, status.rejectedDocs),
+                        sealed: sealed
+                    )
                 }
                 Thread.sleep(forTimeInterval: 0.25)
             }
         default:
             throw SubmissionError.protocolError("expected the job to be sealed")
         }
+    }
+
+    /// Lines recorded as rejected: those found invalid here, and the duplicates the coordinator found.
+    private func rejected(_ job: Int64, _ client: CoordinatorClient, _ report: CorpusReader.Report) throws -> Int {
+        guard skipInvalid,
+            case .status(let statusReport) = try client.request(.status(job: job)),
+            let status = statusReport.jobs.first
+        else { return report.errorCount }
+        return max(report.errorCount, status.rejectedDocs)
     }
 
     private func expect(_ reply: ClientReply) throws -> ClientReply {

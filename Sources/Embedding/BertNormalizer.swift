@@ -41,7 +41,8 @@ public struct BertNormalizer: Sendable, Equatable {
             }
         }
         var result = String(scalars)
-        if stripAccents {
+        // ASCII has no decompositions and no marks: most text skips the NFD pass.
+        if stripAccents && !result.utf8.allSatisfy({ $0 < 0x80 }) {
             var stripped = String.UnicodeScalarView()
             for scalar in result.decomposedStringWithCanonicalMapping.unicodeScalars
             where scalar.properties.generalCategory != .nonspacingMark {
@@ -68,6 +69,8 @@ public struct BertNormalizer: Sendable, Equatable {
     static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
         switch s {
         case " ", "\t", "\n", "\r": true
+        // ASCII without a table look-up: White_Space there is U+0009–U+000D and U+0020.
+        case "\0"..."\u{7F}": (0x09...0x0D).contains(s.value)
         default: s.properties.isWhitespace
         }
     }
@@ -77,6 +80,8 @@ public struct BertNormalizer: Sendable, Equatable {
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         switch s {
         case "\t", "\n", "\r": return false
+        // ASCII's "other" characters are its controls (Cc), U+0000–U+001F and U+007F.
+        case "\0"..."\u{7F}": return s.value < 0x20 || s.value == 0x7F
         default:
             switch s.properties.generalCategory {
             case .control, .format, .privateUse: return true

@@ -199,16 +199,43 @@ public struct WordPieceTokenizer: Sendable {
     /// The ids of `text` with the special tokens, its content truncated so that
     /// the whole is at most `maxLength` ids (as `truncation=True, max_length=…`).
     public func encode(_ text: String, maxLength: Int) -> [Int32] {
-        var ids = tokenize(text)
         let room = max(0, maxLength - prefix.count - suffix.count)
+        var ids = tokenize(text, atLeast: room)
         if ids.count > room { ids.removeSubrange(room...) }
         return prefix + ids + suffix
     }
 
     /// The ids of `text` without special tokens or truncation.
-    public func tokenize(_ text: String) -> [Int32] {
+    public func tokenize(_ text: String) -> [Int32] { tokenize(text, atLeast: .max) }
+
+    /// The first ids of `text`, at least `limit` of them where the text has that many: the text
+    /// is tokenized in pieces cut just before a space, and no piece is begun once `limit` ids are
+    /// out — so a long document truncated to a model's few hundred tokens costs a few hundred
+    /// tokens of work, not the whole text's. Exact: a space ends every word and is dropped,
+    /// normalisation is per character (a space is a starter, so no canonical reordering
+    /// crosses it), and no added token spans the cut (pieces are not cut when one holds a space).
+    func tokenize(_ text: String, atLeast limit: Int) -> [Int32] {
+        let scalars = Array(text.unicodeScalars)
+        guard limit < .max, !addedTokens.contains(where: { $0.content.contains(" ") }) else {
+            var ids: [Int32] = []
+            tokenize(piece: scalars, into: &ids)
+            return ids
+        }
+        // Several characters make a token: a piece this long usually holds all that is needed.
+        let pieceLength = max(1024, limit.multipliedReportingOverflow(by: 8).overflow ? Int.max : limit * 8)
         var ids: [Int32] = []
-        for segment in split(Array(text.unicodeScalars), normalized: false) {
+        var start = 0
+        while start < scalars.count && ids.count < limit {
+            var end = scalars.count - start > pieceLength ? start + pieceLength : scalars.count
+            while end < scalars.count && scalars[end] != " " { end += 1 }
+            tokenize(piece: scalars[start..<end], into: &ids)
+            start = end
+        }
+        return ids
+    }
+
+    private func tokenize<Scalars: Collection<Unicode.Scalar>>(piece: Scalars, into ids: inout [Int32]) {
+        for segment in split(Array(piece), normalized: false) {
             switch segment {
             case .added(let id):
                 ids.append(id)
@@ -226,7 +253,6 @@ public struct WordPieceTokenizer: Sendable {
                 }
             }
         }
-        return ids
     }
 
     enum Segment {

@@ -22,26 +22,31 @@ public struct JobStore {
         shardSize: Int,
         then: [IndexRecord] = [],
         follows: Int64? = nil,
-        mirror: Bool = false
+        mirror: Bool = false,
+        skipInvalid: Bool = false
     ) throws(StoreError) -> Int64 {
         let id = try connection.during("creating a job for index \(index.name)") {
             try connection.execute(
                 """
-                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids, follows_job_id, mirror)
-                VALUES ($1, 'receiving', $2, $3, $4::bigint[], $5, $6) RETURNING id
+                INSERT INTO jobs (index_id, state, source, shard_size, then_index_ids, follows_job_id, mirror, skip_invalid)
+                VALUES ($1, 'receiving', $2, $3, $4::bigint[], $5, $6, $7) RETURNING id
                 """,
                 [
                     String(index.id), source, String(shardSize),
                     "{\(then.map { String($0.id) }.joined(separator: ","))}",
-                    follows.map(String.init), mirror ? "true" : "false",
+                    follows.map(String.init), mirror ? "true" : "false", skipInvalid ? "true" : "false",
                 ]
             ).scalar
         }
         return Int64(id!)!
     }
 
-    /// Appends documents to a receiving job (COPY); numbers them from `firstSeq`.
-    public func stage(job: Int64, firstSeq: Int, documents: [Document]) throws(StoreError) {
+    /// Appends documents to a receiving job (COPY); numbers them from `firstSeq`. A document whose
+    /// id an earlier one of the job carries is a duplicate, found here with the job's id index (so
+    /// no process holds the corpus's ids): a job submitted with `skipInvalid` drops it and records
+    /// it as rejected (returned), any other job's staging fails naming both lines.
+    @discardableResult
+    public func stage(job: Int64, firstSeq: Int, documents: [Document]) throws(StoreError) -> [Rejection] {
         var copy = CopyText()
         for (offset, document) in documents.enumerated() {
             copy.appendRow([
@@ -51,9 +56,13 @@ public struct JobStore {
                 ContentHash.of(title: document.title, text: document.text, metadata: document.metadata),
             ])
         }
-        try connection.during("staging documents of job \(job)") {
+        return try connection.during("staging documents of job \(job)") {
             try connection.transaction {
-                let state = try StateRows.job(job, connection)
+                let row = try connection.execute(
+                    "SELECT state, skip_invalid, source FROM jobs WHERE id = $1 FOR UPDATE",
+                    [String(job)]
+                )
+                let state = row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:))
                 guard state == .receiving else {
                     throw StoreError.invalid(
                         "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
@@ -63,12 +72,75 @@ public struct JobStore {
                     "COPY job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash) FROM STDIN",
                     data: copy.data
                 )
+                let rejected = try rejectDuplicates(
+                    job: job,
+                    seqs: firstSeq...(firstSeq + max(documents.count, 1) - 1),
+                    source: row.rows[0][2] ?? "the corpus",
+                    skip: row.rows[0][1] == "t"
+                )
                 try connection.execute(
                     "UPDATE jobs SET submitted_docs = submitted_docs + $2 WHERE id = $1",
-                    [String(job), String(documents.count)]
+                    [String(job), String(documents.count - rejected.count)]
                 )
+                return rejected
             }
         }
+    }
+
+    /// A staged document dropped at staging (a duplicate id).
+    public struct Rejection: Sendable, Equatable {
+        public var line: Int
+        public var docId: String
+        public var error: String
+    }
+
+    /// The documents of `seqs` whose id an earlier staged document of the job carries (one index
+    /// probe each): deleted and recorded as rejected when `skip`, else the staging fails.
+    private func rejectDuplicates(
+        job: Int64,
+        seqs: ClosedRange<Int>,
+        source: String,
+        skip: Bool
+    ) throws
+        -> [Rejection]
+    {
+        let found = try connection.execute(
+            """
+            SELECT j.seq, j.line, j.doc_id, first.line
+            FROM job_documents j
+            CROSS JOIN LATERAL (
+                SELECT d.line FROM job_documents d
+                WHERE d.job_id = $1 AND d.doc_id = j.doc_id AND d.seq < j.seq
+                ORDER BY d.seq LIMIT 1) first
+            WHERE j.job_id = $1 AND j.seq BETWEEN $2 AND $3
+            ORDER BY j.seq
+            """,
+            [String(job), String(seqs.lowerBound), String(seqs.upperBound)]
+        )
+        let rejections = found.rows.map { row in
+            let line = Int(row[1] ?? "0") ?? 0
+            let id = row[2] ?? ""
+            let error = CorpusError.duplicateId(path: source, line: line, id: id, firstLine: Int(row[3] ?? "0") ?? 0)
+            return Rejection(line: line, docId: id, error: error.description)
+        }
+        guard !rejections.isEmpty else { return [] }
+        guard skip else {
+            let shown = rejections.prefix(5).map(\.error).joined(separator: "; ")
+            throw StoreError.invalid(
+                rejections.count > 5 ? "\(shown); … and \(rejections.count - 5) more duplicates" : shown
+            )
+        }
+        try connection.execute(
+            "DELETE FROM job_documents WHERE job_id = $1 AND seq = ANY($2::integer[])",
+            [String(job), "{\(found.rows.compactMap { $0[0] }.joined(separator: ","))}"]
+        )
+        for rejection in rejections {
+            try connection.execute(
+                "INSERT INTO rejected_documents (job_id, line, doc_id, error) VALUES ($1, $2, $3, $4)",
+                [String(job), String(rejection.line), rejection.docId, rejection.error]
+            )
+        }
+        return rejections
     }
 
     /// Stages into a receiving job the documents of `index` that `successor` holds no vector of the

@@ -39,6 +39,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         /// The file is the whole index: documents the index holds and the file lacks are deleted
         /// when the upload is sealed (`coord submit --mirror`). Absent means false.
         public var mirror: Bool?
+        /// Record a later duplicate id as rejected and keep the first (`--skip-invalid`); otherwise
+        /// a duplicate found while staging fails the job. Absent means false.
+        public var skipInvalid: Bool?
         public init(
             protocolVersion: Int = WireProtocol.version,
             index: String,
@@ -46,7 +49,8 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             shardSize: Int,
             source: String,
             urgent: Bool = false,
-            mirror: Bool = false
+            mirror: Bool = false,
+            skipInvalid: Bool = false
         ) {
             self.protocolVersion = protocolVersion
             self.index = index
@@ -55,6 +59,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             self.source = source
             self.urgent = urgent ? true : nil
             self.mirror = mirror ? true : nil
+            self.skipInvalid = skipInvalid ? true : nil
         }
     }
 

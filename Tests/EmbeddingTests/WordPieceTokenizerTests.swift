@@ -1,3 +1,4 @@
+import DriftlessTestSupport
 import Foundation
 import Testing
 
@@ -51,5 +52,42 @@ struct WordPieceTokenizerTests {
     @Test("a word longer than max_input_chars_per_word is unknown")
     func longWord() {
         #expect(Self.tokenizer.tokenize(String(repeating: "un", count: 60)) == [1])
+    }
+}
+
+/// ``WordPieceTokenizer/encode(_:maxLength:)`` tokenizes only as much of a long text as the
+/// truncation keeps (in pieces cut before a space); the ids must be those of the whole text,
+/// truncated.
+@Suite("Truncated tokenization")
+struct TruncatedTokenizationTests {
+    @Test("the first ids of a long text are those of the whole text, for every length")
+    func prefixOfWhole() throws {
+        let tokenizer = try WordPieceTokenizer(folder: URL(fileURLWithPath: TestResources.minilm))
+        let texts = try TestResources.jsonLines(TestResources.fixture("all-MiniLM-L6-v2.reference.jsonl"))
+            .map { $0["text"] as! String }
+        // Long texts with what could go wrong at a cut: accents (NFD), combining marks after a
+        // space, tabs, no-break spaces, CJK, runs of spaces, a word longer than the word limit.
+        let joined = texts.joined(separator: "  \t")
+        let tricky = [
+            joined,
+            String(repeating: "Café naïve \u{0301}résumé  中文字 \u{00A0}x\u{200B}y ", count: 400),
+            String(repeating: "a", count: 3000) + " " + joined,
+            String(repeating: " ", count: 5000) + "late words after a long run of spaces",
+            texts.map { $0.uppercased() }.joined(separator: "\n"),
+        ]
+        for text in texts + tricky {
+            let whole = tokenizer.tokenize(text)
+            for length in [3, 8, 64, 128, 256, 512, 4096] {
+                let room = length - tokenizer.prefix.count - tokenizer.suffix.count
+                let expected = tokenizer.prefix + whole.prefix(room) + tokenizer.suffix
+                let got = tokenizer.encode(text, maxLength: length)
+                if got != expected {
+                    Issue.record(
+                        "length \(length), text \(text.prefix(60))…: \(got.count) ids differ from the whole text's"
+                    )
+                    return
+                }
+            }
+        }
     }
 }

@@ -126,11 +126,30 @@ extension Integration {
             #expect(refused.status == 65)
             for fragment in [
                 "bad.jsonl:4: invalid JSON", "bad.jsonl:9: document no-text has no \"text\"",
-                "bad.jsonl:13: invalid UTF-8", "bad.jsonl:24",
+                "bad.jsonl:13: invalid UTF-8",
             ] {
                 #expect(refused.stderr.contains(fragment), "\(refused.stderr)")
             }
             #expect(try cluster.database.count("SELECT count(*) FROM jobs") == 0, "nothing may be submitted")
+
+            // A duplicate id is the coordinator's to find (submit holds no map of the ids): the
+            // job fails naming both lines, and nothing of it is kept.
+            let onlyDuplicate = corpus.deletingLastPathComponent().appendingPathComponent("duplicate.jsonl")
+            var clean = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").map(String.init)
+            clean.append(clean[2])
+            try Data((clean.joined(separator: "\n") + "\n").utf8).write(to: onlyDuplicate)
+            let duplicate = try cluster.coord([
+                "submit", onlyDuplicate.path, "--index", "bad", "--model", "all-MiniLM-L6-v2",
+            ])
+            #expect(duplicate.status == 65, "\(duplicate.stderr)")
+            let duplicateId = documents[2]["_id"] as! String
+            #expect(
+                duplicate.stderr.contains("duplicate.jsonl:21: duplicate id \(duplicateId) (first on line 3)"),
+                "\(duplicate.stderr)"
+            )
+            #expect(try cluster.database.count("SELECT count(*) FROM jobs WHERE state = 'failed'") == 1)
+            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "nothing staged is kept")
+            #expect(try cluster.database.count("SELECT count(*) FROM shards") == 0)
 
             let skipped = try cluster.coord([
                 "submit", bad.path, "--index", "bad", "--model", "all-MiniLM-L6-v2", "--skip-invalid", "--shard-size",

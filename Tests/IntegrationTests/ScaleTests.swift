@@ -1,0 +1,67 @@
+import DriftlessTestSupport
+import Foundation
+import Testing
+
+extension TestResources {
+    /// The load-test model (`Ops/loadtest.py model`: one BERT layer of width 32 with
+    /// all-MiniLM-L6-v2's tokenizer, seeded weights) written into a temporary folder.
+    static func loadTestModel() throws -> String {
+        let folder = try temporaryDirectory().appendingPathComponent("driftless-loadtest-tiny").path
+        let run = try loadTest(["model", folder, "--tokenizer-from", minilm])
+        #expect(run.status == 0, "Ops/loadtest.py model: \(run.stderr)")
+        return folder
+    }
+
+    /// `Ops/loadtest.py corpus`: `count` synthetic documents (sentences of SciFact recombined, seeded).
+    static func loadTestCorpus(_ count: Int) throws -> URL {
+        let file = try temporaryDirectory().appendingPathComponent("synthetic.jsonl")
+        let run = try loadTest([
+            "corpus", file.path, "--documents", "\(count)",
+            "--from", shared.appendingPathComponent("data/scifact/corpus.jsonl").path,
+        ])
+        #expect(run.status == 0, "Ops/loadtest.py corpus: \(run.stderr)")
+        return file
+    }
+
+    private static func loadTest(_ arguments: [String]) throws -> Run {
+        try run(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            ["python3", repository.appendingPathComponent("Ops/loadtest.py").path] + arguments
+        )
+    }
+}
+
+extension Integration {
+    @Suite("Scale")
+    struct ScaleTests {
+        @Test("eight workers on the load-test model: every document exactly once, every worker dealt work")
+        func eightWorkers() throws {
+            let model = try TestResources.loadTestModel()
+            let corpus = try TestResources.loadTestCorpus(4000)
+            let ids = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").map {
+                (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["_id"] as! String
+            }
+            #expect(ids.count == 4000 && Set(ids).count == 4000, "the generator's ids are unique")
+
+            let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
+            // Sealed in steps (4,000 documents, 1,000 a step), as a big corpus is.
+            try cluster.startCoordinator(["--seal-batch", "1000"])
+            let workers = try (0..<8).map { _ in try cluster.startWorker() }
+
+            let run = try cluster.coord([
+                "submit", corpus.path, "--index", "synthetic", "--model", "driftless-loadtest-tiny",
+                "--shard-size", "16",
+            ])
+            #expect(run.status == 0, "\(run.stderr)\n\(cluster.logs)")
+            #expect(run.stdout.contains("4000 documents indexed"), "\(run.stdout)")
+
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "synthetic", ids: ids)
+            let dealt = try cluster.database.connect().execute(
+                "SELECT worker, count(*) FROM shards WHERE state = 'done' GROUP BY worker ORDER BY worker"
+            )
+            #expect(dealt.rows.count == 8, "shards done per worker: \(dealt.rows)\n\(workers.map(\.log).joined())")
+            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "staged rows dropped")
+        }
+    }
+}
