@@ -208,7 +208,7 @@ def main():
     model.add_argument("--layers", type=int, default=1)
     model.add_argument("--hidden", type=int, default=32)
     model.add_argument("--heads", type=int, default=2)
-    model.add_argument("--max-seq-length", type=int, default=256)
+    model.add_argument("--max-seq-length", type=int, default=32)
     model.add_argument("--seed", type=int, default=7)
     model.add_argument("--tokenizer-from", default=os.path.join(models, "all-MiniLM-L6-v2"))
     corpus = commands.add_parser("corpus", help="write a synthetic corpus")

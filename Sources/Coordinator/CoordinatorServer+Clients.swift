@@ -75,7 +75,17 @@ extension CoordinatorServer {
             }
             if let refusal = refuseUrgent(submit.urgent, "submit", key: key) { return refusal }
             if let refusal = lifecycle.refusalToOpen(owner: peer) { return .failure(message: refusal) }
-            let route = try IndexRoute.resolve(submit.index, model: submit.model, connection: db)
+            var storage: VectorStorage?
+            if let requested = submit.storage {
+                guard let known = VectorStorage(rawValue: requested) else {
+                    return .failure(
+                        message:
+                            "unknown storage \"\(requested)\": \(VectorStorage.allCases.map(\.rawValue).joined(separator: " or "))"
+                    )
+                }
+                storage = known
+            }
+            let route = try IndexRoute.resolve(submit.index, model: submit.model, storage: storage, connection: db)
             let index = route.target
             let job = try store.createJob(
                 index: index,

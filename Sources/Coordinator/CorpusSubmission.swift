@@ -18,6 +18,8 @@ public struct CorpusSubmission {
     public var urgent = false
     /// The file is the whole index: what the index holds and the file lacks is deleted at the seal.
     public var mirror = false
+    /// How a new index stores its vectors (`vector`, `halfvec`); nil: the index's own, or `vector`.
+    public var storage: String?
     /// Asked between chunks: when true (Ctrl-C), the upload is abandoned (the coordinator fails
     /// the job and deletes what was staged) and ``SubmissionError/cancelled(job:)`` is thrown.
     public var isCancelled: @Sendable () -> Bool = { false }
@@ -65,7 +67,8 @@ public struct CorpusSubmission {
                             source: source,
                             urgent: urgent,
                             mirror: mirror,
-                            skipInvalid: skipInvalid
+                            skipInvalid: skipInvalid,
+                            storage: storage
                         )
                     )
                 )

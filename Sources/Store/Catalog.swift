@@ -59,7 +59,8 @@ public struct Catalog {
     public func index(
         named name: String,
         model modelName: String,
-        succeeding predecessor: IndexRecord? = nil
+        succeeding predecessor: IndexRecord? = nil,
+        storage requested: VectorStorage? = nil
     ) throws(StoreError) -> IndexRecord {
         guard let model = try model(named: modelName) else {
             throw .unknownModel(modelName, known: try models().map(\.name))
@@ -68,8 +69,15 @@ public struct Catalog {
             guard existing.model.name == model.name else {
                 throw .indexModelMismatch(index: name, model: model.name, existing: existing.model.name)
             }
+            if let requested, requested != existing.storage {
+                throw .invalid(
+                    "index \(name) stores its vectors as \(existing.storage.rawValue), not \(requested.rawValue): the storage is fixed when an index is made"
+                )
+            }
             return existing
         }
+        // A successor stores its vectors as its predecessor does, unless told otherwise.
+        let storage = requested ?? predecessor?.storage ?? .vector
         try connection.during("creating index \(name)") {
             try connection.transaction {
                 try connection.execute("SELECT pg_advisory_xact_lock(7426002)")
@@ -80,10 +88,10 @@ public struct Catalog {
                 )
                 let id = try connection.execute(
                     """
-                    INSERT INTO indexes (name, collection_id, model_id, vector_table, predecessor_id)
-                    SELECT $1, c.id, $2, 'pending' || c.id, $3 FROM collections c WHERE c.name = $1 RETURNING id
+                    INSERT INTO indexes (name, collection_id, model_id, vector_table, predecessor_id, storage)
+                    SELECT $1, c.id, $2, 'pending' || c.id, $3, $4 FROM collections c WHERE c.name = $1 RETURNING id
                     """,
-                    [name, String(model.id), predecessor.map { String($0.id) }]
+                    [name, String(model.id), predecessor.map { String($0.id) }, storage.rawValue]
                 ).scalar!
                 let table = "index_vectors_\(id)"
                 try connection.execute("UPDATE indexes SET vector_table = $1 WHERE id = $2", [table, id])
@@ -92,7 +100,7 @@ public struct Catalog {
                     """
                     CREATE TABLE \(table) (
                         doc_id        text PRIMARY KEY,
-                        embedding     vector(\(model.dimension)) NOT NULL,
+                        embedding     \(storage.columnType(dimension: model.dimension)) NOT NULL,
                         content_hash  text NOT NULL,
                         job_id        bigint,
                         shard_id      bigint,
@@ -102,6 +110,10 @@ public struct Catalog {
                     )
                     """
                 )
+                if storage.fitsInRow(dimension: model.dimension) {
+                    // In the row, not out of line in TOAST: an exact search reads one place per row.
+                    try connection.execute("ALTER TABLE \(table) ALTER COLUMN embedding SET STORAGE PLAIN")
+                }
                 // Workers may write it only for leased shards of this index (migration 0007).
                 try connection.execute("SELECT driftless_protect_vector_table($1, $2)", [table, id])
             }
@@ -153,7 +165,7 @@ public struct Catalog {
     /// The columns ``index(_:_:)`` reads, from `indexes i JOIN models m`.
     static let indexColumns = """
         i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, i.hnsw_m, i.hnsw_ef_construction,
-        i.ef_search, (to_regclass(i.vector_table || '_hnsw') IS NOT NULL) AS has_hnsw, m.*
+        i.ef_search, (to_regclass(i.vector_table || '_hnsw') IS NOT NULL) AS has_hnsw, i.storage, m.*
         """
 
     static func index(_ rows: PostgresRows, _ row: Int) -> IndexRecord {
@@ -168,7 +180,8 @@ public struct Catalog {
                 efConstruction: rows.int(row, "hnsw_ef_construction") ?? 64
             ),
             efSearch: rows.int(row, "ef_search") ?? HnswParameters.defaultEfSearch,
-            hasHnsw: rows.value(row, "has_hnsw") == "t"
+            hasHnsw: rows.value(row, "has_hnsw") == "t",
+            storage: rows.value(row, "storage").flatMap(VectorStorage.init(rawValue:)) ?? .vector
         )
     }
 }

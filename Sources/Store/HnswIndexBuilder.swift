@@ -185,7 +185,7 @@ public struct HnswIndexBuilder: Sendable {
                 if cancellable(true) { throw interrupted }
                 try connection.execute(
                     """
-                    CREATE INDEX CONCURRENTLY \(building) ON \(index.vectorTable) USING hnsw (embedding vector_cosine_ops)
+                    CREATE INDEX CONCURRENTLY \(building) ON \(index.vectorTable) USING hnsw (embedding \(index.storage.cosineOperatorClass))
                         WITH (m = \(parameters.m), ef_construction = \(parameters.efConstruction))
                     """
                 )

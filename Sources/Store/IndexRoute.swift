@@ -23,6 +23,7 @@ public struct IndexRoute: Sendable, Equatable {
     public static func resolve(
         _ name: String,
         model: String?,
+        storage: VectorStorage? = nil,
         connection: PostgresConnection
     ) throws(StoreError) -> IndexRoute {
         let catalog = Catalog(connection)
@@ -31,8 +32,13 @@ public struct IndexRoute: Sendable, Equatable {
             guard let model else {
                 throw .invalid("index \(name) does not exist: pass --model MODEL to create it")
             }
-            let created = try catalog.index(named: name, model: model)
+            let created = try catalog.index(named: name, model: model, storage: storage)
             return IndexRoute(target: created, then: [], serving: ServingState(mode: .native, model: created.model))
+        }
+        if let storage, storage != index.storage {
+            throw .invalid(
+                "index \(name) stores its vectors as \(index.storage.rawValue), not \(storage.rawValue): the storage is fixed when an index is made"
+            )
         }
         let serving = try ServingStore(connection).current(index)
         let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try catalog.index(named: name) }

@@ -47,6 +47,8 @@ public struct IndexRecord: Sendable, Equatable {
     public var efSearch = HnswParameters.defaultEfSearch
     /// Whether an HNSW index is in place (else every search is a sequential scan).
     public var hasHnsw = false
+    /// How the vectors are stored (fixed when the index is made).
+    public var storage = VectorStorage.vector
 
     public init(
         id: Int64,
@@ -56,7 +58,8 @@ public struct IndexRecord: Sendable, Equatable {
         vectorTable: String,
         hnsw: HnswParameters = HnswParameters(),
         efSearch: Int = HnswParameters.defaultEfSearch,
-        hasHnsw: Bool = false
+        hasHnsw: Bool = false,
+        storage: VectorStorage = .vector
     ) {
         self.id = id
         self.name = name
@@ -66,8 +69,29 @@ public struct IndexRecord: Sendable, Equatable {
         self.hnsw = hnsw
         self.efSearch = efSearch
         self.hasHnsw = hasHnsw
+        self.storage = storage
     }
 
     /// The HNSW index's name in PostgreSQL.
     public var hnswIndexName: String { vectorTable + "_hnsw" }
+}
+
+/// How an index's vector table stores its vectors: pgvector's `vector` (float32, the default) or
+/// `halfvec` (float16: half the bytes of the table and of its HNSW graph). Queries and commits
+/// pass `vector` values either way: pgvector casts them to `halfvec` implicitly.
+public enum VectorStorage: String, Sendable, Equatable, CaseIterable {
+    case vector
+    case halfvec
+
+    /// The column type for `dimension` dimensions.
+    public func columnType(dimension: Int) -> String { "\(rawValue)(\(dimension))" }
+
+    /// The HNSW operator class for cosine distance.
+    public var cosineOperatorClass: String { "\(rawValue)_cosine_ops" }
+
+    /// Bytes a vector of `dimension` takes in a row (its header included).
+    public func bytes(dimension: Int) -> Int { 8 + dimension * (self == .vector ? 4 : 2) }
+
+    /// Kept in the row (STORAGE PLAIN) rather than out of line in TOAST, where a row still fits a page.
+    public func fitsInRow(dimension: Int) -> Bool { bytes(dimension: dimension) <= 6008 }
 }

@@ -42,6 +42,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         /// Record a later duplicate id as rejected and keep the first (`--skip-invalid`); otherwise
         /// a duplicate found while staging fails the job. Absent means false.
         public var skipInvalid: Bool?
+        /// How a new index stores its vectors (`vector` or `halfvec`); an existing index's must
+        /// match. Absent: an existing index's, `vector` for a new one.
+        public var storage: String?
         public init(
             protocolVersion: Int = WireProtocol.version,
             index: String,
@@ -50,7 +53,8 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             source: String,
             urgent: Bool = false,
             mirror: Bool = false,
-            skipInvalid: Bool = false
+            skipInvalid: Bool = false,
+            storage: String? = nil
         ) {
             self.protocolVersion = protocolVersion
             self.index = index
@@ -60,6 +64,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             self.urgent = urgent ? true : nil
             self.mirror = mirror ? true : nil
             self.skipInvalid = skipInvalid ? true : nil
+            self.storage = storage
         }
     }
 

@@ -63,5 +63,66 @@ extension Integration {
             #expect(dealt.rows.count == 8, "shards done per worker: \(dealt.rows)\n\(workers.map(\.log).joined())")
             #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "staged rows dropped")
         }
+
+        @Test(
+            "an index stored as halfvec: half-precision column and HNSW graph, the same answers as vector, storage fixed"
+        )
+        func halfPrecisionStorage() throws {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator()
+            try cluster.startWorker()
+            let (corpus, documents) = try TestResources.scifactSubset(60)
+            for (index, storage) in [("full", "vector"), ("half", "halfvec")] {
+                let run = try cluster.coord([
+                    "submit", corpus.path, "--index", index, "--model", "all-MiniLM-L6-v2", "--storage", storage,
+                ])
+                #expect(run.status == 0, "\(run.stderr)\n\(cluster.logs)")
+            }
+            let db = try cluster.database.connect()
+            for (index, type, operatorClass) in [
+                ("full", "vector(384)", "vector_cosine_ops"), ("half", "halfvec(384)", "halfvec_cosine_ops"),
+            ] {
+                let table = try IndexAssertions(database: cluster.database).vectorTable(index)
+                let column = try db.execute(
+                    """
+                    SELECT format_type(a.atttypid, a.atttypmod), a.attstorage FROM pg_attribute a
+                    WHERE a.attrelid = $1::regclass AND a.attname = 'embedding'
+                    """,
+                    [table]
+                )
+                #expect(column.rows.first?[0] == type, "\(index): \(column.rows)")
+                #expect(column.rows.first?[1] == "p", "\(index): the vectors stay in the row (STORAGE PLAIN)")
+                let graph = try db.execute(
+                    """
+                    SELECT o.opcname FROM pg_index i JOIN pg_opclass o ON o.oid = i.indclass[0]
+                    WHERE i.indexrelid = to_regclass($1)
+                    """,
+                    [table + "_hnsw"]
+                )
+                #expect(graph.rows.first?[0] == operatorClass, "\(index): \(graph.rows)")
+            }
+            // The same documents come back, in nearly the same order (float16 rounds the scores).
+            for target in documents.prefix(5) {
+                let title = target["title"] as! String
+                var answers: [[String]] = []
+                for index in ["full", "half"] {
+                    let query = try cluster.coordOnDatabase(["query", "--index", index, "-k", "10", "--json", title])
+                    #expect(query.status == 0, "\(query.stderr)")
+                    let answer = try JSONSerialization.jsonObject(with: Data(query.stdout.utf8)) as! [String: Any]
+                    answers.append((answer["results"] as! [[String: Any]]).map { $0["id"] as! String })
+                }
+                #expect(answers[1].first == answers[0].first, "\(answers)")
+                #expect(Set(answers[0]).intersection(answers[1]).count >= 9, "\(answers)")
+            }
+            // The storage is fixed when the index is made.
+            let refused = try cluster.coord([
+                "submit", corpus.path, "--index", "half", "--model", "all-MiniLM-L6-v2", "--storage", "vector",
+            ])
+            #expect(refused.status != 0)
+            #expect(
+                refused.stderr.contains("index half stores its vectors as halfvec, not vector"),
+                "\(refused.stderr)"
+            )
+        }
     }
 }

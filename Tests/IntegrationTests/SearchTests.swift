@@ -131,7 +131,7 @@ extension Integration {
             let list = try cluster.coordOnDatabase(["index", "list"], models: false)
             #expect(
                 list.stdout.contains(
-                    "sci  all-MiniLM-L6-v2 (384-d)  120 vectors  HNSW m 16, ef_construction 64  ef_search 40"
+                    "sci  all-MiniLM-L6-v2 (384-d vector)  120 vectors  HNSW m 16, ef_construction 64  ef_search 40"
                 ),
                 "\(list.stdout)\(list.stderr)"
             )

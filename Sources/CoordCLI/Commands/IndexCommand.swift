@@ -32,7 +32,7 @@ struct IndexCommand: ParsableCommand {
                     let state = try ServingStore(connection).current(index)
                     let serving = state.mode == .native ? "" : "  serving \(state.model.name) queries (\(state.mode))"
                     print(
-                        "\(index.name)  \(index.model.name) (\(index.model.dimension)-d)  \(vectors) vectors  \(hnsw)  ef_search \(index.efSearch)\(serving)"
+                        "\(index.name)  \(index.model.name) (\(index.model.dimension)-d \(index.storage.rawValue))  \(vectors) vectors  \(hnsw)  ef_search \(index.efSearch)\(serving)"
                     )
                 }
             } catch { throw fail(error) }

@@ -47,9 +47,19 @@ struct SubmitCommand: ParsableCommand {
     @Flag(name: .long, help: "Return once the job is accepted, without waiting for it.")
     var detach = false
 
+    @Option(
+        name: .long,
+        help:
+            "How a new index stores its vectors: vector (float32) or halfvec (float16, half the bytes). Fixed when the index is made."
+    )
+    var storage: String?
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
+        if let storage, !["vector", "halfvec"].contains(storage) {
+            throw ValidationError("--storage must be vector or halfvec, not \(storage)")
+        }
         guard (1...100_000).contains(shardSize) else {
             throw ValidationError("--shard-size must be between 1 and 100000")
         }
@@ -62,6 +72,7 @@ struct SubmitCommand: ParsableCommand {
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
         submission.mirror = mirror
+        submission.storage = storage
         // Ctrl-C or SIGTERM: the upload is abandoned (the coordinator deletes what was staged).
         let interrupted = Atomic<Bool>(false)
         let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
