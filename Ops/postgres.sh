@@ -103,6 +103,15 @@ prepare_user() {
   while [ "$dir" != "/" ]; do chmod o+x "$dir" 2>/dev/null || true; dir=$(dirname "$dir"); done
 }
 
+# Settings for a corpus of millions (PostgreSQL's defaults are sized for a small machine): a
+# shared buffer pool of 1 GB and checkpoints at most every 4 GB of WAL or 15 minutes, so a
+# million documents' staging and commits do not checkpoint every few seconds. Overridden by
+# DRIFTLESS_PG_SHARED_BUFFERS and DRIFTLESS_PG_MAX_WAL_SIZE.
+server_settings() {
+  printf -- '-c shared_buffers=%s -c max_wal_size=%s -c checkpoint_timeout=15min' \
+    "${DRIFTLESS_PG_SHARED_BUFFERS:-1GB}" "${DRIFTLESS_PG_MAX_WAL_SIZE:-4GB}"
+}
+
 running() { as_server_user "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
 start() {
@@ -130,7 +139,7 @@ start() {
     # that waits for a pipe or socket to close would wait for ever).
     ( for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
       as_server_user "$BIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 60 \
-        -o "-p $PORT -h 127.0.0.1 -k $SOCKETS" start </dev/null >/dev/null 2>&1 ) \
+        -o "-p $PORT -h 127.0.0.1 -k $SOCKETS $(server_settings)" start </dev/null >/dev/null 2>&1 ) \
       || die "postgres did not start; see $LOGFILE"
   fi
   require_passwords

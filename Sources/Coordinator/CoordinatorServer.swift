@@ -149,6 +149,12 @@ public final class CoordinatorServer {
     public var clientEndpoint: String { clientSocket.lastEndpoint }
 
     var now: Double { (ContinuousClock.now - started).seconds }
+    /// Seconds of dealing per loop turn at most (``deal()``).
+    static let dealBudgetSeconds = 0.1
+    /// The last turn's dealing stopped at its budget with shards still to deal.
+    var dealsPending = false
+    /// When ``dropFinishedStaging()`` looks next.
+    var nextStagingCleanup = 0.0
 
     // MARK: Run loop
 
@@ -198,7 +204,9 @@ public final class CoordinatorServer {
         if let zap { sockets.append(zap.socket) }
         while !stopHandle.isStopped {
             let readable: [Bool]
-            do { readable = try ZeroMQPoller.readable(sockets, timeout: .milliseconds(100)) } catch {
+            // Deals left over from the last turn (its time budget spent): look at the sockets, don't wait.
+            let wait: Duration = dealsPending ? .zero : .milliseconds(100)
+            do { readable = try ZeroMQPoller.readable(sockets, timeout: wait) } catch {
                 throw .socket(error)
             }
             if readable.count > 4, readable[4] { answerAuthentication() }
@@ -355,6 +363,19 @@ public final class CoordinatorServer {
     }
 
     /// Expired leases, dead workers, job completion, database reconnection.
+    /// A finished job's staged documents, deleted a bounded step per housekeeping turn (a
+    /// million-document job's in one statement held the loop for seconds).
+    private func dropFinishedStaging() {
+        guard now >= nextStagingCleanup, !databaseBusy, let db = connectedDatabase() else { return }
+        do {
+            let dropped = try JobStore(db).dropFinishedStaging(limit: 20_000)
+            // Nothing left: look again in a while; else go on next turn.
+            nextStagingCleanup = now + (dropped == 0 ? 5 : 0)
+        } catch {
+            databaseFailed(error)
+        }
+    }
+
     private func housekeeping() {
         let expired = scheduler.expire(now: now)
         var committed = Set<Int64>()
@@ -385,6 +406,7 @@ public final class CoordinatorServer {
             )
         }
         expireIdleUploads()
+        dropFinishedStaging()
         collectIndexBuilds()
         if lifecycle.hasBuildsToRetry, let db = connectedDatabase() {
             // Only once the database answers: a build queued against a refusing server fails at once.
@@ -408,6 +430,7 @@ public final class CoordinatorServer {
                         lifecycle.notComplete(job)
                         continue
                     }
+                    nextStagingCleanup = 0  // its staged documents go from the next turn on
                     for followUp in finish.followUps { try startFollowUp(followUp, of: job, db: db) }
                     let record = lifecycle.jobs[job]?.record
                     switch lifecycle.complete(job) {
@@ -502,8 +525,18 @@ public final class CoordinatorServer {
     // MARK: Dealing
 
     private func deal() {
+        dealsPending = false
         guard !databaseBusy else { return }
-        while !stopHandle.isStopped, let decision = scheduler.nextDeal(now: now) {
+        // Each deal reads its shard's documents and encodes them: many idle workers asking at
+        // once (64 workers with 2 credits each) would otherwise hold the loop for seconds, and
+        // status, uploads and heartbeats with it. What the budget leaves is dealt next turn.
+        let started = now
+        while !stopHandle.isStopped {
+            if now - started >= Self.dealBudgetSeconds {
+                dealsPending = scheduler.hasDeal(now: now)
+                return
+            }
+            guard let decision = scheduler.nextDeal(now: now) else { return }
             let (worker, shard, isCopy): (String, Int64, Bool) =
                 switch decision {
                 case .shard(let worker, let shard): (worker, shard, false)

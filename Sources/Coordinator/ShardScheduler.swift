@@ -44,6 +44,8 @@ public struct ShardScheduler: Sendable {
         public var pausedUntil = -Double.infinity
         /// The last database fault it reported.
         public var databaseProblem: String?
+        /// When it was last dealt a shard: among idle workers, the one served longest ago goes first.
+        public var lastDealt = -Double.infinity
     }
 
     public struct Lease: Sendable, Equatable {
@@ -211,9 +213,17 @@ public struct ShardScheduler: Sendable {
     }
 
     /// The next shard to deal, if any worker has credit for one.
+    /// Whether ``nextDeal(now:)`` would deal something now, without dealing it.
+    public func hasDeal(now: Double) -> Bool {
+        var trial = self
+        return trial.nextDeal(now: now) != nil
+    }
+
     public mutating func nextDeal(now: Double) -> Deal? {
+        // The fewest shards in hand first, then the one dealt to longest ago (not the smallest
+        // id: workers that finish fast would keep the work from those never dealt any).
         let ready = workers.values.filter { $0.credit > 0 && $0.pausedUntil <= now }.sorted {
-            ($0.leases.count, $0.id) < ($1.leases.count, $1.id)
+            ($0.leases.count, $0.lastDealt, $0.id) < ($1.leases.count, $1.lastDealt, $1.id)
         }
         for worker in ready {
             if let position = queue.firstIndex(where: {
@@ -223,6 +233,7 @@ public struct ShardScheduler: Sendable {
             }) {
                 let shard = queue.remove(at: position)
                 workers[worker.id]!.credit -= 1
+                workers[worker.id]!.lastDealt = now
                 return .shard(worker: worker.id, shard: shard)
             }
         }
@@ -237,6 +248,7 @@ public struct ShardScheduler: Sendable {
             }
             if let shard = slow.min(by: { $0.record.id < $1.record.id }) {
                 workers[worker.id]!.credit -= 1
+                workers[worker.id]!.lastDealt = now
                 return .copy(worker: worker.id, shard: shard.record.id)
             }
         }

@@ -587,6 +587,21 @@ public struct JobStore {
         }
     }
 
+    /// Deletes at most `limit` staged documents of jobs past running (indexing, done, failed,
+    /// cancelled), which nothing reads any more; returns how many. Called until it returns 0.
+    public func dropFinishedStaging(limit: Int) throws(StoreError) -> Int {
+        try connection.during("dropping finished jobs' staged documents") {
+            try connection.execute(
+                """
+                DELETE FROM job_documents WHERE (job_id, seq) IN (
+                    SELECT d.job_id, d.seq FROM jobs j JOIN job_documents d ON d.job_id = j.id
+                    WHERE j.state IN ('indexing', 'done', 'failed', 'cancelled') LIMIT $1)
+                """,
+                [String(limit)]
+            ).affected
+        }
+    }
+
     /// Marks the job done when no shard is open, and drops its staged documents. Returns whether it finished.
     /// Moves a running job whose shards are all done (or failed) to `indexing`; the
     /// caller then makes sure the index has its HNSW index and calls ``markDone(job:)``.
@@ -607,7 +622,8 @@ public struct JobStore {
                     ).affected == 1
                 guard finished else { return (false, []) }
                 let followUps = try makeFollowUps(of: job)
-                try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)])
+                // Its staged documents go in bounded steps (``dropFinishedStaging(limit:)``): one
+                // statement over a million rows would hold the caller for seconds.
                 return (true, followUps)
             }
         }

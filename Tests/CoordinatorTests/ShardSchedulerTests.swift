@@ -40,6 +40,21 @@ struct ShardSchedulerTests {
         #expect(s.queue == [3])
     }
 
+    @Test("idle workers take turns: one that was never dealt a shard goes before one that just finished")
+    func idleWorkersTakeTurns() {
+        var s = scheduler()
+        s.add(shards(4), model: "m")
+        for id in ["a", "b", "c"] { s.join(id: id, host: "h", threads: 1, models: ["m"], now: 0) }
+        s.addCredit("a", 1)
+        s.addCredit("b", 1)
+        #expect(s.nextDeal(now: 1) == .shard(worker: "a", shard: 1))
+        #expect(s.nextDeal(now: 2) == .shard(worker: "b", shard: 2))
+        // a and b finished (their shards were never granted here, so they hold none); all three ask.
+        for id in ["a", "b", "c"] { s.addCredit(id, 1) }
+        #expect(s.nextDeal(now: 3) == .shard(worker: "c", shard: 3))
+        #expect(s.nextDeal(now: 4) == .shard(worker: "a", shard: 4))
+    }
+
     @Test("a lease without heartbeats lapses and its shard goes back to the front")
     func leaseLapses() {
         var s = scheduler(leaseSeconds: 5)

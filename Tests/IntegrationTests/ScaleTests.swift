@@ -61,7 +61,45 @@ extension Integration {
                 "SELECT worker, count(*) FROM shards WHERE state = 'done' GROUP BY worker ORDER BY worker"
             )
             #expect(dealt.rows.count == 8, "shards done per worker: \(dealt.rows)\n\(workers.map(\.log).joined())")
-            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "staged rows dropped")
+            // A finished job's staged rows are deleted in bounded steps after it finishes.
+            #expect(
+                try eventually(20) { try cluster.database.count("SELECT count(*) FROM job_documents") == 0 },
+                "staged rows dropped"
+            )
+        }
+
+        @Test("many workers asking at once for big shards do not hold the coordinator: status answers meanwhile")
+        func dealingYields() throws {
+            let model = try TestResources.loadTestModel()
+            let corpus = try TestResources.loadTestCorpus(16_000)
+            let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
+            try cluster.startCoordinator()
+            for _ in 0..<8 { try cluster.startWorker() }
+            // 8 workers × 2 credits: 16 shards of 2,000 documents to read and encode at once, seconds
+            // of work when done in one go.
+            let submitted = try cluster.coord([
+                "submit", corpus.path, "--index", "big-shards", "--model", "driftless-loadtest-tiny",
+                "--shard-size", "2000", "--detach",
+            ])
+            let job = try #require(Int64(submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            var worst = 0.0
+            var answers = 0
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline,
+                try cluster.database.scalar("SELECT state FROM jobs WHERE id = $1", [String(job)]) == "running"
+            {
+                let asked = Date()
+                let status = try cluster.coord(["status", "--timeout", "20"])
+                #expect(status.status == 0, "\(status.stderr)")
+                worst = max(worst, Date().timeIntervalSince(asked))
+                answers += 1
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
+            #expect(answers >= 3, "the job ran too briefly to be watched (\(answers) answers)")
+            // Held for a whole burst of deals, an answer takes seconds; between deals, a fraction of one.
+            print("slowest status answer while big shards were dealt: \(worst) s, \(answers) answers")
+            #expect(worst < 2, "the slowest status answer took \(worst) s while shards were dealt")
         }
 
         @Test(
