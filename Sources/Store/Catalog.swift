@@ -69,11 +69,7 @@ public struct Catalog {
             guard existing.model.name == model.name else {
                 throw .indexModelMismatch(index: name, model: model.name, existing: existing.model.name)
             }
-            if let requested, requested != existing.storage {
-                throw .invalid(
-                    "index \(name) stores its vectors as \(existing.storage.rawValue), not \(requested.rawValue): the storage is fixed when an index is made"
-                )
-            }
+            try existing.require(storage: requested)
             return existing
         }
         // A successor stores its vectors as its predecessor does, unless told otherwise.

@@ -35,11 +35,7 @@ public struct IndexRoute: Sendable, Equatable {
             let created = try catalog.index(named: name, model: model, storage: storage)
             return IndexRoute(target: created, then: [], serving: ServingState(mode: .native, model: created.model))
         }
-        if let storage, storage != index.storage {
-            throw .invalid(
-                "index \(name) stores its vectors as \(index.storage.rawValue), not \(storage.rawValue): the storage is fixed when an index is made"
-            )
-        }
+        try index.require(storage: storage)
         let serving = try ServingStore(connection).current(index)
         let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try catalog.index(named: name) }
         var route =

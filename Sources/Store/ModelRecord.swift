@@ -72,6 +72,14 @@ public struct IndexRecord: Sendable, Equatable {
         self.storage = storage
     }
 
+    /// Refuses a submission asking for another storage than the index's (fixed when it was made).
+    public func require(storage requested: VectorStorage?) throws(StoreError) {
+        guard let requested, requested != storage else { return }
+        throw .invalid(
+            "index \(name) stores its vectors as \(storage.rawValue), not \(requested.rawValue): the storage is fixed when an index is made"
+        )
+    }
+
     /// The HNSW index's name in PostgreSQL.
     public var hnswIndexName: String { vectorTable + "_hnsw" }
 }

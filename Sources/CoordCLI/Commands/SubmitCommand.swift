@@ -3,6 +3,7 @@ import Coordinator
 import Corpus
 import Foundation
 import JobStates
+import Store
 import Synchronization
 import Telemetry
 import Wire
@@ -57,8 +58,10 @@ struct SubmitCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
-        if let storage, !["vector", "halfvec"].contains(storage) {
-            throw ValidationError("--storage must be vector or halfvec, not \(storage)")
+        if let storage, VectorStorage(rawValue: storage) == nil {
+            throw ValidationError(
+                "--storage must be \(VectorStorage.allCases.map(\.rawValue).joined(separator: " or ")), not \(storage)"
+            )
         }
         guard (1...100_000).contains(shardSize) else {
             throw ValidationError("--shard-size must be between 1 and 100000")
