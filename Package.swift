@@ -45,7 +45,9 @@ let package = Package(
         .systemLibrary(name: "CLibZMQ", path: "Sources/CLibZMQ"),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
 
-        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "CSkinnyGemm"], swiftSettings: numericSettings),
+        // Products with few rows (one search query) that read the weights once, packing nothing.
+        .target(name: "CSkinnyGemm", cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))]),
         // Half-precision matrix–vector products for serving projections (F16C + FMA intrinsics).
         .target(name: "CHalfKernel", cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))]),
         .target(name: "ZeroMQ", dependencies: ["CLibZMQ"]),
@@ -117,11 +119,26 @@ let package = Package(
             ]
         ),
 
+        // `coord api`: the HTTP search service and its status page, on Hummingbird.
+        .target(
+            name: "SearchService",
+            dependencies: [
+                "Search", "Store", "Wire", "PostgresClient", "Embedding",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "CoordCLI",
             dependencies: [
                 "Coordinator", "Wire", "Store", "PostgresClient", "Corpus", "Telemetry", "Search", "Retrieval",
-                "Compat", "LinearAlgebra", "Upgrade", "JobStates",
+                "Compat", "LinearAlgebra", "Upgrade", "JobStates", "SearchService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -151,7 +168,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "DriftlessTestSupport", "Embedding", "Store", "Wire", "ZeroMQ", "PostgresClient", "Search", "Retrieval",
-                "Compat", "Upgrade", "Corpus",
+                "Compat", "Upgrade", "Corpus", "SearchService",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -57,6 +57,14 @@ for n in $(seq "$WORKERS"); do
   PIDS+=($!)
 done
 
+API_PORT=${DRIFTLESS_API_PORT:-8080}
+log "starting the search service (log: $LOGS/api.log)"
+"$BIN/coord" api --port "$API_PORT" --models "$DRIFTLESS_MODELS" --coordinator "tcp://127.0.0.1:$((PORT + 1))" \
+  >"$LOGS/api.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 60); do curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null && break; sleep 0.5; done
+log "status page: http://127.0.0.1:$API_PORT/ (jobs, workers, indexes, live)"
+
 log "indexing $(wc -l < "$CORPUS") documents of $CORPUS into \"$INDEX\" with $MODEL"
 "$BIN/coord" submit "$CORPUS" --index "$INDEX" --model "$MODEL" --coordinator "tcp://127.0.0.1:$((PORT + 1))"
 "$BIN/coord" status --coordinator "tcp://127.0.0.1:$((PORT + 1))"
@@ -70,4 +78,13 @@ if [ "$CORPUS" -ef "$DRIFTLESS_SHARED/data/scifact/corpus.jsonl" ] && [ -f "$QRE
   log "retrieval quality on SciFact's test queries: coord eval --index $INDEX"
   "$BIN/coord" eval --index "$INDEX" --models "$DRIFTLESS_MODELS" \
     --queries "$DRIFTLESS_SHARED/data/scifact/queries.jsonl" --qrels "$QRELS"
+fi
+log "the same through the search service: curl -X POST http://127.0.0.1:$API_PORT/v1/search"
+curl -fsS -X POST "http://127.0.0.1:$API_PORT/v1/search" -H 'Content-Type: application/json' \
+  -d "{\"index\": \"$INDEX\", \"query\": \"Vitamin D deficiency is associated with a higher risk of tuberculosis.\", \"k\": 3}" \
+  | python3 -c 'import json, sys; r = json.load(sys.stdin); [print(f"{h[\"score\"]:.4f}  {h[\"id\"]}  {h[\"title\"]}") for h in r["results"]]'
+log "search service: http://127.0.0.1:$API_PORT/ (status page), POST /v1/search, POST /v1/embeddings"
+if [ -t 0 ] && [ -z "${CI:-}" ]; then
+  log "the coordinator, workers and search service keep running: Ctrl-C stops them"
+  while true; do sleep 3600; done
 fi

@@ -15,7 +15,7 @@ struct Coord: ParsableCommand {
             ServeCommand.self, SubmitCommand.self, StatusCommand.self, MigrateCommand.self, KeysCommand.self,
             QueryCommand.self, EvalCommand.self, IndexCommand.self, UpgradeCommand.self, ReindexCommand.self,
             PromoteCommand.self, GcCommand.self, DeleteCommand.self, CancelCommand.self, ModelsCommand.self,
-            BenchCopyCommand.self, BenchProjectionCommand.self,
+            ApiCommand.self, TokensCommand.self, BenchCopyCommand.self, BenchProjectionCommand.self,
         ]
     )
 }

@@ -37,14 +37,25 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// The URL, or exit 64 naming what is missing (no flag and no environment).
+    func requiredURL() throws -> String {
+        do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch { throw fail(error, code: 64) }
+        return url
+    }
+
+    /// A flag that names no usable database is refused before the command runs; none at all is
+    /// refused when a database is first needed (`coord query --api` needs none).
     func validate() throws {
+        guard database != nil || databaseFile != nil else { return }
         do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch {
             throw ValidationError("\(error)")
         }
     }
 
-    /// A connection to a database whose schema is current; failures print and exit 1.
+    /// A connection to a database whose schema is current; failures print and exit 1 (64 when
+    /// no database was given).
     func connect() throws -> PostgresConnection {
+        do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch { throw fail(error, code: 64) }
         do {
             let connection = try PostgresConnection(url: url)
             try Migrator.locate().requireCurrent(connection)

@@ -35,10 +35,38 @@ struct Linear: Sendable {
         )
     }
 
-    /// `y[rows × outputs] = x[rows × inputs] Wᵀ + b`, rows split across the pool.
+    /// Below this many rows the product reads the weights once without packing them
+    /// (``SkinnyGemm``), split across the pool by output columns: a short batch (one search
+    /// query) is bound by reading the weights, and each thread reads only its share.
+    static let skinnyRows = 48
+
+    /// `y[rows × outputs] = x[rows × inputs] Wᵀ + b`, rows (or, for few rows, output columns)
+    /// split across the pool.
     func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
+                if rows < Self.skinnyRows {
+                    pool.forEachChunk(outputs, minimumChunk: 64) { columns in
+                        for r in 0..<rows {
+                            (y + r * outputs + columns.lowerBound).update(
+                                from: b.baseAddress! + columns.lowerBound,
+                                count: columns.count
+                            )
+                        }
+                        SkinnyGemm.multiplyTransposed(
+                            rows: rows,
+                            outputs: columns.count,
+                            inputs: inputs,
+                            x: x,
+                            ldx: inputs,
+                            w: w.baseAddress! + columns.lowerBound * inputs,
+                            ldw: inputs,
+                            y: y + columns.lowerBound,
+                            ldy: outputs
+                        )
+                    }
+                    return
+                }
                 pool.forEachChunk(rows, minimumChunk: 16) { chunk in
                     let out = y + chunk.lowerBound * outputs
                     for r in 0..<chunk.count {

@@ -18,7 +18,10 @@ public final class IndexSearcher {
     let vectors: VectorSearch
     private let modelsFolder: String
     private let threads: Int
-    private var encoders: [String: QueryEncoder] = [:]
+    private var encoders: [String: any QueryEmbedding] = [:]
+    /// Where encoders come from when set (the search service: warm models shared by every
+    /// search, their calls batched); nil: each model loads here once, on first use.
+    public var encoderSource: ((ModelRecord) throws(SearchError) -> any QueryEmbedding)?
     /// Documents embedded on demand while re-scoring (by the workers or here).
     public private(set) var embeddedOnDemand = 0
     /// Documents of those the workers embedded.
@@ -33,6 +36,19 @@ public final class IndexSearcher {
         public var score: Double
         public var title: String
         public var snippet: String
+        /// The document's metadata, its JSON text (not in `coord query`'s JSON; the service's
+        /// replies carry it as an object).
+        public var metadata = "{}"
+
+        public init(id: String, score: Double, title: String, snippet: String, metadata: String = "{}") {
+            self.id = id
+            self.score = score
+            self.title = title
+            self.snippet = snippet
+            self.metadata = metadata
+        }
+
+        private enum CodingKeys: String, CodingKey { case id, score, title, snippet }
     }
 
     /// What a query needs under the serving mode: the vector searched against the stored
@@ -73,9 +89,12 @@ public final class IndexSearcher {
     }
 
     /// The encoder of a registered model, loaded once.
-    public func encoder(for model: ModelRecord) throws(SearchError) -> QueryEncoder {
+    public func encoder(for model: ModelRecord) throws(SearchError) -> any QueryEmbedding {
         if let loaded = encoders[model.name] { return loaded }
-        let encoder = try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
+        let encoder: any QueryEmbedding =
+            if let encoderSource { try encoderSource(model) } else {
+                try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
+            }
         encoders[model.name] = encoder
         return encoder
     }
@@ -139,7 +158,12 @@ public final class IndexSearcher {
     ) throws(SearchError) -> [Result] {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw .emptyQuery(id: nil) }
         let hits = try search(try embed([text])[0], k: k, filters: filters, method: method)
-        let documents: [String: (title: String, snippet: String)]
+        return try results(hits, snippetLength: snippetLength)
+    }
+
+    /// Titles, snippets and metadata for scored documents, in their order.
+    public func results(_ hits: [ScoredDocument], snippetLength: Int = 160) throws(SearchError) -> [Result] {
+        let documents: [String: (title: String, snippet: String, metadata: String)]
         do { documents = try vectors.documents(searched, ids: hits.map(\.id), snippetLength: snippetLength) } catch {
             throw .store(error)
         }
@@ -148,7 +172,8 @@ public final class IndexSearcher {
                 id: hit.id,
                 score: hit.score,
                 title: documents[hit.id]?.title ?? "",
-                snippet: documents[hit.id]?.snippet ?? ""
+                snippet: documents[hit.id]?.snippet ?? "",
+                metadata: documents[hit.id]?.metadata ?? "{}"
             )
         }
     }

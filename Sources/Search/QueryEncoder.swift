@@ -2,9 +2,18 @@ import Embedding
 import Foundation
 import Store
 
+/// What embeds a search's texts with one model: ``QueryEncoder`` itself, or a shared one that
+/// batches the calls of many concurrent searches (the search service's micro-batcher).
+public protocol QueryEmbedding: AnyObject {
+    /// One unit-length vector per query text, with the model's query prompt.
+    func embed(_ texts: [String]) throws(SearchError) -> [[Float]]
+    /// Document vectors, as workers make them.
+    func embedDocuments(_ texts: [String]) throws(SearchError) -> [[Float]]
+}
+
 /// Embeds queries with a registered model (its "query" prompt, when it has one), after
 /// checking that the model folder holds the weights the registry names.
-public final class QueryEncoder {
+public final class QueryEncoder: QueryEmbedding {
     public let model: EmbeddingModel
     public let prompt: PromptTemplate?
     private let embedder: SentenceEmbedder
@@ -33,6 +42,11 @@ public final class QueryEncoder {
 
     /// One unit-length vector per query text, in order. Texts must not be blank.
     public func embed(_ texts: [String]) throws(SearchError) -> [[Float]] {
+        do { return try embedder.embed(texts, prompt: prompt) } catch { throw .embedding(error) }
+    }
+
+    /// Vectors for `texts` with the given prompt (nil: none), and how many tokens each took.
+    public func embed(_ texts: [String], prompt: PromptTemplate?) throws(SearchError) -> [[Float]] {
         do { return try embedder.embed(texts, prompt: prompt) } catch { throw .embedding(error) }
     }
 

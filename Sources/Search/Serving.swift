@@ -70,8 +70,8 @@ public enum Serving: Sendable {
     /// The query vectors for `texts`: `old` embeds with the index's model, `new` with the serving model.
     func embed(
         _ texts: [String],
-        old: () throws(SearchError) -> QueryEncoder,
-        new: () throws(SearchError) -> QueryEncoder
+        old: () throws(SearchError) -> any QueryEmbedding,
+        new: () throws(SearchError) -> any QueryEmbedding
     ) throws(SearchError) -> [IndexSearcher.QueryVectors] {
         switch self {
         case .native:

@@ -69,20 +69,22 @@ public final class VectorSearch {
         _ index: IndexRecord,
         ids: [String],
         snippetLength: Int = 160
-    ) throws(StoreError) -> [String: (title: String, snippet: String)] {
+    ) throws(StoreError) -> [String: (title: String, snippet: String, metadata: String)] {
         guard !ids.isEmpty else { return [:] }
         let rows = try connection.during("reading documents of index \(index.name)") {
             try connection.execute(
                 """
-                SELECT doc_id, title, left(body, $3) AS snippet FROM documents
+                SELECT doc_id, title, left(body, $3) AS snippet, metadata::text AS metadata FROM documents
                 WHERE collection_id = $1 AND doc_id = ANY($2::text[])
                 """,
                 [String(index.collectionId), CopyText.textArray(ids), String(snippetLength)]
             )
         }
-        var found: [String: (title: String, snippet: String)] = [:]
+        var found: [String: (title: String, snippet: String, metadata: String)] = [:]
         for row in 0..<rows.count {
-            found[rows.value(row, "doc_id")!] = (rows.value(row, "title") ?? "", rows.value(row, "snippet") ?? "")
+            found[rows.value(row, "doc_id")!] = (
+                rows.value(row, "title") ?? "", rows.value(row, "snippet") ?? "", rows.value(row, "metadata") ?? "{}"
+            )
         }
         return found
     }

@@ -220,3 +220,25 @@ extension TestResources {
         return (url, documents)
     }
 }
+
+extension TestCluster {
+    /// Starts `coord api` on a free loopback port over this cluster's database, models and
+    /// coordinator; returns it and its base URL once it listens.
+    public func startAPI(_ extra: [String] = []) throws -> (process: ManagedProcess, url: URL) {
+        var arguments = [
+            "api", "--port", "0", "--database", database.url, "--models", modelsFolder.path,
+            "--coordinator", clientEndpoint,
+        ]
+        if let clientKeysFolder { arguments += ["--keys", clientKeysFolder] }
+        let process = try ManagedProcess(
+            name: "api-\(UUID().uuidString.prefix(4))",
+            executable: TestResources.coordExecutable,
+            arguments: arguments + extra
+        )
+        #expect(process.waitForLog("url=http://", seconds: 60), "coord api did not start:\n\(process.log)")
+        let log = process.log
+        let start = try #require(log.range(of: "url=http://")?.lowerBound)
+        let address = log[log.index(start, offsetBy: "url=".count)...].prefix { !$0.isWhitespace }
+        return (process, try #require(URL(string: String(address))))
+    }
+}

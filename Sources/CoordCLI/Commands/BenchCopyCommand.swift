@@ -24,7 +24,7 @@ struct BenchCopyCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let connection = try PostgresConnection(url: database.url)
+            let connection = try PostgresConnection(url: try database.requiredURL())
             var generator = SystemRandomNumberGenerator()
             var copy = CopyText()
             for index in 0..<count {

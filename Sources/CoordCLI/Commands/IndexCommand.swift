@@ -73,12 +73,13 @@ struct IndexCommand: ParsableCommand {
                 m: m ?? record.hnsw.m,
                 efConstruction: efConstruction ?? record.hnsw.efConstruction
             )
+            let url = try database.requiredURL()
             let bar = ProgressBar(label: "hnsw")
             let interrupted = Atomic<Bool>(false)
             let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
             defer { withExtendedLifetime(signals) {} }
             do {
-                let outcome = try HnswIndexBuilder(url: database.url, maintenanceWorkMemory: maintenanceWorkMem).build(
+                let outcome = try HnswIndexBuilder(url: url, maintenanceWorkMemory: maintenanceWorkMem).build(
                     record,
                     parameters: parameters,
                     rebuild: rebuild || m != nil || efConstruction != nil,

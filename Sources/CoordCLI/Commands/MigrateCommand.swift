@@ -15,7 +15,7 @@ struct MigrateCommand: ParsableCommand {
     func run() throws {
         let logger = logging.logger("driftless.migrate")
         do {
-            let connection = try PostgresConnection(url: database.url)
+            let connection = try PostgresConnection(url: try database.requiredURL())
             let applied = try Migrator.locate().migrate(connection, logger: logger)
             print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
         } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Foundation
 import Search
+import SearchService
 import Store
 
 struct QueryCommand: ParsableCommand {
@@ -41,6 +42,19 @@ struct QueryCommand: ParsableCommand {
     )
     var showVectors = false
 
+    @Option(
+        name: .long,
+        help:
+            "Ask a running search service (`coord api`) at this URL instead of embedding here, e.g. http://127.0.0.1:8080."
+    )
+    var api: String?
+
+    @Option(
+        name: .long,
+        help: "With --api: a file holding the bearer token (default: $DRIFTLESS_API_TOKEN, if set)."
+    )
+    var tokenFile: String?
+
     @OptionGroup var search: SearchOptions
     @OptionGroup var database: DatabaseOptions
 
@@ -52,6 +66,9 @@ struct QueryCommand: ParsableCommand {
         case (.some(let text), nil) where text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty:
             throw ValidationError("the query is empty")
         default: break
+        }
+        if api != nil, search.mode != nil || search.model != nil || showVectors {
+            throw ValidationError("--api serves the index as it serves: not with --mode, --model or --show-vectors")
         }
     }
 
@@ -65,6 +82,10 @@ struct QueryCommand: ParsableCommand {
             }
         } else {
             queryList = [(nil, text!)]
+        }
+        if let api {
+            try runRemote(api, queries: queryList, filters: filters)
+            return
         }
         var searcher = try search.searcher(database)
         var method = searcher.method(exact: search.exact, efSearch: search.efSearch)
@@ -81,12 +102,12 @@ struct QueryCommand: ParsableCommand {
                     throw fail(error)
                 }
             }
-            if json || queries != nil {
-                var vectors: IndexSearcher.QueryVectors?
-                if showVectors {
-                    do { vectors = try searcher.embed([query.text])[0] } catch { throw fail(error) }
-                }
-                let object = QueryAnswer(
+            var vectors: IndexSearcher.QueryVectors?
+            if showVectors && (json || queries != nil) {
+                do { vectors = try searcher.embed([query.text])[0] } catch { throw fail(error) }
+            }
+            try show(
+                QueryAnswer(
                     query: query.id,
                     text: query.text,
                     index: searcher.index.name,
@@ -96,17 +117,65 @@ struct QueryCommand: ParsableCommand {
                     results: results,
                     vector: vectors?.search,
                     rescoreVector: vectors?.rescore
-                )
-                print(String(decoding: try encoder.encode(object), as: UTF8.self))
-                continue
-            }
-            print(
-                "\(searcher.index.name) (\(searcher.serving.model.name), \(searcher.serving.mode.rawValue), \(method)): \(results.count) results"
+                ),
+                encoder: encoder
             )
-            for (rank, result) in results.enumerated() {
-                print(String(format: "%3d  %.4f  ", rank + 1, result.score) + "\(result.id)  \(result.title)")
-                let snippet = result.snippet.replacingOccurrences(of: "\n", with: " ")
-                if !snippet.isEmpty { print("     \(snippet)\(snippet.count >= 160 ? "…" : "")") }
+        }
+    }
+
+    /// Prints one query's answer: a JSON line (`--json`, `--queries`) or for a person.
+    private func show(_ answer: QueryAnswer, encoder: JSONEncoder) throws {
+        if json || queries != nil {
+            print(String(decoding: try encoder.encode(answer), as: UTF8.self))
+            return
+        }
+        print("\(answer.index) (\(answer.model), \(answer.mode), \(answer.method)): \(answer.results.count) results")
+        for (rank, result) in answer.results.enumerated() {
+            print(String(format: "%3d  %.4f  ", rank + 1, result.score) + "\(result.id)  \(result.title)")
+            let snippet = result.snippet.replacingOccurrences(of: "\n", with: " ")
+            if !snippet.isEmpty { print("     \(snippet)\(snippet.count >= 160 ? "…" : "")") }
+        }
+    }
+
+    /// The same searches through a running `coord api`, up to 64 queries a request.
+    private func runRemote(
+        _ url: String,
+        queries queryList: [(id: String?, text: String)],
+        filters: [MetadataFilter]
+    )
+        throws
+    {
+        let client: APIClient
+        do { client = try APIClient(base: url, tokenFile: tokenFile) } catch { throw fail(error, code: 64) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = queries == nil ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        var filterObject: [String: JSONValue] = [:]
+        for filter in filters { filterObject[filter.path.joined(separator: ".")] = .string(filter.value) }
+        for start in stride(from: 0, to: queryList.count, by: 64) {
+            let chunk = Array(queryList[start..<min(start + 64, queryList.count)])
+            let request = SearchRequest(
+                index: search.index,
+                queries: chunk.map(\.text),
+                k: k,
+                filter: filterObject.isEmpty ? nil : filterObject,
+                exact: search.exact ? true : nil,
+                ef_search: search.efSearch
+            )
+            let reply: SearchReply
+            do { reply = try client.search(request) } catch { throw fail(error) }
+            for (query, answer) in zip(chunk, reply.queries ?? []) {
+                try show(
+                    QueryAnswer(
+                        query: query.id,
+                        text: query.text,
+                        index: reply.index,
+                        model: reply.model,
+                        mode: reply.mode,
+                        method: reply.method,
+                        results: answer.results.map(\.result)
+                    ),
+                    encoder: encoder
+                )
             }
         }
     }

@@ -90,7 +90,7 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let logger = logging.logger("driftless.coordinator")
-        var configuration = CoordinatorConfiguration(databaseURL: database.url)
+        var configuration = CoordinatorConfiguration(databaseURL: try database.requiredURL())
         configuration.workerEndpoint = bind
         configuration.clientEndpoint = clientBind
         configuration.modelsFolder = models
