@@ -307,6 +307,27 @@ extension Integration {
             try upgrade(["--mode", "fuse", "--sample", "40", "--fuse-weight", "0.3"])
             try compare("fuse")
             try upgrade(["--mode", "rescore", "--rescore-depth", "10"])
+            // A query no one asked before: its candidates lacking new-model vectors are embedded
+            // by the workers (an urgent job through the coordinator), not by the service.
+            #expect(
+                try eventually(10) {
+                    try HTTPExchange.send("GET", base.appendingPathComponent("v1/indexes/m")).json["serving"]
+                        .flatMap { ($0 as? [String: Any])?["mode"] as? String } == "rescore"
+                }
+            )
+            Thread.sleep(forTimeInterval: 2.5)
+            let count = { (sql: String) throws -> Int in Int(try cluster.database.scalar(sql) ?? "") ?? -1 }
+            let (jobs, stored) = (
+                try count("SELECT count(*) FROM jobs"), try count("SELECT count(*) FROM index_vectors_2")
+            )
+            let fresh = try HTTPExchange.send(
+                "POST",
+                base.appendingPathComponent("v1/search"),
+                body: ["index": "m", "query": "antibiotic resistance in hospital bacteria", "k": 8]
+            )
+            #expect(fresh.status == 200 && fresh.json["mode"] as? String == "rescore", "\(fresh.text)")
+            #expect(try count("SELECT count(*) FROM jobs") > jobs, "no on-demand job for the workers")
+            #expect(try count("SELECT count(*) FROM index_vectors_2") > stored)
             try compare("rescore")
             let reindex = try cluster.lifecycle(["reindex", "--index", "m", "--to", Self.successor])
             #expect(reindex.status == 0, "\(reindex.stderr)")
