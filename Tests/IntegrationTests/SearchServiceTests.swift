@@ -359,14 +359,17 @@ extension Integration {
             let statuses = Statuses()
             let group = DispatchGroup()
             for _ in 0..<3 {
-                DispatchQueue.global().async(group: group) {
+                // A thread each: Dispatch's global queue runs only as many blocking items as there are cores.
+                group.enter()
+                Thread {
                     let reply = try? HTTPExchange.send(
                         "POST",
                         base.appendingPathComponent("v1/search"),
                         body: ["index": "d", "queries": texts, "k": 10, "exact": true]
                     )
                     statuses.add(reply?.status ?? -1)
-                }
+                    group.leave()
+                }.start()
             }
             // All three in flight (the scrape counts itself), then SIGTERM.
             #expect(
