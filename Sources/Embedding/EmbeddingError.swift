@@ -36,7 +36,7 @@ public enum EmbeddingError: Error, CustomStringConvertible, Equatable {
         case .tensorShape(let path, let tensor, let expected, let actual):
             return "\(path): tensor '\(tensor)' has shape \(actual), expected \(expected)"
         case .unknownArchitecture(let path, let modelType):
-            return "\(path): unknown architecture '\(modelType)'; supported are bert and mpnet"
+            return "\(path): unknown architecture '\(modelType)'; supported are bert, mpnet and qwen3"
         case .invalidConfiguration(let path, let setting, let reason):
             return "\(path): setting '\(setting)' \(reason)"
         case .unreadableTokenizer(let path, let reason):

@@ -9,15 +9,15 @@ import Foundation
 @dynamicMemberLookup
 public struct EmbeddingModel: Sendable {
     public let metadata: ModelFolder
-    public let tokenizer: WordPieceTokenizer
-    let encoder: TransformerEncoder
+    public let tokenizer: any TextTokenizer
+    let encoder: any SequenceEncoder
 
     public subscript<T>(dynamicMember keyPath: KeyPath<ModelFolder, T>) -> T { metadata[keyPath: keyPath] }
 
     /// Loads the model in `path`. Errors name the file and setting at fault.
     public init(folder path: String) throws {
         metadata = try ModelFolder(path: path)
-        tokenizer = try WordPieceTokenizer(folder: metadata.folder)
+        tokenizer = try TokenizerLoader.load(folder: metadata.folder)
         let vocabularySize = metadata.configuration.vocabularySize
         if let bad = tokenizer.producibleIds.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
             throw EmbeddingError.unreadableTokenizer(
@@ -26,7 +26,10 @@ public struct EmbeddingModel: Sendable {
                     "token id \(bad) is outside the model's vocabulary of \(vocabularySize) (config.json vocab_size)"
             )
         }
-        encoder = try TransformerEncoder(weights: metadata.weights, configuration: metadata.configuration)
+        encoder =
+            metadata.configuration.architecture.isDecoder
+            ? try DecoderTransformer(weights: metadata.weights, configuration: metadata.configuration)
+            : try TransformerEncoder(weights: metadata.weights, configuration: metadata.configuration)
     }
 
     /// Resolves a prompt given by name ("query", "document", or any name the

@@ -58,7 +58,6 @@ struct EncoderLayer: Sendable {
         let width = hiddenSize
         let stride = 3 * width
         let d = headSize
-        let scale = 1 / Float(d).squareRoot()
         let scratch = workspace.reserveScores(threads: min(pool.threads, batch.count * heads), longest: batch.longest)
         let heads = self.heads
         // Longest sequences first, so the last items handed out are the cheap ones.
@@ -70,42 +69,19 @@ struct EncoderLayer: Sendable {
             let start = batch.starts[sequence]
             let q = qkv + start * stride + head * d
             let scores = scratch[worker]
-            let sums = scores + length * length
-            // MPNet's bias goes in first and the product adds to it, which
-            // saves OpenBLAS the pass that clears the output.
             if let bias { bias.fill(head: head, into: scores, length: length) }
-            BLAS.sgemm(
-                .none,
-                .transpose,
-                m: length,
-                n: length,
-                k: d,
-                alpha: scale,
-                a: q,
-                lda: stride,
-                b: q + width,
-                ldb: stride,
-                beta: bias == nil ? 0 : 1,
-                c: scores,
-                ldc: length
+            Attention.head(
+                queries: q,
+                keys: q + width,
+                values: q + 2 * width,
+                stride: stride,
+                length: length,
+                size: d,
+                biased: bias != nil,
+                scores: scores,
+                into: context + start * width + head * d,
+                outStride: width
             )
-            for i in 0..<length { sums[i] = Kernels.exponentiate(scores + i * length, count: length) }
-            let out = context + start * width + head * d
-            BLAS.sgemm(
-                .none,
-                .none,
-                m: length,
-                n: d,
-                k: length,
-                a: scores,
-                lda: length,
-                b: q + 2 * width,
-                ldb: stride,
-                c: out,
-                ldc: width
-            )
-            // Softmax's division, done on the d outputs of a row rather than its L scores.
-            for i in 0..<length { Kernels.scale(out + i * width, by: 1 / sums[i], count: d) }
         }
     }
 }

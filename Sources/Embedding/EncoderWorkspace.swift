@@ -6,6 +6,8 @@ final class EncoderWorkspace {
     let context = ScratchBuffer()
     let projected = ScratchBuffer()
     let intermediate = ScratchBuffer()
+    /// Decoders: the MLP's gated activations.
+    let gated = ScratchBuffer()
     /// Attention scores, one `L × L` block (and `L` row sums) per pool thread.
     private(set) var scores: [ScratchBuffer] = []
 

@@ -10,6 +10,19 @@ enum Kernels {
         }
     }
 
+    /// `out = SiLU(gate) ⊙ up`, SiLU(x) = x·σ(x) (SwiGLU's gating).
+    static func swiGLU(
+        _ gate: UnsafePointer<Float>,
+        up: UnsafePointer<Float>,
+        into out: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
+        for i in 0..<count {
+            let g = gate[i]
+            out[i] = g / (1 + VectorMath.exp(-g)) * up[i]
+        }
+    }
+
     /// In place: one row of softmax.
     static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         scale(x, by: 1 / exponentiate(x, count: count), count: count)

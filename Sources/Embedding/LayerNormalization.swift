@@ -6,7 +6,7 @@ struct LayerNormalization: Sendable {
     let beta: [Float]
     let epsilon: Float
 
-    init(_ tensors: SafeTensors, _ name: String, size: Int, epsilon: Float) throws {
+    init(_ tensors: ModelWeights, _ name: String, size: Int, epsilon: Float) throws {
         gamma = try tensors.floats(name + ".weight", shape: [size])
         beta = try tensors.floats(name + ".bias", shape: [size])
         self.epsilon = epsilon

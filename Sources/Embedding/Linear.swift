@@ -15,11 +15,12 @@ struct Linear: Sendable {
         self.outputs = outputs
     }
 
-    /// Loads `NAME.weight` and `NAME.bias`.
-    init(_ tensors: SafeTensors, _ name: String, inputs: Int, outputs: Int) throws {
+    /// Loads `NAME.weight` and `NAME.bias` (zeros when `hasBias` is false).
+    init(_ tensors: ModelWeights, _ name: String, inputs: Int, outputs: Int, bias hasBias: Bool = true) throws {
         self.init(
             weight: try tensors.floats(name + ".weight", shape: [outputs, inputs]),
-            bias: try tensors.floats(name + ".bias", shape: [outputs]),
+            bias: hasBias
+                ? try tensors.floats(name + ".bias", shape: [outputs]) : [Float](repeating: 0, count: outputs),
             inputs: inputs,
             outputs: outputs
         )

@@ -21,7 +21,7 @@ public struct ModelFolder: Sendable {
     /// sha256 of `model.safetensors`, hex.
     public let weightsHash: String
     /// The weights' file, mapped (its header read).
-    let weights: SafeTensors
+    let weights: ModelWeights
 
     public var dimension: Int { configuration.hiddenSize }
     public var architecture: TransformerConfiguration.Architecture { configuration.architecture }
@@ -66,7 +66,7 @@ public struct ModelFolder: Sendable {
         prompts = ((stConfig?["prompts"] as? [String: String]) ?? [:]).mapValues(PromptTemplate.init)
         defaultPromptName = stConfig?["default_prompt_name"] as? String
 
-        weights = try SafeTensors(path: folder.appendingPathComponent("model.safetensors").path)
+        weights = try ModelWeights(folder: folder)
         weightsHash = weights.sha256()
     }
 

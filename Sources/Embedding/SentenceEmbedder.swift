@@ -139,6 +139,6 @@ public final class SentenceEmbedder {
 
     /// FLOPs of encoding sequences of these lengths (for GFLOP/s reports).
     public func flops(lengths: [Int]) -> Double {
-        TransformerEncoder.flops(lengths: lengths, configuration: model.configuration)
+        model.encoder.flops(lengths: lengths)
     }
 }

@@ -13,7 +13,7 @@ struct TokenEmbeddings: Sendable {
     let width: Int
     let vocabularySize: Int
 
-    init(_ tensors: SafeTensors, prefix: String, configuration c: TransformerConfiguration) throws {
+    init(_ tensors: ModelWeights, prefix: String, configuration c: TransformerConfiguration) throws {
         width = c.hiddenSize
         vocabularySize = c.vocabularySize
         words = try tensors.floats(
@@ -32,7 +32,7 @@ struct TokenEmbeddings: Sendable {
             )
             tokenType = Array(types[0..<c.hiddenSize])
             positionOffset = 0
-        case .mpnet:
+        case .mpnet, .qwen3:  // (decoders are built by DecoderTransformer)
             tokenType = []
             positionOffset = c.padTokenId + 1
         }

@@ -5,13 +5,21 @@ import LinearAlgebra
 ///
 /// Runs packed, unpadded batches (``PackedBatch``); weights are immutable and
 /// shared, the activations live in the caller's ``EncoderWorkspace``.
-struct TransformerEncoder: Sendable {
+/// A network that turns a packed batch of token ids into one hidden vector per token.
+protocol SequenceEncoder: Sendable {
+    /// The `tokenCount × hiddenSize` hidden states of `batch`, valid until the workspace's next use.
+    func forward(_ batch: PackedBatch, workspace: EncoderWorkspace, pool: ComputePool) -> UnsafeMutablePointer<Float>
+    /// Multiply-adds ×2 of one forward pass over sequences of these lengths.
+    func flops(lengths: [Int]) -> Double
+}
+
+struct TransformerEncoder: SequenceEncoder {
     let configuration: TransformerConfiguration
     let embeddings: TokenEmbeddings
     let layers: [EncoderLayer]
     let positionBias: RelativePositionBias?
 
-    init(weights: SafeTensors, configuration c: TransformerConfiguration) throws {
+    init(weights: ModelWeights, configuration c: TransformerConfiguration) throws {
         configuration = c
         let prefix = ["", "bert.", "mpnet.", "model."].first {
             weights.shape($0 + "embeddings.word_embeddings.weight") != nil
@@ -31,7 +39,7 @@ struct TransformerEncoder: Sendable {
                         "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
                         "attention.output.LayerNorm"
                     )
-                case .mpnet:
+                case .mpnet, .qwen3:
                     (
                         "attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
                         "attention.LayerNorm"
@@ -54,7 +62,7 @@ struct TransformerEncoder: Sendable {
         switch c.architecture {
         case .bert:
             positionBias = nil
-        case .mpnet:
+        case .mpnet, .qwen3:  // (decoders are built by DecoderTransformer)
             let weight = try weights.floats(
                 prefix + "encoder.relative_attention_bias.weight",
                 shape: [c.relativeAttentionBuckets, c.heads]
@@ -80,6 +88,8 @@ struct TransformerEncoder: Sendable {
         }
         return hidden
     }
+
+    func flops(lengths: [Int]) -> Double { Self.flops(lengths: lengths, configuration: configuration) }
 
     /// Multiply-adds ×2 of one forward pass over sequences of these lengths.
     static func flops(lengths: [Int], configuration c: TransformerConfiguration) -> Double {
