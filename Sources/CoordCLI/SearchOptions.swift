@@ -15,6 +15,13 @@ struct SearchOptions: ParsableArguments {
     )
     var models: String?
 
+    @Option(
+        name: .long,
+        help:
+            "The task of the queries, filled into the query prompt of models that take one (\"Instruct: {task}\\nQuery:\"), instead of the index's instruction."
+    )
+    var instruction: String?
+
     @Option(name: .long, help: "Threads that embed queries.")
     var threads = 1
 
@@ -80,6 +87,7 @@ struct SearchOptions: ParsableArguments {
                 serving: try serving(connection)
             )
             if onDemandWorkers { searcher.onDemand = WorkerEmbedding(client: client) }
+            searcher.instruction = instruction
             return searcher
         } catch { throw fail(error) }
     }

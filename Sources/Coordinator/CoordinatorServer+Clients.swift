@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import JobStates
 import Logging
@@ -85,7 +86,28 @@ extension CoordinatorServer {
                 }
                 storage = known
             }
-            let route = try IndexRoute.resolve(submit.index, model: submit.model, storage: storage, connection: db)
+            if let instruction = submit.instruction {
+                guard !instruction.isEmpty, instruction.count <= 4000 else {
+                    return .failure(message: "the instruction must have 1 to 4000 characters")
+                }
+                let catalog = Catalog(db)
+                let modelName = submit.model.isEmpty ? try catalog.index(named: submit.index)?.model.name : submit.model
+                if let modelName, let record = try catalog.model(named: modelName),
+                    !PromptTemplate(record.queryPrompt ?? "").takesInstruction
+                {
+                    return .failure(
+                        message:
+                            "model \(modelName)'s query prompt has no place for an instruction (a {task} slot, or \"Instruct: …\\nQuery:\"): an instruction would change nothing"
+                    )
+                }
+            }
+            let route = try IndexRoute.resolve(
+                submit.index,
+                model: submit.model,
+                storage: storage,
+                instruction: submit.instruction,
+                connection: db
+            )
             let index = route.target
             let job = try store.createJob(
                 index: index,

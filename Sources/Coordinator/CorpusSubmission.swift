@@ -20,6 +20,8 @@ public struct CorpusSubmission {
     public var mirror = false
     /// How a new index stores its vectors (`vector`, `halfvec`); nil: the index's own, or `vector`.
     public var storage: String?
+    /// The task of a new index's queries (`--instruction`).
+    public var instruction: String?
     /// Asked between chunks: when true (Ctrl-C), the upload is abandoned (the coordinator fails
     /// the job and deletes what was staged) and ``SubmissionError/cancelled(job:)`` is thrown.
     public var isCancelled: @Sendable () -> Bool = { false }
@@ -68,7 +70,8 @@ public struct CorpusSubmission {
                             urgent: urgent,
                             mirror: mirror,
                             skipInvalid: skipInvalid,
-                            storage: storage
+                            storage: storage,
+                            instruction: instruction
                         )
                     )
                 )

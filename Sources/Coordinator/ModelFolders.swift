@@ -4,14 +4,14 @@ import Store
 
 /// The model folders under a directory, as registry records.
 public enum ModelFolders {
-    /// Subfolders holding a `config.json` and a `model.safetensors` (symbolic links followed), by name.
+    /// Subfolders holding a `config.json` and weights (`model.safetensors` or a sharded index; symbolic links followed), by name.
     public static func list(_ directory: String) -> [String] {
         let base = URL(fileURLWithPath: directory, isDirectory: true)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? []
         return names.sorted().filter { name in
             let folder = base.appendingPathComponent(name)
             return FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path)
-                && FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
+                && ModelWeights.exist(in: folder)
         }.map { base.appendingPathComponent($0).path }
     }
 

@@ -228,7 +228,8 @@ public struct ShardScheduler: Sendable {
         for worker in ready {
             if let position = queue.firstIndex(where: {
                 shards[$0].map {
-                    worker.models.contains($0.model) && !($0.awaitingSecondWorker && $0.failedOn.contains(worker.id))
+                    worker.models.contains(ModelName($0.model).folder)
+                        && !($0.awaitingSecondWorker && $0.failedOn.contains(worker.id))
                 } ?? false
             }) {
                 let shard = queue.remove(at: position)
@@ -241,7 +242,7 @@ public struct ShardScheduler: Sendable {
         // Only workers with nothing in hand take copies, of shards held by a single lease for 1.5× the usual time.
         for worker in ready where worker.leases.isEmpty {
             let slow = shards.values.filter { shard in
-                worker.models.contains(shard.model) && shard.leases.count == 1
+                worker.models.contains(ModelName(shard.model).folder) && shard.leases.count == 1
                     && shard.leases.allSatisfy {
                         leases[$0].map { now - $0.granted > max(2, 1.5 * mean) && $0.worker != worker.id } ?? false
                     }
@@ -385,7 +386,7 @@ public struct ShardScheduler: Sendable {
         var alone: [ShardRecord] = []
         for (id, shard) in shards where shard.awaitingSecondWorker && shard.leases.isEmpty {
             let another = workers.values.contains {
-                $0.models.contains(shard.model) && !shard.failedOn.contains($0.id)
+                $0.models.contains(ModelName(shard.model).folder) && !shard.failedOn.contains($0.id)
             }
             if another {
                 shards[id]?.aloneSince = nil

@@ -11,6 +11,11 @@ public struct EmbeddingModel: Sendable {
     public let metadata: ModelFolder
     public let tokenizer: any TextTokenizer
     let encoder: any SequenceEncoder
+    /// The Matryoshka cut, when vectors are kept to their first dimensions (``truncated(to:)``).
+    public private(set) var truncation: Int?
+
+    /// Length of the vectors this model makes: the network's width, or the Matryoshka cut.
+    public var dimension: Int { truncation ?? metadata.dimension }
 
     public subscript<T>(dynamicMember keyPath: KeyPath<ModelFolder, T>) -> T { metadata[keyPath: keyPath] }
 
@@ -30,6 +35,21 @@ public struct EmbeddingModel: Sendable {
             metadata.configuration.architecture.isDecoder
             ? try DecoderTransformer(weights: metadata.weights, configuration: metadata.configuration)
             : try TransformerEncoder(weights: metadata.weights, configuration: metadata.configuration)
+    }
+
+    /// This model with its vectors cut to their first `dimension` floats and re-normalised
+    /// (Matryoshka representation learning). Refused beyond the model's own dimension.
+    public func truncated(to dimension: Int) throws -> EmbeddingModel {
+        guard (1...metadata.dimension).contains(dimension) else {
+            throw EmbeddingError.invalidConfiguration(
+                path: metadata.folder.path,
+                setting: "dimension",
+                reason: "(\(dimension)) must be 1 to the model's \(metadata.dimension) dimensions"
+            )
+        }
+        var copy = self
+        copy.truncation = dimension == metadata.dimension ? nil : dimension
+        return copy
     }
 
     /// Resolves a prompt given by name ("query", "document", or any name the

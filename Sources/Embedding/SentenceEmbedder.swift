@@ -117,13 +117,15 @@ public final class SentenceEmbedder {
         pool: ComputePool,
         into results: UnsafeMutableBufferPointer<[Float]>
     ) {
-        let width = model.dimension
+        let width = model.configuration.hiddenSize
+        // A Matryoshka cut keeps the first `kept` floats, re-normalised.
+        let kept = model.dimension
         let batch = PackedBatch(indices.map { tokens[$0] })
         let hidden = model.encoder.forward(batch, workspace: workspace, pool: pool)
         for (position, index) in indices.enumerated() {
             let start = batch.starts[position]
             let length = batch.lengths[position]
-            results[index] = [Float](unsafeUninitializedCapacity: width) { out, initialized in
+            var vector = [Float](unsafeUninitializedCapacity: width) { out, initialized in
                 model.pooling.pool(
                     hidden,
                     width: width,
@@ -131,9 +133,13 @@ public final class SentenceEmbedder {
                     masked: promptTokens,
                     into: out.baseAddress!
                 )
-                if model.normalize { L2Normalizer.normalize(out.baseAddress!, count: width) }
                 initialized = width
             }
+            if kept < width { vector.removeSubrange(kept...) }
+            if model.normalize || kept < width {
+                vector.withUnsafeMutableBufferPointer { L2Normalizer.normalize($0.baseAddress!, count: kept) }
+            }
+            results[index] = vector
         }
     }
 

@@ -29,6 +29,8 @@ public final class IndexSearcher {
     /// rescore: hands documents without a new-model vector to the workers (see ``OnDemandEmbedding``).
     /// Nil, or documents it leaves without a vector: embedded in this process.
     public var onDemand: (any OnDemandEmbedding)?
+    /// The task of this search's queries (`--instruction`), instead of the index's own.
+    public var instruction: String?
 
     /// One result as shown to a person: id, cosine similarity, title and the start of the text.
     public struct Result: Sendable, Codable, Equatable {
@@ -93,7 +95,12 @@ public final class IndexSearcher {
         if let loaded = encoders[model.name] { return loaded }
         let encoder: any QueryEmbedding =
             if let encoderSource { try encoderSource(model) } else {
-                try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads)
+                try QueryEncoder(
+                    for: model,
+                    modelsFolder: modelsFolder,
+                    threads: threads,
+                    task: instruction ?? index.instruction
+                )
             }
         encoders[model.name] = encoder
         return encoder

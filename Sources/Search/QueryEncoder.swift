@@ -16,16 +16,28 @@ public protocol QueryEmbedding: AnyObject {
 public final class QueryEncoder: QueryEmbedding {
     public let model: EmbeddingModel
     public let prompt: PromptTemplate?
+    /// The task filled into the query prompt, where it takes one (an index's instruction).
+    public let task: String?
     private let embedder: SentenceEmbedder
 
     /// Loads `model` from `modelsFolder/<model name>`, checking its weights against the registry's.
-    public init(for registered: ModelRecord, modelsFolder: String, threads: Int = 1) throws(SearchError) {
-        let name = registered.name
+    public init(
+        for registered: ModelRecord,
+        modelsFolder: String,
+        threads: Int = 1,
+        task: String? = nil
+    ) throws(SearchError) {
+        self.task = task
+        let name = registered.folderName
         let folder = URL(fileURLWithPath: modelsFolder, isDirectory: true).appendingPathComponent(name).path
         guard FileManager.default.fileExists(atPath: folder) else {
             throw .modelMissing(model: name, folder: modelsFolder)
         }
-        do { model = try EmbeddingModel(folder: folder) } catch {
+        do {
+            let loaded = try EmbeddingModel(folder: folder)
+            // A Matryoshka record (FOLDER@D) queries with the first D dimensions, as its index holds them.
+            model = try ModelName(registered.name).dimension.map { try loaded.truncated(to: $0) } ?? loaded
+        } catch {
             throw .modelUnreadable(model: name, folder: folder, reason: "\(error)")
         }
         guard model.weightsHash == registered.weightsHash else {
@@ -42,7 +54,7 @@ public final class QueryEncoder: QueryEmbedding {
 
     /// One unit-length vector per query text, in order. Texts must not be blank.
     public func embed(_ texts: [String]) throws(SearchError) -> [[Float]] {
-        do { return try embedder.embed(texts, prompt: prompt) } catch { throw .embedding(error) }
+        do { return try embedder.embed(texts, prompt: prompt, task: task) } catch { throw .embedding(error) }
     }
 
     /// Vectors for `texts` with the given prompt (nil: none), and how many tokens each took.

@@ -26,11 +26,26 @@ public struct Catalog {
         return registered
     }
 
+    /// The model registered as `name`. A Matryoshka name (`FOLDER@D`, ``ModelName``) of a
+    /// registered model is registered on first use, with dimension `D` and the model's weights
+    /// hash; a `D` beyond the model's dimension is refused.
     public func model(named name: String) throws(StoreError) -> ModelRecord? {
         let rows = try connection.during("reading model \(name)") {
             try connection.execute("SELECT * FROM models WHERE name = $1", [name])
         }
-        return rows.isEmpty ? nil : Self.model(rows, 0)
+        if !rows.isEmpty { return Self.model(rows, 0) }
+        let parsed = ModelName(name)
+        guard let dimension = parsed.dimension, var variant = try model(named: parsed.folder) else { return nil }
+        guard dimension <= variant.dimension else {
+            throw .invalid(
+                "model \(name): \(dimension) dimensions asked of \(parsed.folder), which makes \(variant.dimension)-d vectors "
+                    + "(a Matryoshka dimension must be 1 to \(variant.dimension))"
+            )
+        }
+        variant.name = name
+        variant.dimension = dimension
+        variant.normalized = true
+        return try register(variant)
     }
 
     public func models() throws(StoreError) -> [ModelRecord] {
@@ -60,7 +75,8 @@ public struct Catalog {
         named name: String,
         model modelName: String,
         succeeding predecessor: IndexRecord? = nil,
-        storage requested: VectorStorage? = nil
+        storage requested: VectorStorage? = nil,
+        instruction: String? = nil
     ) throws(StoreError) -> IndexRecord {
         guard let model = try model(named: modelName) else {
             throw .unknownModel(modelName, known: try models().map(\.name))
@@ -70,6 +86,7 @@ public struct Catalog {
                 throw .indexModelMismatch(index: name, model: model.name, existing: existing.model.name)
             }
             try existing.require(storage: requested)
+            try existing.require(instruction: instruction)
             return existing
         }
         // A successor stores its vectors as its predecessor does, unless told otherwise.
@@ -84,10 +101,13 @@ public struct Catalog {
                 )
                 let id = try connection.execute(
                     """
-                    INSERT INTO indexes (name, collection_id, model_id, vector_table, predecessor_id, storage)
-                    SELECT $1, c.id, $2, 'pending' || c.id, $3, $4 FROM collections c WHERE c.name = $1 RETURNING id
+                    INSERT INTO indexes (name, collection_id, model_id, vector_table, predecessor_id, storage, instruction)
+                    SELECT $1, c.id, $2, 'pending' || c.id, $3, $4, $5 FROM collections c WHERE c.name = $1 RETURNING id
                     """,
-                    [name, String(model.id), predecessor.map { String($0.id) }, storage.rawValue]
+                    [
+                        name, String(model.id), predecessor.map { String($0.id) }, storage.rawValue,
+                        instruction ?? predecessor?.instruction,
+                    ]
                 ).scalar!
                 let table = "index_vectors_\(id)"
                 try connection.execute("UPDATE indexes SET vector_table = $1 WHERE id = $2", [table, id])
@@ -161,7 +181,8 @@ public struct Catalog {
     /// The columns ``index(_:_:)`` reads, from `indexes i JOIN models m`.
     static let indexColumns = """
         i.id AS index_id, i.name AS index_name, i.collection_id, i.vector_table, i.hnsw_m, i.hnsw_ef_construction,
-        i.ef_search, (to_regclass(i.vector_table || '_hnsw') IS NOT NULL) AS has_hnsw, i.storage, m.*
+        i.ef_search, (to_regclass(i.vector_table || '_hnsw') IS NOT NULL) AS has_hnsw, i.storage,
+        i.instruction AS index_instruction, m.*
         """
 
     static func index(_ rows: PostgresRows, _ row: Int) -> IndexRecord {
@@ -177,7 +198,8 @@ public struct Catalog {
             ),
             efSearch: rows.int(row, "ef_search") ?? HnswParameters.defaultEfSearch,
             hasHnsw: rows.value(row, "has_hnsw") == "t",
-            storage: rows.value(row, "storage").flatMap(VectorStorage.init(rawValue:)) ?? .vector
+            storage: rows.value(row, "storage").flatMap(VectorStorage.init(rawValue:)) ?? .vector,
+            instruction: rows.value(row, "index_instruction")
         )
     }
 }

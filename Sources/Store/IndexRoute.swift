@@ -24,6 +24,7 @@ public struct IndexRoute: Sendable, Equatable {
         _ name: String,
         model: String?,
         storage: VectorStorage? = nil,
+        instruction: String? = nil,
         connection: PostgresConnection
     ) throws(StoreError) -> IndexRoute {
         let catalog = Catalog(connection)
@@ -32,10 +33,11 @@ public struct IndexRoute: Sendable, Equatable {
             guard let model else {
                 throw .invalid("index \(name) does not exist: pass --model MODEL to create it")
             }
-            let created = try catalog.index(named: name, model: model, storage: storage)
+            let created = try catalog.index(named: name, model: model, storage: storage, instruction: instruction)
             return IndexRoute(target: created, then: [], serving: ServingState(mode: .native, model: created.model))
         }
         try index.require(storage: storage)
+        try index.require(instruction: instruction)
         let serving = try ServingStore(connection).current(index)
         let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try catalog.index(named: name) }
         var route =

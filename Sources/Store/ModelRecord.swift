@@ -1,3 +1,5 @@
+import Foundation
+
 /// A registered model: what the registry knows of it.
 public struct ModelRecord: Sendable, Equatable {
     public var id: Int64
@@ -34,6 +36,39 @@ public struct ModelRecord: Sendable, Equatable {
     }
 }
 
+/// A registered model's name: a model folder's name, or `FOLDER@D` for the first `D`
+/// dimensions of that model's vectors, re-normalised (a Matryoshka cut: models trained with
+/// Matryoshka representation learning keep most of their quality in a prefix).
+public struct ModelName: Sendable, Equatable {
+    /// The model folder (and the name workers announce it by).
+    public let folder: String
+    /// The Matryoshka dimension, when the name asks for one.
+    public let dimension: Int?
+
+    public init(_ name: String) {
+        if let at = name.lastIndex(of: "@"), let dimension = Int(name[name.index(after: at)...]), dimension > 0 {
+            folder = String(name[..<at])
+            self.dimension = dimension
+        } else {
+            folder = name
+            dimension = nil
+        }
+    }
+
+    /// The name of `folder`'s model cut to `dimension`.
+    public static func variant(_ folder: String, dimension: Int) -> String { "\(folder)@\(dimension)" }
+}
+
+extension ModelRecord {
+    /// The model's "query" prompt, from the recorded prompts.
+    public var queryPrompt: String? {
+        (try? JSONSerialization.jsonObject(with: Data(prompts.utf8)) as? [String: String])?["query"]
+    }
+
+    /// The model folder the record's vectors come from (its name less any `@D`).
+    public var folderName: String { ModelName(name).folder }
+}
+
 /// An index: a collection embedded by a model, its vectors in `vectorTable`.
 public struct IndexRecord: Sendable, Equatable {
     public var id: Int64
@@ -49,6 +84,9 @@ public struct IndexRecord: Sendable, Equatable {
     public var hasHnsw = false
     /// How the vectors are stored (fixed when the index is made).
     public var storage = VectorStorage.vector
+    /// The task of the index's queries, filled into the query prompt of models that take one
+    /// (nil: each model's own prompt). Fixed when the index is made.
+    public var instruction: String?
 
     public init(
         id: Int64,
@@ -59,7 +97,8 @@ public struct IndexRecord: Sendable, Equatable {
         hnsw: HnswParameters = HnswParameters(),
         efSearch: Int = HnswParameters.defaultEfSearch,
         hasHnsw: Bool = false,
-        storage: VectorStorage = .vector
+        storage: VectorStorage = .vector,
+        instruction: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -70,6 +109,16 @@ public struct IndexRecord: Sendable, Equatable {
         self.efSearch = efSearch
         self.hasHnsw = hasHnsw
         self.storage = storage
+        self.instruction = instruction
+    }
+
+    /// Refuses a submission asking for another instruction than the index's.
+    public func require(instruction requested: String?) throws(StoreError) {
+        guard let requested, requested != instruction else { return }
+        throw .invalid(
+            "index \(name) was made with \(instruction.map { "the instruction \"\($0)\"" } ?? "no instruction"), "
+                + "not \"\(requested)\": the instruction is fixed when an index is made (coord query --instruction tries another)"
+        )
     }
 
     /// Refuses a submission asking for another storage than the index's (fixed when it was made).

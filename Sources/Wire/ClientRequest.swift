@@ -45,6 +45,9 @@ public enum ClientRequest: Codable, Sendable, Equatable {
         /// How a new index stores its vectors (`vector` or `halfvec`); an existing index's must
         /// match. Absent: an existing index's, `vector` for a new one.
         public var storage: String?
+        /// The task of the index's queries (`coord submit --instruction`), filled into the query
+        /// prompt of models that take one. Absent: the model's own; fixed when the index is made.
+        public var instruction: String?
         public init(
             protocolVersion: Int = WireProtocol.version,
             index: String,
@@ -54,7 +57,8 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             urgent: Bool = false,
             mirror: Bool = false,
             skipInvalid: Bool = false,
-            storage: String? = nil
+            storage: String? = nil,
+            instruction: String? = nil
         ) {
             self.protocolVersion = protocolVersion
             self.index = index
@@ -65,6 +69,7 @@ public enum ClientRequest: Codable, Sendable, Equatable {
             self.mirror = mirror ? true : nil
             self.skipInvalid = skipInvalid ? true : nil
             self.storage = storage
+            self.instruction = instruction
         }
     }
 

@@ -1,5 +1,6 @@
 import Embedding
 import Foundation
+import Store
 import Wire
 
 /// The models a worker has: announced by name and weights hash at start,
@@ -25,21 +26,21 @@ final class ModelShelf {
         }
         for name in names.sorted() {
             let path = base.appendingPathComponent(name).path
-            let weights = path + "/model.safetensors"
-            guard FileManager.default.fileExists(atPath: path + "/config.json"),
-                FileManager.default.fileExists(atPath: weights)
-            else {
+            let folder = URL(fileURLWithPath: path, isDirectory: true)
+            guard FileManager.default.fileExists(atPath: path + "/config.json"), ModelWeights.exist(in: folder) else {
                 continue
             }
             let configuration = try TransformerConfiguration(contentsOf: URL(fileURLWithPath: path + "/config.json"))
-            let hash = try SafeTensors(path: weights).sha256()
+            let hash = try ModelWeights(folder: folder).sha256()
             entries[name] = Entry(
                 path: path,
                 announcement: .init(name: name, weightsHash: hash, dimension: configuration.hiddenSize)
             )
         }
         guard !entries.isEmpty else {
-            throw WorkerError.setting("--models \(folder): no model folders (config.json + model.safetensors) in it")
+            throw WorkerError.setting(
+                "--models \(folder): no model folders (config.json + model.safetensors or its sharded index) in it"
+            )
         }
     }
 
@@ -48,11 +49,18 @@ final class ModelShelf {
     }
 
     /// The embedder for `name`, loading the model on first use.
+    /// The embedder for the registered model `name` (a folder's name, or `FOLDER@D` for its
+    /// vectors cut to `D` dimensions).
     func embedder(_ name: String) throws -> SentenceEmbedder {
         if let embedder = loaded[name] { return embedder }
-        guard let entry = entries[name] else { throw WorkerError.setting("model \(name) is not in the models folder") }
+        let parsed = ModelName(name)
+        guard let entry = entries[parsed.folder] else {
+            throw WorkerError.setting("model \(parsed.folder) is not in the models folder")
+        }
+        var model = try EmbeddingModel(folder: entry.path)
+        if let dimension = parsed.dimension { model = try model.truncated(to: dimension) }
         let embedder = SentenceEmbedder(
-            model: try EmbeddingModel(folder: entry.path),
+            model: model,
             threads: threads,
             tokenBudget: tokenBudget
         )

@@ -109,7 +109,8 @@ final class ShardEmbedder: @unchecked Sendable {
             log.info("shard dropped before starting: its lease was revoked")
             return .shardFenced(shard: shard.shard, lease: shard.lease)
         }
-        guard let entry = shelf.entries[shard.model] else {
+        let modelName = ModelName(shard.model)
+        guard let entry = shelf.entries[modelName.folder] else {
             return .shardFailed(
                 .init(
                     shard: shard.shard,
@@ -126,13 +127,15 @@ final class ShardEmbedder: @unchecked Sendable {
             log.error("\(error)")
             return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: error, fault: .worker))
         }
-        guard entry.announcement.dimension == shard.dimension else {
+        // A Matryoshka name (FOLDER@D) keeps the first D dimensions of the folder's vectors.
+        let dimension = modelName.dimension ?? entry.announcement.dimension
+        guard dimension == shard.dimension, dimension <= entry.announcement.dimension else {
             return .shardFailed(
                 .init(
                     shard: shard.shard,
                     lease: shard.lease,
                     error:
-                        "model \(shard.model) is \(entry.announcement.dimension)-d here, \(shard.dimension)-d in the registry",
+                        "model \(shard.model) is \(dimension)-d here (of \(entry.announcement.dimension)), \(shard.dimension)-d in the registry",
                     fault: .worker
                 )
             )

@@ -22,6 +22,16 @@ struct PromptTests {
         #expect(prompt.prefix(task: "T") == "Instruct: T\nQuery: ")
     }
 
+    @Test("an LLM embedder's written-out instruction is replaced by a task, and kept without one")
+    func writtenInstruction() {
+        let prompt = PromptTemplate("Instruct: Given a claim, retrieve evidence\nQuery:")
+        #expect(prompt.takesInstruction)
+        #expect(prompt.apply(to: "dna") == "Instruct: Given a claim, retrieve evidence\nQuery:dna")
+        #expect(prompt.apply(to: "dna", task: "Find abstracts") == "Instruct: Find abstracts\nQuery:dna")
+        #expect(!PromptTemplate("query: ").takesInstruction)
+        #expect(PromptTemplate("query: ").apply(to: "dna", task: "ignored") == "query: dna")
+    }
+
     @Test("the model's named prompts resolve; query/document mean none for models without prompts")
     func namedPrompts() throws {
         let model = try EmbeddingModel(folder: TestResources.model("all-MiniLM-L6-v2"))

@@ -36,6 +36,20 @@ struct SubmitCommand: ParsableCommand {
     )
     var model: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Keep the first D dimensions of the model's vectors, re-normalised (Matryoshka models): the index's model is registered as MODEL@D. Fixed when the index is made."
+    )
+    var dimension: Int?
+
+    @Option(
+        name: .long,
+        help:
+            "The task of the new index's queries, filled into the query prompt of models that take one (LLM embedders: \"Instruct: {task}\\nQuery:\"). Documents get none. Fixed when the index is made."
+    )
+    var instruction: String?
+
     @Option(name: .long, help: "Documents per shard.")
     var shardSize = 64
 
@@ -67,15 +81,24 @@ struct SubmitCommand: ParsableCommand {
             throw ValidationError("--shard-size must be between 1 and 100000")
         }
         guard !index.isEmpty else { throw ValidationError("--index must not be empty") }
+        if let dimension {
+            guard dimension > 0 else { throw ValidationError("--dimension must be positive, not \(dimension)") }
+            guard let model, !model.isEmpty else {
+                throw ValidationError("--dimension needs --model: it names the model whose vectors are cut")
+            }
+        }
     }
 
     func run() throws {
         let connection = try client.client()
-        var submission = CorpusSubmission(path: corpus, index: index, model: model ?? "")
+        // MODEL@D: the registry records the cut as a model of its own (Store's ModelName).
+        let modelName = dimension.map { "\(model ?? "")@\($0)" } ?? model ?? ""
+        var submission = CorpusSubmission(path: corpus, index: index, model: modelName)
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
         submission.mirror = mirror
         submission.storage = storage
+        submission.instruction = instruction
         // Ctrl-C or SIGTERM: the upload is abandoned (the coordinator deletes what was staged).
         let interrupted = Atomic<Bool>(false)
         let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
