@@ -17,4 +17,9 @@ export DRIFTLESS_SHARED DRIFTLESS_MODELS
 # The integration tests use the embedded PostgreSQL (each test makes its own database).
 "$DRIFTLESS_ROOT/Ops/postgres.sh" start >/dev/null
 log "building (release) and running the tests"
-swift test -c release --scratch-path "$DRIFTLESS_ROOT/.build-test" "$@"
+# One test at a time (--no-parallel): Swift Testing runs synchronous tests on the cooperative
+# thread pool, one thread per core; on two cores an integration test (which blocks its thread
+# for minutes) and one long synchronous unit test beside it left no thread for the async tests'
+# servers, which then missed their deadlines (MetricsEndpoint, in CI). The integration suites,
+# most of the time, ran one at a time anyway; the unit tests add about a minute.
+swift test -c release --scratch-path "$DRIFTLESS_ROOT/.build-test" --no-parallel "$@"

@@ -83,14 +83,8 @@ public struct UpgradeWorkflow {
         }
         let fit = try upgrade.fit(sample, plan: plan)
         progress(.fitted(fit))
-        if fit.prediction.isLoss {
-            guard plan.force else {
-                throw Refusal(
-                    description:
-                        "index \(plan.index) not switched: \(fit.prediction.serving) is predicted to lose against the old model beyond the validation's uncertainty; \(fit.advice); --force switches anyway"
-                )
-            }
-            progress(.forced(advice: fit.advice))
+        if let advice = try Self.decide(fit.prediction, advice: fit.advice, index: plan.index, force: plan.force) {
+            progress(.forced(advice: advice))
         }
         let state = ServingState(
             mode: plan.mode,
@@ -101,6 +95,24 @@ public struct UpgradeWorkflow {
         )
         try upgrade.switchServing(state)
         return .switched(fit, state, successor: successor)
+    }
+
+    /// The switch after a fit: refused when `prediction` is a loss beyond the validation's
+    /// uncertainty, unless forced; returns the advice when it switches anyway (nil: no loss).
+    public static func decide(
+        _ prediction: UpgradePrediction,
+        advice: String,
+        index: String,
+        force: Bool
+    ) throws(Refusal) -> String? {
+        guard prediction.isLoss else { return nil }
+        guard force else {
+            throw Refusal(
+                description:
+                    "index \(index) not switched: \(prediction.serving) is predicted to lose against the old model beyond the validation's uncertainty; \(advice); --force switches anyway"
+            )
+        }
+        return advice
     }
 
     /// An index that serves this model in this mode already (unless refitting), one promoted and

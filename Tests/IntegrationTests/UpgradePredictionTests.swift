@@ -44,6 +44,36 @@ struct UpgradePredictionTests {
         #expect(few.change < 0 && !few.isLoss, "\(few.summary)")
     }
 
+    @Test("a predicted loss is refused, naming the index and the advice, unless forced; no loss switches")
+    func decision() throws {
+        // 12 pseudo-queries the old model ranks first: three falling to rank 2 or 4 sit at the interval's edge
+        // (upper end 0: switched), four falling are a loss (refused).
+        let edge = UpgradePrediction(
+            mode: .project,
+            serving: "p",
+            new: [0.5, 0.5, 0.25] + .init(repeating: 1, count: 9),
+            old: .init(repeating: 1, count: 12)
+        )
+        let loss = UpgradePrediction(
+            mode: .project,
+            serving: "p",
+            new: [0.5, 0.5, 0.5, 0.25] + .init(repeating: 1, count: 8),
+            old: .init(repeating: 1, count: 12)
+        )
+        #expect(!edge.isLoss && edge.high == 0, "\(edge.summary)")
+        #expect(loss.isLoss, "\(loss.summary)")
+        #expect(try UpgradeWorkflow.decide(edge, advice: "a", index: "sci", force: false) == nil)
+        #expect(try UpgradeWorkflow.decide(loss, advice: "prefer fuse", index: "sci", force: true) == "prefer fuse")
+        let refusal = #expect(throws: UpgradeWorkflow.Refusal.self) {
+            try UpgradeWorkflow.decide(loss, advice: "prefer fuse", index: "sci", force: false)
+        }
+        #expect(
+            refusal?.description.contains("index sci not switched: p is predicted to lose") == true
+                && refusal?.description.contains("prefer fuse; --force switches anyway") == true,
+            "\(String(describing: refusal))"
+        )
+    }
+
     @Test("seeded: the same pseudo-queries and seed give the same interval")
     func seeded() {
         let new = (0..<300).map { Double(($0 * 7) % 11) / 10 }
