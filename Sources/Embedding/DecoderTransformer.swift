@@ -17,6 +17,13 @@ struct DecoderTransformer: SequenceEncoder {
     let rotary: RotaryEmbedding
 
     init(weights: ModelWeights, configuration c: TransformerConfiguration) throws {
+        guard let kind = c.architecture.decoder else {
+            throw EmbeddingError.invalidConfiguration(
+                path: weights.path,
+                setting: "model_type",
+                reason: "is \(c.architecture.rawValue), an encoder, not a decoder"
+            )
+        }
         configuration = c
         let prefix = ["", "model."].first { weights.shape($0 + "embed_tokens.weight") != nil }
         guard let prefix else { throw EmbeddingError.tensorMissing(path: weights.path, tensor: "embed_tokens.weight") }
@@ -31,7 +38,7 @@ struct DecoderTransformer: SequenceEncoder {
             func linear(_ name: String, _ inputs: Int, _ outputs: Int, bias: Bool = false) throws -> Linear {
                 try Linear(weights, p + name, inputs: inputs, outputs: outputs, bias: bias)
             }
-            let qkNorms = c.architecture == .qwen3
+            let qkNorms = kind == .qwen3
             return DecoderLayer(
                 inputNorm: try RMSNormalization(weights, p + "input_layernorm.weight", size: h, epsilon: eps),
                 queryKeyValue: Linear(stacking: [

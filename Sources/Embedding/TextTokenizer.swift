@@ -26,7 +26,7 @@ public enum TokenizerLoader {
         let root = try TokenizerJSON.root(at: json)
         let type = ((root["model"] as? [String: Any])?["type"] as? String) ?? "WordPiece"
         switch type {
-        case "WordPiece": return try WordPieceTokenizer(tokenizerJSON: json)
+        case "WordPiece": return try WordPieceTokenizer(tokenizerJSON: json, root: root)
         case "BPE": return try ByteLevelBPETokenizer(folder: folder, root: root)
         default:
             throw EmbeddingError.unreadableTokenizer(

@@ -13,7 +13,12 @@ struct TokenEmbeddings: Sendable {
     let width: Int
     let vocabularySize: Int
 
-    init(_ tensors: ModelWeights, prefix: String, configuration c: TransformerConfiguration) throws {
+    init(
+        _ tensors: ModelWeights,
+        prefix: String,
+        configuration c: TransformerConfiguration,
+        kind: TransformerConfiguration.EncoderKind
+    ) throws {
         width = c.hiddenSize
         vocabularySize = c.vocabularySize
         words = try tensors.floats(
@@ -24,7 +29,7 @@ struct TokenEmbeddings: Sendable {
             prefix + "embeddings.position_embeddings.weight",
             shape: [c.maxPositions, c.hiddenSize]
         )
-        switch c.architecture {
+        switch kind {
         case .bert:
             let types = try tensors.floats(
                 prefix + "embeddings.token_type_embeddings.weight",
@@ -32,7 +37,7 @@ struct TokenEmbeddings: Sendable {
             )
             tokenType = Array(types[0..<c.hiddenSize])
             positionOffset = 0
-        case .mpnet, .qwen3:  // (decoders are built by DecoderTransformer)
+        case .mpnet:
             tokenType = []
             positionOffset = c.padTokenId + 1
         }

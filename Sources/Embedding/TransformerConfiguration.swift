@@ -7,8 +7,31 @@ public struct TransformerConfiguration: Sendable, Equatable {
     public enum Architecture: String, Sendable, CaseIterable {
         case bert, mpnet, qwen3
 
-        public var isDecoder: Bool { self == .qwen3 }
+        /// The encoder this architecture is built as (nil for a decoder).
+        public var encoder: EncoderKind? {
+            switch self {
+            case .bert: .bert
+            case .mpnet: .mpnet
+            case .qwen3: nil
+            }
+        }
+
+        /// The decoder this architecture is built as (nil for an encoder).
+        public var decoder: DecoderKind? {
+            switch self {
+            case .bert, .mpnet: nil
+            case .qwen3: .qwen3
+            }
+        }
+
+        public var isDecoder: Bool { decoder != nil }
     }
+
+    /// Encoders (``TransformerEncoder``): bidirectional attention, learned or relative positions.
+    public enum EncoderKind: Sendable { case bert, mpnet }
+
+    /// Decoder-only LLMs (``DecoderTransformer``): causal attention, rotary positions.
+    public enum DecoderKind: Sendable { case qwen3 }
 
     public var architecture: Architecture
     public var hiddenSize: Int

@@ -20,6 +20,13 @@ struct TransformerEncoder: SequenceEncoder {
     let positionBias: RelativePositionBias?
 
     init(weights: ModelWeights, configuration c: TransformerConfiguration) throws {
+        guard let kind = c.architecture.encoder else {
+            throw EmbeddingError.invalidConfiguration(
+                path: weights.path,
+                setting: "model_type",
+                reason: "is \(c.architecture.rawValue), a decoder, not an encoder"
+            )
+        }
         configuration = c
         let prefix = ["", "bert.", "mpnet.", "model."].first {
             weights.shape($0 + "embeddings.word_embeddings.weight") != nil
@@ -27,19 +34,19 @@ struct TransformerEncoder: SequenceEncoder {
         guard let prefix else {
             throw EmbeddingError.tensorMissing(path: weights.path, tensor: "embeddings.word_embeddings.weight")
         }
-        embeddings = try TokenEmbeddings(weights, prefix: prefix, configuration: c)
+        embeddings = try TokenEmbeddings(weights, prefix: prefix, configuration: c, kind: kind)
         let h = c.hiddenSize
         let eps = c.layerNormEpsilon
         layers = try (0..<c.layers).map { i in
             let p = "\(prefix)encoder.layer.\(i)."
             let names: (q: String, k: String, v: String, o: String, norm: String) =
-                switch c.architecture {
+                switch kind {
                 case .bert:
                     (
                         "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
                         "attention.output.LayerNorm"
                     )
-                case .mpnet, .qwen3:
+                case .mpnet:
                     (
                         "attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
                         "attention.LayerNorm"
@@ -59,10 +66,10 @@ struct TransformerEncoder: SequenceEncoder {
                 heads: c.heads
             )
         }
-        switch c.architecture {
+        switch kind {
         case .bert:
             positionBias = nil
-        case .mpnet, .qwen3:  // (decoders are built by DecoderTransformer)
+        case .mpnet:
             let weight = try weights.floats(
                 prefix + "encoder.relative_attention_bias.weight",
                 shape: [c.relativeAttentionBuckets, c.heads]

@@ -40,19 +40,13 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     init(tokenizerJSON url: URL) throws {
+        try self.init(tokenizerJSON: url, root: try TokenizerJSON.root(at: url))
+    }
+
+    /// From `tokenizer.json`'s content (`root`, read from `url`).
+    init(tokenizerJSON url: URL, root: [String: Any]) throws {
         let path = url.path
         func fail(_ reason: String) -> EmbeddingError { .unreadableTokenizer(path: path, reason: reason) }
-        let root: [String: Any]
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
-                throw fail("not a JSON object")
-            }
-            root = object
-        } catch let error as EmbeddingError {
-            throw error
-        } catch {
-            throw fail("not valid JSON")
-        }
         guard let model = root["model"] as? [String: Any] else { throw fail("no 'model' section") }
         let type = (model["type"] as? String) ?? "WordPiece"
         guard type == "WordPiece" else { throw fail("model type '\(type)' is not supported (WordPiece is)") }

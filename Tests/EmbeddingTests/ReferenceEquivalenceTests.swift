@@ -31,16 +31,9 @@ struct ReferenceEquivalenceTests {
         for (line, vector) in zip(reference, vectors) {
             let expected = (line["embedding"] as! [Double]).map(Float.init)
             #expect(vector.count == expected.count)
-            var dot: Float = 0
-            var a: Float = 0
-            var b: Float = 0
-            for (x, y) in zip(vector, expected) {
-                dot += x * y
-                a += x * x
-                b += y * y
-                worstDifference = max(worstDifference, abs(x - y))
-            }
-            let cosine = dot / (a.squareRoot() * b.squareRoot())
+            let comparison = VectorComparison(vector, expected)
+            let cosine = comparison.cosine
+            worstDifference = max(worstDifference, comparison.maximumDifference)
             if cosine < 0.99999 { Issue.record("\(line["id"]!): cosine \(cosine)") }
             worstCosine = min(worstCosine, cosine)
         }

@@ -482,10 +482,6 @@ extension Integration {
 
         func norm(_ a: [Float]) -> Float { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
-        func cosine(_ a: [Float], _ b: [Float]) -> Float {
-            guard a.count == b.count, !a.isEmpty else { return -2 }
-            return zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / (norm(a) * norm(b))
-        }
     }
 }
 

@@ -122,12 +122,5 @@ extension Integration {
             var rescoreVector: [Float]?
             var results: [(id: String, score: Double)]
         }
-
-        func cosine(_ a: [Float], _ b: [Float]) -> Float {
-            guard a.count == b.count, !a.isEmpty else { return -2 }
-            let dot = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
-            let norms = (a.reduce(0) { $0 + $1 * $1 } * b.reduce(0) { $0 + $1 * $1 }).squareRoot()
-            return dot / norms
-        }
     }
 }
