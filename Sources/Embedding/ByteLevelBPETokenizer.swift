@@ -168,19 +168,23 @@ public struct ByteLevelBPETokenizer: Sendable {
 
     public func encode(_ text: String, maxLength: Int) -> [Int32] {
         let room = max(0, maxLength - prefix.count - suffix.count)
-        var ids = tokenize(text)
+        var ids = tokenize(text, limit: room)
         if ids.count > room { ids.removeSubrange(room...) }
         return prefix + ids + suffix
     }
 
-    public func tokenize(_ text: String) -> [Int32] {
+    public func tokenize(_ text: String) -> [Int32] { tokenize(text, limit: .max) }
+
+    /// The ids of `text`, stopping once there are at least `limit` (a long document is not
+    /// merged past its window: pieces are merged independently, so the first ids are exact).
+    private func tokenize(_ text: String, limit: Int) -> [Int32] {
         let scalars = Array(text.unicodeScalars)
         var ids: [Int32] = []
         var start = 0
         var i = 0
-        while i < scalars.count {
+        while i < scalars.count && ids.count < limit {
             if let token = addedTokens.first(where: { matches($0.content, scalars, at: i) }) {
-                if start < i { encodeText(scalars[start..<i], into: &ids) }
+                if start < i { encodeText(scalars[start..<i], into: &ids, limit: limit) }
                 ids.append(token.id)
                 i += token.content.count
                 start = i
@@ -188,7 +192,7 @@ public struct ByteLevelBPETokenizer: Sendable {
                 i += 1
             }
         }
-        if start < scalars.count { encodeText(scalars[start...], into: &ids) }
+        if start < scalars.count && ids.count < limit { encodeText(scalars[start...], into: &ids, limit: limit) }
         return ids
     }
 
@@ -198,15 +202,17 @@ public struct ByteLevelBPETokenizer: Sendable {
         return true
     }
 
-    private func encodeText(_ raw: ArraySlice<Unicode.Scalar>, into ids: inout [Int32]) {
+    private func encodeText(_ raw: ArraySlice<Unicode.Scalar>, into ids: inout [Int32], limit: Int) {
         var text = String(String.UnicodeScalarView(raw))
         if normalizesNFC { text = text.precomposedStringWithCanonicalMapping }
         let scalars = Array(text.unicodeScalars)
         var symbols: [Int32] = []
-        for piece in splitter.split(scalars) {
+        for piece in splitter.split(scalars) where ids.count < limit {
             symbols.removeAll(keepingCapacity: true)
             for scalar in scalars[piece] {
-                for byte in String(scalar).utf8 where byteIds[Int(byte)] >= 0 { symbols.append(byteIds[Int(byte)]) }
+                UTF8.encode(scalar) { byte in
+                    if byteIds[Int(byte)] >= 0 { symbols.append(byteIds[Int(byte)]) }
+                }
             }
             merge(&symbols)
             ids.append(contentsOf: symbols)

@@ -21,7 +21,7 @@ public final class IndexSearcher {
     private var encoders: [String: any QueryEmbedding] = [:]
     /// Where encoders come from when set (the search service: warm models shared by every
     /// search, their calls batched); nil: each model loads here once, on first use.
-    public var encoderSource: ((ModelRecord) throws(SearchError) -> any QueryEmbedding)?
+    public var encoderSource: ((ModelRecord, _ task: String?) throws(SearchError) -> any QueryEmbedding)?
     /// Documents embedded on demand while re-scoring (by the workers or here).
     public private(set) var embeddedOnDemand = 0
     /// Documents of those the workers embedded.
@@ -31,6 +31,9 @@ public final class IndexSearcher {
     public var onDemand: (any OnDemandEmbedding)?
     /// The task of this search's queries (`--instruction`), instead of the index's own.
     public var instruction: String?
+
+    /// The task filled into the query prompt: this search's instruction, else the index's.
+    public var queryTask: String? { instruction ?? index.instruction }
 
     /// One result as shown to a person: id, cosine similarity, title and the start of the text.
     public struct Result: Sendable, Codable, Equatable {
@@ -94,13 +97,8 @@ public final class IndexSearcher {
     public func encoder(for model: ModelRecord) throws(SearchError) -> any QueryEmbedding {
         if let loaded = encoders[model.name] { return loaded }
         let encoder: any QueryEmbedding =
-            if let encoderSource { try encoderSource(model) } else {
-                try QueryEncoder(
-                    for: model,
-                    modelsFolder: modelsFolder,
-                    threads: threads,
-                    task: instruction ?? index.instruction
-                )
+            if let encoderSource { try encoderSource(model, queryTask) } else {
+                try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads, task: queryTask)
             }
         encoders[model.name] = encoder
         return encoder

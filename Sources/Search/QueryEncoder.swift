@@ -58,8 +58,9 @@ public final class QueryEncoder: QueryEmbedding {
     }
 
     /// Vectors for `texts` with the given prompt (nil: none), and how many tokens each took.
-    public func embed(_ texts: [String], prompt: PromptTemplate?) throws(SearchError) -> [[Float]] {
-        do { return try embedder.embed(texts, prompt: prompt) } catch { throw .embedding(error) }
+    public func embed(_ texts: [String], prompt: PromptTemplate?, task: String? = nil) throws(SearchError) -> [[Float]]
+    {
+        do { return try embedder.embed(texts, prompt: prompt, task: task) } catch { throw .embedding(error) }
     }
 
     /// Document vectors, as workers make them (the model's "document" or default prompt).

@@ -24,8 +24,15 @@ public final class MicroBatcher: QueryEmbedding, @unchecked Sendable {
     /// named one (nil name: none).
     public enum Prompt: Hashable, Sendable {
         case query
+        /// The query prompt with this task (an index's instruction) in its place.
+        case instructed(String)
         case document
         case named(String?)
+
+        /// The task a prompt fills in, if any.
+        var task: String? {
+            if case .instructed(let task) = self { task } else { nil }
+        }
     }
 
     public let encoder: QueryEncoder
@@ -61,7 +68,7 @@ public final class MicroBatcher: QueryEmbedding, @unchecked Sendable {
     /// Tokens each text takes with `prompt` (truncated as the model truncates), for usage counts.
     public func tokenCounts(_ texts: [String], prompt: Prompt) -> [Int] {
         let template = self.template(prompt)
-        return texts.map { encoder.model.tokenize($0, prompt: template).count }
+        return texts.map { encoder.model.tokenize($0, prompt: template, task: prompt.task).count }
     }
 
     /// The prompt names the model has (`config_sentence_transformers.json`).
@@ -126,7 +133,7 @@ public final class MicroBatcher: QueryEmbedding, @unchecked Sendable {
         guard let prompt = batch.first?.prompt else { return }
         let texts = batch.flatMap(\.texts)
         let outcome: Result<[[Float]], SearchError>
-        do { outcome = .success(try encoder.embed(texts, prompt: template(prompt))) } catch {
+        do { outcome = .success(try encoder.embed(texts, prompt: template(prompt), task: prompt.task)) } catch {
             outcome = .failure(error)
         }
         onBatch?(texts.count)
@@ -142,9 +149,26 @@ public final class MicroBatcher: QueryEmbedding, @unchecked Sendable {
 
     private func template(_ prompt: Prompt) -> PromptTemplate? {
         switch prompt {
-        case .query: encoder.prompt
+        case .query, .instructed: encoder.prompt
         case .document: encoder.model.documentPrompt
         case .named(let name): name.flatMap { encoder.model.prompts[$0] }
         }
     }
+}
+
+/// A warm model's queries with an instruction (an index's task) in the query prompt; documents as
+/// the model makes them. Queries of one instruction still go together in one model call.
+final class InstructedQueries: QueryEmbedding {
+    let batcher: MicroBatcher
+    let task: String
+
+    init(batcher: MicroBatcher, task: String) {
+        self.batcher = batcher
+        self.task = task
+    }
+
+    func embed(_ texts: [String]) throws(SearchError) -> [[Float]] {
+        try batcher.embed(texts, prompt: .instructed(task))
+    }
+    func embedDocuments(_ texts: [String]) throws(SearchError) -> [[Float]] { try batcher.embedDocuments(texts) }
 }

@@ -136,7 +136,10 @@ final class SearchEngine: Sendable {
     private func open(_ index: String, on connection: PostgresConnection) throws(SearchError) -> IndexSearcher {
         let searcher = try IndexSearcher(connection, index: index, modelsFolder: settings.modelsFolder)
         let models = self.models
-        searcher.encoderSource = { model throws(SearchError) in try models.batcher(for: model) }
+        searcher.encoderSource = { model, task throws(SearchError) in
+            let batcher = try models.batcher(for: model)
+            return task.map { InstructedQueries(batcher: batcher, task: $0) } ?? batcher
+        }
         searcher.onDemand = coordinator?.onDemand()
         return searcher
     }
@@ -175,7 +178,8 @@ final class SearchEngine: Sendable {
             (vectors, tokens, modelName) = try onSearcher(index) { searcher throws(SearchError) in
                 let batcher = try models.batcher(for: searcher.serving.model)
                 let vectors = try searcher.embed(texts).map(\.search)
-                return (vectors, batcher.tokenCounts(texts, prompt: .query), searcher.serving.model.name)
+                let prompt = searcher.queryTask.map { MicroBatcher.Prompt.instructed($0) } ?? .query
+                return (vectors, batcher.tokenCounts(texts, prompt: prompt), searcher.serving.model.name)
             }
         case (.some(let name), nil):
             let batcher = try warmModel(named: name)

@@ -18,6 +18,13 @@ struct ModelOptions: ParsableArguments {
     )
     var tokenBudget: Int = SentenceEmbedder.defaultTokenBudget
 
+    @Option(
+        name: .long,
+        help:
+            "Keep the first D dimensions of each vector, re-normalised (a Matryoshka cut; at most the model's dimension)."
+    )
+    var dimension: Int?
+
     @Flag(name: .long, help: "Log more detail.")
     var verbose = false
 
@@ -26,6 +33,9 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
         }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive (got \(tokenBudget))") }
+        if let dimension, dimension < 1 {
+            throw ValidationError("--dimension must be positive (got \(dimension))")
+        }
     }
 
     func makeLogger(_ label: String) -> Logger {
@@ -39,7 +49,8 @@ struct ModelOptions: ParsableArguments {
         let clock = ContinuousClock()
         var model: EmbeddingModel?
         let elapsed = try clock.measure { model = try EmbeddingModel(folder: self.model) }
-        let loaded = model!
+        var loaded = model!
+        if let dimension { loaded = try loaded.truncated(to: dimension) }
         logger.info(
             "model loaded",
             metadata: [

@@ -60,9 +60,15 @@ struct WordPieceTokenizerTests {
 /// truncated.
 @Suite("Truncated tokenization")
 struct TruncatedTokenizationTests {
-    @Test("the first ids of a long text are those of the whole text, for every length")
-    func prefixOfWhole() throws {
-        let tokenizer = try WordPieceTokenizer(folder: URL(fileURLWithPath: TestResources.minilm))
+    @Test(
+        "the first ids of a long text are those of the whole text, for every length",
+        arguments: ["WordPiece", "byte-level BPE"]
+    )
+    func prefixOfWhole(kind: String) throws {
+        let folder =
+            kind == "WordPiece"
+            ? URL(fileURLWithPath: TestResources.minilm) : TestResources.fixture("tiny-qwen3-embedding")
+        let tokenizer = try TokenizerLoader.load(folder: folder)
         let texts = try TestResources.jsonLines(TestResources.fixture("all-MiniLM-L6-v2.reference.jsonl"))
             .map { $0["text"] as! String }
         // Long texts with what could go wrong at a cut: accents (NFD), combining marks after a
@@ -74,6 +80,8 @@ struct TruncatedTokenizationTests {
             String(repeating: "a", count: 3000) + " " + joined,
             String(repeating: " ", count: 5000) + "late words after a long run of spaces",
             texts.map { $0.uppercased() }.joined(separator: "\n"),
+            // A special token mid-text (matched before splitting, by the BPE tokenizer).
+            texts.prefix(3).joined(separator: " <|endoftext|> "),
         ]
         for text in texts + tricky {
             let whole = tokenizer.tokenize(text)

@@ -103,6 +103,37 @@ extension Integration {
             #expect(try cluster.database.scalar("SELECT instruction FROM indexes WHERE name = 'qi'") == task)
             let recorded = try servedVector(["--index", "qi"])
             #expect(cosine(recorded, withTask) > 0.9999, "\(cosine(recorded, withTask))")
+            // The search service's warm, shared model fills in the index's instruction too.
+            let (api, base) = try cluster.startAPI()
+            defer { api.signal(SIGTERM) }
+            let embeddings = try HTTPExchange.send(
+                "POST",
+                base.appendingPathComponent("v1/embeddings"),
+                body: ["driftless_index": "qi", "input": [query]]
+            )
+            let servedByAPI = ((embeddings.json["data"] as? [[String: Any]])?.first?["embedding"] as? [Double] ?? [])
+                .map(
+                    Float.init
+                )
+            #expect(embeddings.status == 200, "\(embeddings.text)")
+            #expect(cosine(servedByAPI, withTask) > 0.9999, "\(cosine(servedByAPI, withTask))")
+            let usage = (embeddings.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int
+            #expect(usage == model.tokenize(query, prompt: model.prompt(named: "query"), task: task).count)
+            let search = try HTTPExchange.send(
+                "POST",
+                base.appendingPathComponent("v1/search"),
+                body: ["index": "qi", "query": query, "k": 3]
+            )
+            let local = try cluster.lifecycle(["query", "--index", "qi", "-k", "3", "--json", query])
+            let localIds =
+                (((try? JSONSerialization.jsonObject(with: Data(local.stdout.utf8))) as? [String: Any])?[
+                    "results"
+                ] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            let apiIds = ((search.json["results"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+            #expect(
+                search.status == 200 && apiIds.count == 3 && apiIds == localIds,
+                "\(search.text) against \(localIds)"
+            )
             // A model whose query prompt takes no instruction refuses one; an index keeps the one it was made with.
             let pointless = try cluster.coord([
                 "submit", corpus.path, "--index", "mi", "--model", "all-MiniLM-L6-v2", "--instruction", task,
@@ -141,19 +172,6 @@ extension Integration {
                 "SELECT m.dimension FROM indexes i JOIN models m ON m.id = i.model_id WHERE i.name = 'm@\(Self.decoder)'"
             )
             #expect(successorDimension == "64")
-        }
-
-        private func cosine(_ a: [Float], _ b: [Float]) -> Float {
-            guard a.count == b.count, !a.isEmpty else { return -2 }
-            var dot: Float = 0
-            var x: Float = 0
-            var y: Float = 0
-            for (p, q) in zip(a, b) {
-                dot += p * q
-                x += p * p
-                y += q * q
-            }
-            return dot / (x.squareRoot() * y.squareRoot())
         }
     }
 }

@@ -36,6 +36,38 @@ struct EmbedCommandTests {
         }
     }
 
+    @Test("--dimension keeps the first D dimensions, re-normalised; beyond the model it is refused by name")
+    func matryoshka() throws {
+        let decoder = TestResources.fixture("tiny-qwen3-embedding").path
+        let input = try TestResources.temporaryFile("in.jsonl", Array(Self.goodLines.joined(separator: "\n").utf8))
+        let full = try TestResources.runWorker([
+            "embed", "--model", decoder, "--input", input, "--output", input + ".64",
+        ])
+        let cut = try TestResources.runWorker([
+            "embed", "--model", decoder, "--input", input, "--output", input + ".16", "--dimension", "16",
+        ])
+        #expect(full.status == 0 && cut.status == 0, "\(full.stderr)\(cut.stderr)")
+        let fullVectors = try TestResources.jsonLines(URL(fileURLWithPath: input + ".64")).map {
+            ($0["embedding"] as! [Double]).map(Float.init)
+        }
+        let cutVectors = try TestResources.jsonLines(URL(fileURLWithPath: input + ".16")).map {
+            ($0["embedding"] as! [Double]).map(Float.init)
+        }
+        #expect(fullVectors.count == 3 && cutVectors.count == 3)
+        for (whole, short) in zip(fullVectors, cutVectors) {
+            let prefix = Array(whole.prefix(16))
+            let norm = prefix.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            #expect(whole.count == 64 && short.count == 16)
+            #expect(zip(short, prefix).allSatisfy { abs($0 - $1 / norm) <= 1e-6 }, "\(short) against \(prefix)")
+        }
+        let tooLong = try TestResources.runWorker([
+            "embed", "--model", decoder, "--input", input, "--output", input + ".65", "--dimension", "65",
+        ])
+        #expect(tooLong.status != 0)
+        #expect(tooLong.stderr.contains("'dimension' (65) must be 1 to the model's 64 dimensions"), "\(tooLong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: input + ".65"))
+    }
+
     @Test("invalid JSON stops before any work, naming the line; exit code 65")
     func invalidJSON() throws {
         let lines = [Self.goodLines[0], #"{"_id": "broken", "text": "#, Self.goodLines[1]]
