@@ -1,5 +1,7 @@
 #include "skinny_gemm.h"
 
+#include <stdlib.h>
+
 #if defined(__FMA__) && defined(__AVX2__)
 #include <immintrin.h>
 
@@ -12,7 +14,113 @@ static inline float sum8(__m256 v) {
 }
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define DL_HAVE_AVX512_PATH 1
+
+// AVX-512: tiles of R input rows × O weight rows, R·O accumulators of 16 floats each (up to
+// 4 × 6 = 24 of the 32 registers), so that each k step loads R + O vectors for R·O
+// multiply-adds (the AVX2 path above loads 5 for 4). The weights of one column block (6 rows
+// of `inputs` floats) stay in L1 while the input rows pass them. The tail of k is masked.
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile512(size_t R, size_t O, size_t inputs, const float *x, size_t ldx, const float *w, size_t ldw, float *y,
+        size_t ldy) {
+    __m512 acc[4][6];
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < O; j++) acc[i][j] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= inputs; k += 16) {
+        __m512 wv[6];
+        for (size_t j = 0; j < O; j++) wv[j] = _mm512_loadu_ps(w + j * ldw + k);
+        for (size_t i = 0; i < R; i++) {
+            __m512 xv = _mm512_loadu_ps(x + i * ldx + k);
+            for (size_t j = 0; j < O; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    if (k < inputs) {
+        __mmask16 mask = (__mmask16)((1u << (inputs - k)) - 1);
+        __m512 wv[6];
+        for (size_t j = 0; j < O; j++) wv[j] = _mm512_maskz_loadu_ps(mask, w + j * ldw + k);
+        for (size_t i = 0; i < R; i++) {
+            __m512 xv = _mm512_maskz_loadu_ps(mask, x + i * ldx + k);
+            for (size_t j = 0; j < O; j++) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+        }
+    }
+    for (size_t i = 0; i < R; i++)
+        for (size_t j = 0; j < O; j++) y[i * ldy + j] += _mm512_reduce_add_ps(acc[i][j]);
+}
+
+// The row tiles of one column block of O weight rows: 4 rows at a time, then the rest.
+__attribute__((target("avx512f"), always_inline)) static inline void
+column_block512(size_t O, size_t rows, size_t inputs, const float *x, size_t ldx, const float *w, size_t ldw,
+                float *y, size_t ldy) {
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4) tile512(4, O, inputs, x + r * ldx, ldx, w, ldw, y + r * ldy, ldy);
+    switch (rows - r) {
+    case 3: tile512(3, O, inputs, x + r * ldx, ldx, w, ldw, y + r * ldy, ldy); break;
+    case 2: tile512(2, O, inputs, x + r * ldx, ldx, w, ldw, y + r * ldy, ldy); break;
+    case 1: tile512(1, O, inputs, x + r * ldx, ldx, w, ldw, y + r * ldy, ldy); break;
+    default: break;
+    }
+}
+
+__attribute__((target("avx512f"))) static void skinny512(size_t rows, size_t outputs, size_t inputs, const float *x,
+                                                         size_t ldx, const float *w, size_t ldw, float *y,
+                                                         size_t ldy) {
+    size_t o = 0;
+    for (; o + 6 <= outputs; o += 6) column_block512(6, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy);
+    switch (outputs - o) {
+    case 5: column_block512(5, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy); break;
+    case 4: column_block512(4, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy); break;
+    case 3: column_block512(3, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy); break;
+    case 2: column_block512(2, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy); break;
+    case 1: column_block512(1, rows, inputs, x, ldx, w + o * ldw, ldw, y + o, ldy); break;
+    default: break;
+    }
+}
+
+#endif
+
+int dl_skinny_sgemm_has_avx512(void) {
+#ifdef DL_HAVE_AVX512_PATH
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+// Decided once: the AVX-512 kernel where the CPU has it, unless DRIFTLESS_SKINNY_AVX512=0.
+int dl_skinny_sgemm_uses_avx512(void) {
+    static int decided = -1;
+    int known = __atomic_load_n(&decided, __ATOMIC_RELAXED);
+    if (known < 0) {
+        const char *setting = getenv("DRIFTLESS_SKINNY_AVX512");
+        known = dl_skinny_sgemm_has_avx512() && !(setting && setting[0] == '0');
+        __atomic_store_n(&decided, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
+static void skinny_avx2(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
+                        size_t ldw, float *y, size_t ldy);
+
 void dl_skinny_sgemm_nt(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
+                        size_t ldw, float *y, size_t ldy) {
+    dl_skinny_sgemm_nt_kernel(dl_skinny_sgemm_uses_avx512(), rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
+}
+
+void dl_skinny_sgemm_nt_kernel(int avx512, size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx,
+                               const float *w, size_t ldw, float *y, size_t ldy) {
+#ifdef DL_HAVE_AVX512_PATH
+    if (avx512 && dl_skinny_sgemm_has_avx512()) {
+        skinny512(rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
+        return;
+    }
+#endif
+    skinny_avx2(rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
+}
+
+static void skinny_avx2(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
                         size_t ldw, float *y, size_t ldy) {
     size_t o = 0;
 #if defined(__FMA__) && defined(__AVX2__)

@@ -35,6 +35,8 @@ public struct EmbeddingBenchmark: Sendable {
         public var sgemmPeakGflopsPerSecond: Double
         public var fractionOfSgemmPeak: Double
         public var openblasCore: String
+        /// The kernel of products with fewer than 48 rows (short batches: queries).
+        public var skinnyKernel: String
         public var openblasConfiguration: String
         /// `OPENBLAS_CORETYPE` as this process saw it ("" when unset).
         public var openblasCoretypeVariable: String
@@ -77,6 +79,7 @@ public struct EmbeddingBenchmark: Sendable {
             sgemmPeakGflopsPerSecond: peak,
             fractionOfSgemmPeak: gflop / seconds / peak,
             openblasCore: BLAS.coreName,
+            skinnyKernel: SkinnyGemm.kernel.rawValue,
             openblasConfiguration: BLAS.configuration,
             openblasCoretypeVariable: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
         )

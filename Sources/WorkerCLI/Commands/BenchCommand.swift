@@ -59,6 +59,7 @@ struct BenchCommand: ParsableCommand {
                     sgemm peak       \(String(format: "%.1f", report.sgemmPeakGflopsPerSecond)) GFLOP/s → \(String(format: "%.0f", 100 * report.fractionOfSgemmPeak))% of peak
                     OpenBLAS kernel  \(report.openblasCore) (OPENBLAS_CORETYPE=\(report.openblasCoretypeVariable.isEmpty ? "unset" : report.openblasCoretypeVariable))
                     OpenBLAS build   \(report.openblasConfiguration)
+                    few-row kernel   \(report.skinnyKernel) (products of fewer than 48 rows)
                     """
                 )
             }
