@@ -82,7 +82,7 @@ fi
 log "the same through the search service: curl -X POST http://127.0.0.1:$API_PORT/v1/search"
 curl -fsS -X POST "http://127.0.0.1:$API_PORT/v1/search" -H 'Content-Type: application/json' \
   -d "{\"index\": \"$INDEX\", \"query\": \"Vitamin D deficiency is associated with a higher risk of tuberculosis.\", \"k\": 3}" \
-  | python3 -c 'import json, sys; r = json.load(sys.stdin); [print(f"{h[\"score\"]:.4f}  {h[\"id\"]}  {h[\"title\"]}") for h in r["results"]]'
+  | python3 -c 'import json, sys; [print("%.4f  %s  %s" % (h["score"], h["id"], h["title"])) for h in json.load(sys.stdin)["results"]]'
 log "search service: http://127.0.0.1:$API_PORT/ (status page), POST /v1/search, POST /v1/embeddings"
 if [ -t 0 ] && [ -z "${CI:-}" ]; then
   log "the coordinator, workers and search service keep running: Ctrl-C stops them"
