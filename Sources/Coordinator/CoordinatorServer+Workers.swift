@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import JobStates
 import Logging
@@ -95,12 +96,16 @@ extension CoordinatorServer {
             for model in hello.models {
                 do {
                     guard let registered = try catalog.model(named: model.name) else { continue }
-                    if registered.weightsHash == model.weightsHash {
+                    let samePrompts = model.prompts.map { ModelFolder.samePrompts($0, registered.prompts) } ?? true
+                    if registered.weightsHash == model.weightsHash && samePrompts {
                         accepted.insert(model.name)
                     } else {
                         let reason =
-                            "its weights (sha256 \(model.weightsHash.prefix(16))…) differ from the registry's "
-                            + "(\(registered.weightsHash.prefix(16))…); no shards of \(model.name) will be dealt to it"
+                            registered.weightsHash != model.weightsHash
+                            ? "its weights (sha256 \(model.weightsHash.prefix(16))…) differ from the registry's "
+                                + "(\(registered.weightsHash.prefix(16))…); no shards of \(model.name) will be dealt to it"
+                            : "its prompts \(model.prompts ?? "") differ from the registry's \(registered.prompts) "
+                                + "(documents of one index are embedded with one prompt); no shards of \(model.name) will be dealt to it"
                         logger.error(
                             "worker's model refused: \(reason)",
                             metadata: ["worker": "\(worker)", "model": "\(model.name)"]

@@ -18,10 +18,6 @@ public enum ModelFolders {
     /// Describes the model in `path` for the registry, from its files (the engine is not built).
     public static func record(_ path: String) throws -> ModelRecord {
         let model = try ModelFolder(path: path)
-        let prompts = Dictionary(uniqueKeysWithValues: model.prompts.map { ($0.key, $0.value.template) })
-        let promptsJSON = (try? JSONSerialization.data(withJSONObject: prompts, options: [.sortedKeys])).map {
-            String(decoding: $0, as: UTF8.self)
-        }
         return ModelRecord(
             name: model.name,
             architecture: "\(model.architecture)",
@@ -29,7 +25,7 @@ public enum ModelFolders {
             pooling: model.pooling.strategy.rawValue,
             normalized: model.normalize,
             maxSequenceLength: model.maxSequenceLength,
-            prompts: promptsJSON ?? "{}",
+            prompts: model.promptsRecord,
             weightsHash: model.weightsHash
         )
     }

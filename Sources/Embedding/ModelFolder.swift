@@ -24,6 +24,23 @@ public struct ModelFolder: Sendable {
     let weights: ModelWeights
 
     public var dimension: Int { configuration.hiddenSize }
+
+    /// The prompts as the registry records them: `{"name": "template", …}`, keys sorted.
+    public var promptsRecord: String {
+        let templates = Dictionary(uniqueKeysWithValues: prompts.map { ($0.key, $0.value.template) })
+        let data = try? JSONSerialization.data(withJSONObject: templates, options: [.sortedKeys])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Whether two prompt records name the same templates (whatever their JSON spacing: the
+    /// registry's column is jsonb).
+    public static func samePrompts(_ a: String, _ b: String) -> Bool {
+        func parse(_ text: String) -> [String: String]? {
+            (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
+        }
+        guard let x = parse(a), let y = parse(b) else { return a == b }
+        return x == y
+    }
     public var architecture: TransformerConfiguration.Architecture { configuration.architecture }
 
     /// Reads the folder in `path`: its configuration files, and the weights' header and hash.

@@ -85,6 +85,10 @@ extension WorkerMessage: WireValidatable {
                     WireLimits.dimension.contains(model.dimension),
                     "hello: model \(model.name)'s dimension \(model.dimension)"
                 )
+                try WireError.check(
+                    (model.prompts?.utf8.count ?? 0) <= 65_536,
+                    "hello: model \(model.name)'s prompts of \(model.prompts?.utf8.count ?? 0) bytes (at most 65,536)"
+                )
             }
         case .ready(let credit):
             try WireError.check(

@@ -41,10 +41,15 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         public var name: String
         public var weightsHash: String
         public var dimension: Int
-        public init(name: String, weightsHash: String, dimension: Int) {
+        /// The folder's prompts (`{"name": "template"}`), which the registry also records: a
+        /// worker with other prompts would index documents unlike the rest of the index. Absent
+        /// from workers older than this field.
+        public var prompts: String?
+        public init(name: String, weightsHash: String, dimension: Int, prompts: String? = nil) {
             self.name = name
             self.weightsHash = weightsHash
             self.dimension = dimension
+            self.prompts = prompts
         }
     }
 

@@ -30,11 +30,15 @@ final class ModelShelf {
             guard FileManager.default.fileExists(atPath: path + "/config.json"), ModelWeights.exist(in: folder) else {
                 continue
             }
-            let configuration = try TransformerConfiguration(contentsOf: URL(fileURLWithPath: path + "/config.json"))
-            let hash = try ModelWeights(folder: folder).sha256()
+            let model = try ModelFolder(path: path)
             entries[name] = Entry(
                 path: path,
-                announcement: .init(name: name, weightsHash: hash, dimension: configuration.hiddenSize)
+                announcement: .init(
+                    name: name,
+                    weightsHash: model.weightsHash,
+                    dimension: model.dimension,
+                    prompts: model.promptsRecord
+                )
             )
         }
         guard !entries.isEmpty else {

@@ -182,6 +182,50 @@ extension Integration {
             try check.exactlyOnce(index: "weights", ids: check.ids(documents))
         }
 
+        @Test("a worker whose prompts differ from the registry's (same weights) is refused that model")
+        func differentPrompts() throws {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator()
+            // all-MiniLM-L6-v2's files, but a "document" prompt the registry does not know.
+            let source = URL(fileURLWithPath: TestResources.minilm)
+            let copy = try TestResources.temporaryDirectory().appendingPathComponent("all-MiniLM-L6-v2")
+            try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+            for name in try FileManager.default.contentsOfDirectory(atPath: source.path)
+            where name != "config_sentence_transformers.json" {
+                try FileManager.default.createSymbolicLink(
+                    at: copy.appendingPathComponent(name),
+                    withDestinationURL: source.appendingPathComponent(name)
+                )
+            }
+            try Data(#"{"prompts": {"document": "passage: "}, "default_prompt_name": null}"#.utf8).write(
+                to: copy.appendingPathComponent("config_sentence_transformers.json")
+            )
+            let impostor = try cluster.startWorker(
+                models: try TestCluster.modelFolder(["all-MiniLM-L6-v2": copy.path]),
+                waitForWelcome: false
+            )
+            #expect(impostor.waitForLog("model refused by the coordinator", seconds: 60), "\(impostor.log)")
+            #expect(
+                cluster.coordinator!.log.contains(
+                    #"its prompts {"document":"passage: "} differ from the registry's {}"#
+                ),
+                "\(cluster.coordinator!.log)"
+            )
+            let (corpus, documents) = try TestResources.scifactSubset(24)
+            let job = try #require(try cluster.submitDetached(corpus, index: "prompts"))
+            Thread.sleep(forTimeInterval: 2)
+            #expect(
+                try cluster.database.count("SELECT count(*) FROM shards WHERE state <> 'pending'") == 0,
+                "no shard may go to a worker that would embed with another prompt"
+            )
+            try cluster.startWorker()
+            #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
+            let impostorId = try #require(impostor.workerId)
+            #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [impostorId]) == 0)
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "prompts", ids: check.ids(documents))
+        }
+
         @Test("malformed and unauthenticated messages are dropped and logged; the coordinator keeps serving")
         func malformedAndUnauthenticated() throws {
             let cluster = try TestCluster(keys: true)
