@@ -167,19 +167,7 @@ extension Integration {
             let impostor = try cluster.startWorker(models: impostorModels, waitForWelcome: false)
             #expect(impostor.waitForLog("model refused by the coordinator", seconds: 60), "\(impostor.log)")
             #expect(cluster.coordinator!.log.contains("worker's model refused"), "\(cluster.coordinator!.log)")
-            let (corpus, documents) = try TestResources.scifactSubset(24)
-            let job = try #require(try cluster.submitDetached(corpus, index: "weights"))
-            Thread.sleep(forTimeInterval: 2)
-            #expect(
-                try cluster.database.count("SELECT count(*) FROM shards WHERE state <> 'pending'") == 0,
-                "no shard may go to the impostor"
-            )
-            try cluster.startWorker()
-            #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
-            let impostorId = try #require(impostor.workerId)
-            #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [impostorId]) == 0)
-            let check = IndexAssertions(database: cluster.database)
-            try check.exactlyOnce(index: "weights", ids: check.ids(documents))
+            try Self.refusedWorkerGetsNoShard(cluster, impostor, index: "weights")
         }
 
         @Test("a worker whose prompts differ from the registry's (same weights) is refused that model")
@@ -211,19 +199,24 @@ extension Integration {
                 ),
                 "\(cluster.coordinator!.log)"
             )
+            try Self.refusedWorkerGetsNoShard(cluster, impostor, index: "prompts")
+        }
+
+        /// A job while only the refused worker is up deals nothing; a proper worker then does it all, exactly once.
+        static func refusedWorkerGetsNoShard(_ cluster: TestCluster, _ impostor: ManagedProcess, index: String) throws {
             let (corpus, documents) = try TestResources.scifactSubset(24)
-            let job = try #require(try cluster.submitDetached(corpus, index: "prompts"))
+            let job = try #require(try cluster.submitDetached(corpus, index: index))
             Thread.sleep(forTimeInterval: 2)
             #expect(
                 try cluster.database.count("SELECT count(*) FROM shards WHERE state <> 'pending'") == 0,
-                "no shard may go to a worker that would embed with another prompt"
+                "no shard may go to the refused worker"
             )
             try cluster.startWorker()
             #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
             let impostorId = try #require(impostor.workerId)
             #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [impostorId]) == 0)
             let check = IndexAssertions(database: cluster.database)
-            try check.exactlyOnce(index: "prompts", ids: check.ids(documents))
+            try check.exactlyOnce(index: index, ids: check.ids(documents))
         }
 
         @Test("malformed and unauthenticated messages are dropped and logged; the coordinator keeps serving")
