@@ -95,12 +95,14 @@ public final class IndexSearcher {
 
     /// The encoder of a registered model, loaded once.
     public func encoder(for model: ModelRecord) throws(SearchError) -> any QueryEmbedding {
-        if let loaded = encoders[model.name] { return loaded }
+        // One encoder per model and task: a search's instruction may differ from the index's.
+        let key = "\(model.name)\u{0}\(queryTask ?? "")"
+        if let loaded = encoders[key] { return loaded }
         let encoder: any QueryEmbedding =
             if let encoderSource { try encoderSource(model, queryTask) } else {
                 try QueryEncoder(for: model, modelsFolder: modelsFolder, threads: threads, task: queryTask)
             }
-        encoders[model.name] = encoder
+        encoders[key] = encoder
         return encoder
     }
 

@@ -13,6 +13,9 @@ public struct SearchRequest: Codable, Sendable {
     public var filter: [String: JSONValue]?
     public var exact: Bool?
     public var ef_search: Int?
+    /// The task of these queries, in the query prompt of models that take one (default: the
+    /// index's own instruction, if it has one).
+    public var instruction: String?
 
     public init(
         index: String,
@@ -21,7 +24,8 @@ public struct SearchRequest: Codable, Sendable {
         k: Int? = nil,
         filter: [String: JSONValue]? = nil,
         exact: Bool? = nil,
-        ef_search: Int? = nil
+        ef_search: Int? = nil,
+        instruction: String? = nil
     ) {
         self.index = index
         self.query = query
@@ -30,6 +34,7 @@ public struct SearchRequest: Codable, Sendable {
         self.filter = filter
         self.exact = exact
         self.ef_search = ef_search
+        self.instruction = instruction
     }
 }
 

@@ -48,6 +48,9 @@ final class SearchEngine: Sendable {
         }
         return try onSearcher(request.index) { searcher throws(SearchError) in
             let method = searcher.method(exact: request.exact ?? false, efSearch: request.ef_search)
+            // The searcher is this lane's, one request at a time: the instruction is this request's only.
+            searcher.instruction = request.instruction
+            defer { searcher.instruction = nil }
             let vectors = try searcher.embed(texts)
             var answers: [[SearchHit]] = []
             for vector in vectors {
@@ -92,6 +95,11 @@ final class SearchEngine: Sendable {
         }
         if let k = request.k, !(1...settings.maximumK).contains(k) {
             throw .invalid("k", "must be between 1 and \(settings.maximumK), not \(k)")
+        }
+        if let instruction = request.instruction,
+            instruction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || instruction.utf8.count > 4096
+        {
+            throw .invalid("instruction", "must be a non-blank text of at most 4,096 bytes")
         }
         if let ef = request.ef_search, !(1...1000).contains(ef) {
             throw .invalid("ef_search", "must be between 1 and 1000, not \(ef)")

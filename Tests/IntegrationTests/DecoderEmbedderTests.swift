@@ -134,6 +134,28 @@ extension Integration {
                 search.status == 200 && apiIds.count == 3 && apiIds == localIds,
                 "\(search.text) against \(localIds)"
             )
+            // At query time: an instruction in the request, for this request only.
+            func ids(_ object: [String: Any]?) -> [String] {
+                ((object?["results"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+            }
+            func queriedIds(_ arguments: [String]) throws -> [String] {
+                let run = try cluster.lifecycle(["query", "-k", "10", "--json", "--exact"] + arguments + [query])
+                return ids(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            }
+            func apiSearch(_ body: [String: Any]) throws -> HTTPExchange {
+                try HTTPExchange.send("POST", base.appendingPathComponent("v1/search"), body: body)
+            }
+            let instructedLocal = try queriedIds(["--index", "q", "--instruction", task])
+            let plainLocal = try queriedIds(["--index", "q"])
+            #expect(instructedLocal.count == 10 && instructedLocal != plainLocal, "the instruction changes the ranking")
+            let instructedAPI = try apiSearch([
+                "index": "q", "query": query, "k": 10, "exact": true, "instruction": task,
+            ])
+            #expect(instructedAPI.status == 200 && ids(instructedAPI.json) == instructedLocal, "\(instructedAPI.text)")
+            let plainAPI = try apiSearch(["index": "q", "query": query, "k": 10, "exact": true])
+            #expect(ids(plainAPI.json) == plainLocal, "the next request without an instruction has none")
+            let blank = try apiSearch(["index": "q", "query": query, "instruction": " "])
+            #expect(blank.status == 422 && blank.errorField == "instruction", "\(blank.text)")
             // A model whose query prompt takes no instruction refuses one; an index keeps the one it was made with.
             let pointless = try cluster.coord([
                 "submit", corpus.path, "--index", "mi", "--model", "all-MiniLM-L6-v2", "--instruction", task,
