@@ -423,7 +423,8 @@ extension CoordinatorServer {
                 lastSeenSecondsAgo: now - worker.lastSeen,
                 peer: sessions.keyNames[worker.id],
                 problems: worker.unhealthy.sorted { $0.key < $1.key }.map { "cannot run \($0.key): \($0.value)" }
-                    + (worker.pausedUntil > now ? ["database: \(worker.databaseProblem ?? "?")"] : [])
+                    + (worker.pausedUntil > now ? ["database: \(worker.databaseProblem ?? "?")"] : []),
+                models: worker.models.sorted()
             )
         }
         return StatusReport(coordinator: name, jobs: jobs, workers: workers)

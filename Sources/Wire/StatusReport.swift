@@ -119,6 +119,9 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// What is wrong with it: models it cannot run (dealt none of their shards), a database
         /// that failed its last commit. Empty when healthy.
         public var problems: [String]
+        /// The models (folder names) it runs, as the registry accepted them; nil from a
+        /// coordinator older than this field.
+        public var models: [String]?
         public var healthy: Bool { problems.isEmpty }
 
         public init(
@@ -131,9 +134,11 @@ public struct StatusReport: Codable, Sendable, Equatable {
             docsPerSecond: Double,
             lastSeenSecondsAgo: Double,
             peer: String? = nil,
-            problems: [String] = []
+            problems: [String] = [],
+            models: [String]? = nil
         ) {
             self.problems = problems
+            self.models = models
             self.id = id
             self.host = host
             self.threads = threads

@@ -219,6 +219,36 @@ extension Integration {
             try check.exactlyOnce(index: index, ids: check.ids(documents))
         }
 
+        @Test("a job for a model no connected worker runs says so while it waits; a worker with it finishes it")
+        func nobodyCanRun() throws {
+            let cluster = try TestCluster(models: [
+                "all-MiniLM-L6-v2": TestResources.minilm, "all-mpnet-base-v2": TestResources.model("all-mpnet-base-v2"),
+            ])
+            try cluster.startCoordinator()
+            try cluster.startWorker(models: try TestCluster.modelFolder(["all-MiniLM-L6-v2": TestResources.minilm]))
+            let (corpus, documents) = try TestResources.scifactSubset(6)
+            let submit = try ManagedProcess(
+                name: "submit",
+                executable: TestResources.coordExecutable,
+                arguments: [
+                    "submit", corpus.path, "--index", "nobody", "--model", "all-mpnet-base-v2", "--coordinator",
+                    cluster.clientEndpoint,
+                ]
+            )
+            #expect(
+                submit.waitForLog(
+                    "waiting: no connected worker can run all-mpnet-base-v2 (1 connected worker(s) do not have it)",
+                    seconds: 60
+                ),
+                "\(submit.log)"
+            )
+            try cluster.startWorker()
+            #expect(submit.wait(seconds: 120) == 0, "\(submit.log)\n\(cluster.logs)")
+            #expect(submit.log.contains("6 documents indexed into nobody"), "\(submit.log)")
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "nobody", ids: check.ids(documents))
+        }
+
         @Test("malformed and unauthenticated messages are dropped and logged; the coordinator keeps serving")
         func malformedAndUnauthenticated() throws {
             let cluster = try TestCluster(keys: true)

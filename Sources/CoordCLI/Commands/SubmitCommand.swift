@@ -164,6 +164,24 @@ struct JobWatcher {
     /// Asked each poll: when true (Ctrl-C), stop watching; the job keeps running.
     var isCancelled: @Sendable () -> Bool = { false }
 
+    /// "waiting: no connected worker can run MODEL …" while documents remain and no worker
+    /// the coordinator knows runs the job's model (nil otherwise, or from an older coordinator).
+    static func nobodyCanRun(_ job: StatusReport.JobStatus, _ report: StatusReport, remaining: Int) -> String? {
+        guard remaining > 0, job.state == .running else { return nil }
+        let folder = ModelName(job.model).folder
+        var refusals: [String] = []
+        for worker in report.workers {
+            guard let models = worker.models else { return nil }
+            if models.contains(folder) { return nil }
+            refusals += worker.problems.filter { $0.hasPrefix("cannot run \(folder):") }.map { "\(worker.id): \($0)" }
+        }
+        let connected =
+            report.workers.isEmpty
+            ? "no worker is connected" : "\(report.workers.count) connected worker(s) do not have it"
+        return "waiting: no connected worker can run \(job.model) (\(connected))"
+            + (refusals.isEmpty ? "" : "; " + refusals.joined(separator: "; "))
+    }
+
     func wait(job: Int64) throws -> StatusReport.JobStatus {
         let bar = showsProgress ? ProgressBar(label: "indexing") : nil
         var failures = 0
@@ -198,7 +216,7 @@ struct JobWatcher {
                 bar?.show(
                     done: status.doneDocs + status.rejectedDocs,
                     total: status.totalDocs,
-                    detail: status.phase
+                    detail: status.phase ?? JobWatcher.nobodyCanRun(status, report, remaining: remaining)
                         ?? "\(String(format: "%.1f", status.docsPerSecond)) docs/s  \(eta)  workers \(report.workers.count)"
                 )
                 if status.isFinished {
