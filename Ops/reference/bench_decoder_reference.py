@@ -20,7 +20,7 @@ import os
 import sys
 import time
 
-from bench_reference import read_corpus  # the same documents, read the same way
+from bench_reference import check_paths, read_corpus  # the same documents, read the same way
 
 
 def parse_args(argv):
@@ -37,10 +37,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.limit < 1 or args.threads < 1 or args.batch_size < 1:
         p.error("--limit, --threads and --batch-size must be at least 1")
-    if not os.path.isdir(args.model):
-        p.error(f"--model: {args.model} is not a folder")
-    if not os.path.isfile(args.input):
-        p.error(f"--input: {args.input} is not a file")
+    check_paths(p, args)
     return args
 
 

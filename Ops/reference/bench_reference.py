@@ -49,11 +49,16 @@ def parse_args(argv):
         p.error(f"--batch-sizes: not a comma-separated list of integers: {args.batch_sizes!r}")
     if not args.batch_sizes or any(b < 1 for b in args.batch_sizes):
         p.error("--batch-sizes: need at least one batch size, each at least 1")
-    if not os.path.isdir(args.model):
-        p.error(f"--model: {args.model} is not a folder")
-    if not os.path.isfile(args.input):
-        p.error(f"--input: {args.input} is not a file")
+    check_paths(p, args)
     return args
+
+
+def check_paths(parser, args):
+    """--model must be a folder and --input a file (argparse's usage error otherwise)."""
+    if not os.path.isdir(args.model):
+        parser.error(f"--model: {args.model} is not a folder")
+    if not os.path.isfile(args.input):
+        parser.error(f"--input: {args.input} is not a file")
 
 
 def read_corpus(path, limit):

@@ -15,7 +15,9 @@ static inline float sum8(__m256 v) {
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#if !(defined(__FMA__) && defined(__AVX2__))
 #include <immintrin.h>
+#endif
 #define DL_HAVE_AVX512_PATH 1
 
 // AVX-512: tiles of R input rows × O weight rows, R·O accumulators of 16 floats each (up to
@@ -104,20 +106,26 @@ int dl_skinny_sgemm_uses_avx512(void) {
 static void skinny_avx2(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
                         size_t ldw, float *y, size_t ldy);
 
-void dl_skinny_sgemm_nt(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
-                        size_t ldw, float *y, size_t ldy) {
-    dl_skinny_sgemm_nt_kernel(dl_skinny_sgemm_uses_avx512(), rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
-}
-
-void dl_skinny_sgemm_nt_kernel(int avx512, size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx,
-                               const float *w, size_t ldw, float *y, size_t ldy) {
+// `avx512` is trusted: the caller has checked the CPU (uses_avx512 decides once).
+static void dispatch(int avx512, size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx,
+                     const float *w, size_t ldw, float *y, size_t ldy) {
 #ifdef DL_HAVE_AVX512_PATH
-    if (avx512 && dl_skinny_sgemm_has_avx512()) {
+    if (avx512) {
         skinny512(rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
         return;
     }
 #endif
     skinny_avx2(rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
+}
+
+void dl_skinny_sgemm_nt(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,
+                        size_t ldw, float *y, size_t ldy) {
+    dispatch(dl_skinny_sgemm_uses_avx512(), rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
+}
+
+void dl_skinny_sgemm_nt_kernel(int avx512, size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx,
+                               const float *w, size_t ldw, float *y, size_t ldy) {
+    dispatch(avx512 && dl_skinny_sgemm_has_avx512(), rows, outputs, inputs, x, ldx, w, ldw, y, ldy);
 }
 
 static void skinny_avx2(size_t rows, size_t outputs, size_t inputs, const float *x, size_t ldx, const float *w,

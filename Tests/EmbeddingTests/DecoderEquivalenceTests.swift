@@ -62,7 +62,7 @@ struct DecoderEquivalenceTests {
         var worstCosine: Float = 1
         var worstDifference: Float = 0
         for i in tokens.indices {
-            let (cosine, difference) = compare(together[i], expected[i])
+            let (cosine, difference) = VectorComparison(together[i], expected[i]).pair
             worstCosine = min(worstCosine, cosine)
             worstDifference = max(worstDifference, difference)
             if cosine < 0.99999 || difference > 1e-4 {
@@ -70,7 +70,7 @@ struct DecoderEquivalenceTests {
             }
             // The same vectors whatever the batch, up to the order of float additions (a short
             // batch takes another matrix kernel than a long one).
-            let (aloneCosine, aloneDifference) = compare(alone[i], together[i])
+            let (aloneCosine, aloneDifference) = VectorComparison(alone[i], together[i]).pair
             if aloneCosine < 0.999_999 || aloneDifference > 1e-6 {
                 Issue.record("\(reference[i]["id"]!): alone differs from in one batch by \(aloneDifference)")
             }
@@ -78,16 +78,11 @@ struct DecoderEquivalenceTests {
                 Issue.record("\(reference[i]["id"]!): in no mixed batch")
                 continue
             }
-            let (mixedCosine, mixedDifference) = compare(other, together[i])
+            let (mixedCosine, mixedDifference) = VectorComparison(other, together[i]).pair
             if mixedCosine < 0.999_999 || mixedDifference > 1e-6 {
                 Issue.record("\(reference[i]["id"]!): a mixed batch differs from one batch by \(mixedDifference)")
             }
         }
         print("tiny-qwen3-embedding: worst cosine \(worstCosine), worst max-abs difference \(worstDifference)")
-    }
-
-    private func compare(_ a: [Float], _ b: [Float]) -> (cosine: Float, difference: Float) {
-        let comparison = VectorComparison(a, b)
-        return (comparison.cosine, comparison.maximumDifference)
     }
 }

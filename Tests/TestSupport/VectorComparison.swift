@@ -23,6 +23,9 @@ public struct VectorComparison: Sendable, Equatable {
         cosine = dot / (x.squareRoot() * y.squareRoot())
         maximumDifference = difference
     }
+
+    /// (cosine, largest difference), for `let (c, d) = …`.
+    public var pair: (cosine: Float, difference: Float) { (cosine, maximumDifference) }
 }
 
 /// The cosine of the angle between `a` and `b` (-2 when their lengths differ or they are empty).
