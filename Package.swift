@@ -50,13 +50,24 @@ let package = Package(
         .target(name: "CSkinnyGemm", cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))]),
         // Half-precision matrix–vector products for serving projections (F16C + FMA intrinsics).
         .target(name: "CHalfKernel", cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))]),
+        // bfloat16 and int8 products over oneDNN (Debian's libdnnl), and the conversions around them.
+        .target(
+            name: "CLowPrecision",
+            cSettings: [.unsafeFlags(cKernelFlags, .when(configuration: .release))],
+            linkerSettings: [.linkedLibrary("dnnl")]
+        ),
+        .target(
+            name: "LowPrecision",
+            dependencies: ["CLowPrecision", "LinearAlgebra"],
+            swiftSettings: numericSettings
+        ),
         .target(name: "ZeroMQ", dependencies: ["CLibZMQ"]),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
 
         .target(
             name: "Embedding",
             dependencies: [
-                "LinearAlgebra",
+                "LinearAlgebra", "LowPrecision",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: numericSettings

@@ -4,8 +4,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# chromium: the status page's browser test (headless).
-packages=(libopenblas-dev liblapacke-dev libzmq3-dev libpq-dev pkg-config unzip iproute2 chromium)
+# chromium: the status page's browser test (headless). libdnnl-dev: oneDNN, the bf16 and int8 products.
+packages=(libopenblas-dev liblapacke-dev libzmq3-dev libpq-dev libdnnl-dev pkg-config unzip iproute2 chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

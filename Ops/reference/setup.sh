@@ -24,6 +24,9 @@ ST_SPEC=${DRIFTLESS_ST_SPEC:-sentence-transformers==6.2.0}
 TRANSFORMERS_SPEC=${DRIFTLESS_TRANSFORMERS_SPEC:-transformers==5.24.0}
 # pytrec_eval (trec_eval's C code) scores runs for eval_reference.py.
 TREC_EVAL_SPEC=${DRIFTLESS_TREC_EVAL_SPEC:-pytrec-eval-terrier==0.5.11}
+# ONNX Runtime and its int8 dynamic quantization: the other baseline of Ops/bench.sh
+# (bench_onnx.py exports the model with torch.onnx, which needs onnx and onnxscript).
+ONNX_SPECS=${DRIFTLESS_ONNX_SPECS:-onnxruntime==1.32.0 onnx==1.23.2 onnxscript==0.7.2}
 
 command -v "$PYTHON" >/dev/null || die "reference: $PYTHON not found (set PYTHON=...)"
 
@@ -45,7 +48,7 @@ else
 fi
 
 # What this run asks for; the stamp's first line must equal it for the fast path.
-want="python=$pyversion torch=$(basename "$torch_spec") $ST_SPEC $TRANSFORMERS_SPEC $TREC_EVAL_SPEC"
+want="python=$pyversion torch=$(basename "$torch_spec") $ST_SPEC $TRANSFORMERS_SPEC $TREC_EVAL_SPEC $ONNX_SPECS"
 
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(head -1 "$STAMP")" = "$want" ]; then
   log "reference: venv present ($(sed -n 2p "$STAMP"))"
@@ -72,15 +75,16 @@ if [ -n "$torch_wheel" ]; then
 else
   log "reference: warning: no CPU torch wheel for cp$pytag in $TORCH_WHEELS; installing $torch_spec from PyPI"
 fi
-log "reference: installing $ST_SPEC $TRANSFORMERS_SPEC $TREC_EVAL_SPEC from PyPI"
+log "reference: installing $ST_SPEC $TRANSFORMERS_SPEC $TREC_EVAL_SPEC $ONNX_SPECS from PyPI"
 # pip's own output goes to stderr: stdout carries only the python path.
-"$VENV/bin/python" -m pip install --quiet "$torch_spec" "$ST_SPEC" "$TRANSFORMERS_SPEC" "$TREC_EVAL_SPEC" >&2
+# shellcheck disable=SC2086  # ONNX_SPECS is a list of specifiers
+"$VENV/bin/python" -m pip install --quiet "$torch_spec" "$ST_SPEC" "$TRANSFORMERS_SPEC" "$TREC_EVAL_SPEC" $ONNX_SPECS >&2
 
 # Check the install imports, and record the versions it got.
 versions=$("$VENV/bin/python" - <<'EOF'
 import importlib.metadata as md
-import pytrec_eval, sentence_transformers, torch, transformers  # noqa: F401  (must import)
-print(" ".join(f"{p}={md.version(p)}" for p in ("torch", "sentence-transformers", "transformers")))
+import onnxruntime, pytrec_eval, sentence_transformers, torch, transformers  # noqa: F401  (must import)
+print(" ".join(f"{p}={md.version(p)}" for p in ("torch", "sentence-transformers", "transformers", "onnxruntime")))
 EOF
 ) || die "reference: the new venv cannot import torch / sentence-transformers"
 printf '%s\n%s\n' "$want" "$versions" > "$STAMP.tmp"

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import LowPrecision
 
 /// A decoder-only transformer (Qwen3's architecture) run as an embedder: token ids in, one
 /// hidden vector per token out (after the final RMSNorm); pooling (last token, for these
@@ -16,7 +17,7 @@ struct DecoderTransformer: SequenceEncoder {
     let finalNorm: RMSNormalization
     let rotary: RotaryEmbedding
 
-    init(weights: ModelWeights, configuration c: TransformerConfiguration) throws {
+    init(weights: ModelWeights, configuration c: TransformerConfiguration, precision: Precision = .fp32) throws {
         guard let kind = c.architecture.decoder else {
             throw EmbeddingError.invalidConfiguration(
                 path: weights.path,
@@ -41,27 +42,27 @@ struct DecoderTransformer: SequenceEncoder {
             let qkNorms = kind == .qwen3
             return DecoderLayer(
                 inputNorm: try RMSNormalization(weights, p + "input_layernorm.weight", size: h, epsilon: eps),
-                queryKeyValue: Linear(stacking: [
+                queryKeyValue: try Linear(stacking: [
                     try linear("self_attn.q_proj", h, queryWidth, bias: c.attentionBias),
                     try linear("self_attn.k_proj", h, keyValueWidth, bias: c.attentionBias),
                     try linear("self_attn.v_proj", h, keyValueWidth, bias: c.attentionBias),
-                ]),
+                ]).lowered(to: precision),
                 queryNorm: qkNorms
                     ? try RMSNormalization(weights, p + "self_attn.q_norm.weight", size: d, epsilon: eps) : nil,
                 keyNorm: qkNorms
                     ? try RMSNormalization(weights, p + "self_attn.k_norm.weight", size: d, epsilon: eps) : nil,
-                attentionOutput: try linear("self_attn.o_proj", queryWidth, h),
+                attentionOutput: try linear("self_attn.o_proj", queryWidth, h).lowered(to: precision),
                 postAttentionNorm: try RMSNormalization(
                     weights,
                     p + "post_attention_layernorm.weight",
                     size: h,
                     epsilon: eps
                 ),
-                gateUp: Linear(stacking: [
+                gateUp: try Linear(stacking: [
                     try linear("mlp.gate_proj", h, c.intermediateSize),
                     try linear("mlp.up_proj", h, c.intermediateSize),
-                ]),
-                down: try linear("mlp.down_proj", c.intermediateSize, h),
+                ]).lowered(to: precision),
+                down: try linear("mlp.down_proj", c.intermediateSize, h).lowered(to: precision),
                 heads: c.heads,
                 keyValueHeads: c.keyValueHeads,
                 headSize: d

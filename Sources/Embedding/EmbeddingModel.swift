@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+@_exported import LowPrecision
 
 /// A sentence-transformers model folder, loaded: tokenizer → encoder →
 /// pooling → optional L2 normalisation, with its prompts and the content hash
@@ -19,8 +20,13 @@ public struct EmbeddingModel: Sendable {
 
     public subscript<T>(dynamicMember keyPath: KeyPath<ModelFolder, T>) -> T { metadata[keyPath: keyPath] }
 
-    /// Loads the model in `path`. Errors name the file and setting at fault.
-    public init(folder path: String) throws {
+    /// The number format of its dense layers' products (``Precision``): part of its identity.
+    public let precision: Precision
+
+    /// Loads the model in `path`, its dense layers lowered to `precision`. Errors name the file
+    /// and setting at fault.
+    public init(folder path: String, precision: Precision = .fp32) throws {
+        self.precision = precision
         metadata = try ModelFolder(path: path)
         tokenizer = try TokenizerLoader.load(folder: metadata.folder)
         let vocabularySize = metadata.configuration.vocabularySize
@@ -33,8 +39,16 @@ public struct EmbeddingModel: Sendable {
         }
         encoder =
             metadata.configuration.architecture.isDecoder
-            ? try DecoderTransformer(weights: metadata.weights, configuration: metadata.configuration)
-            : try TransformerEncoder(weights: metadata.weights, configuration: metadata.configuration)
+            ? try DecoderTransformer(
+                weights: metadata.weights,
+                configuration: metadata.configuration,
+                precision: precision
+            )
+            : try TransformerEncoder(
+                weights: metadata.weights,
+                configuration: metadata.configuration,
+                precision: precision
+            )
     }
 
     /// This model with its vectors cut to their first `dimension` floats and re-normalised

@@ -1,11 +1,15 @@
 import LinearAlgebra
+import LowPrecision
 
 /// A dense layer `y = x Wᵀ + b` with PyTorch's weight layout (`out × in`, row-major).
 struct Linear: Sendable {
+    /// The float32 weights; empty once the layer is lowered to another precision.
     let weight: [Float]
     let bias: [Float]
     let inputs: Int
     let outputs: Int
+    /// The bfloat16 or int8 product that replaces the float32 one (``lowered(to:)``).
+    let lowPrecision: LowPrecisionProduct?
 
     init(weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
         precondition(weight.count == inputs * outputs && bias.count == outputs, "linear layer shape")
@@ -13,6 +17,32 @@ struct Linear: Sendable {
         self.bias = bias
         self.inputs = inputs
         self.outputs = outputs
+        lowPrecision = nil
+    }
+
+    private init(lowered product: LowPrecisionProduct, bias: [Float]) {
+        weight = []
+        self.bias = bias
+        inputs = product.inputs
+        outputs = product.outputs
+        lowPrecision = product
+    }
+
+    /// This layer multiplying in `precision`; its float32 weights are let go. Lower layers
+    /// after stacking them.
+    func lowered(to precision: Precision) throws -> Linear {
+        guard precision != .fp32 else { return self }
+        precondition(lowPrecision == nil, "a linear layer is lowered once")
+        return Linear(
+            lowered: try LowPrecisionProduct(
+                precision: precision,
+                weight: weight,
+                bias: bias,
+                inputs: inputs,
+                outputs: outputs
+            ),
+            bias: bias
+        )
     }
 
     /// Loads `NAME.weight` and `NAME.bias` (zeros when `hasBias` is false).
@@ -28,6 +58,7 @@ struct Linear: Sendable {
 
     /// Stacks layers with the same input along the output axis (Q, K and V in one product).
     init(stacking layers: [Linear]) {
+        precondition(layers.allSatisfy { $0.lowPrecision == nil }, "stack layers before lowering them")
         self.init(
             weight: layers.flatMap(\.weight),
             bias: layers.flatMap(\.bias),
@@ -44,6 +75,10 @@ struct Linear: Sendable {
     /// `y[rows × outputs] = x[rows × inputs] Wᵀ + b`, rows (or, for few rows, output columns)
     /// split across the pool.
     func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
+        if let lowPrecision {
+            lowPrecision.forward(x, rows: rows, into: y, pool: pool)
+            return
+        }
         weight.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 if rows < Self.skinnyRows {

@@ -1,5 +1,6 @@
 import Foundation
 import LinearAlgebra
+import LowPrecision
 
 /// A BERT or MPNet encoder: token ids in, one contextual vector per token out.
 ///
@@ -19,7 +20,7 @@ struct TransformerEncoder: SequenceEncoder {
     let layers: [EncoderLayer]
     let positionBias: RelativePositionBias?
 
-    init(weights: ModelWeights, configuration c: TransformerConfiguration) throws {
+    init(weights: ModelWeights, configuration c: TransformerConfiguration, precision: Precision = .fp32) throws {
         guard let kind = c.architecture.encoder else {
             throw EmbeddingError.invalidConfiguration(
                 path: weights.path,
@@ -53,15 +54,17 @@ struct TransformerEncoder: SequenceEncoder {
                     )
                 }
             return EncoderLayer(
-                queryKeyValue: Linear(stacking: [
+                queryKeyValue: try Linear(stacking: [
                     try Linear(weights, p + names.q, inputs: h, outputs: h),
                     try Linear(weights, p + names.k, inputs: h, outputs: h),
                     try Linear(weights, p + names.v, inputs: h, outputs: h),
-                ]),
-                attentionOutput: try Linear(weights, p + names.o, inputs: h, outputs: h),
+                ]).lowered(to: precision),
+                attentionOutput: try Linear(weights, p + names.o, inputs: h, outputs: h).lowered(to: precision),
                 attentionNorm: try LayerNormalization(weights, p + names.norm, size: h, epsilon: eps),
-                intermediate: try Linear(weights, p + "intermediate.dense", inputs: h, outputs: c.intermediateSize),
-                output: try Linear(weights, p + "output.dense", inputs: c.intermediateSize, outputs: h),
+                intermediate: try Linear(weights, p + "intermediate.dense", inputs: h, outputs: c.intermediateSize)
+                    .lowered(to: precision),
+                output: try Linear(weights, p + "output.dense", inputs: c.intermediateSize, outputs: h)
+                    .lowered(to: precision),
                 outputNorm: try LayerNormalization(weights, p + "output.LayerNorm", size: h, epsilon: eps),
                 heads: c.heads
             )

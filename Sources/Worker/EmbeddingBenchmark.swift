@@ -37,6 +37,9 @@ public struct EmbeddingBenchmark: Sendable {
         public var openblasCore: String
         /// The kernel of products with fewer than 48 rows (short batches: queries).
         public var skinnyKernel: String
+        /// The number format of the dense layers' products, and the kernel that ran them.
+        public var precision: String
+        public var precisionKernel: String
         public var openblasConfiguration: String
         /// `OPENBLAS_CORETYPE` as this process saw it ("" when unset).
         public var openblasCoretypeVariable: String
@@ -80,6 +83,8 @@ public struct EmbeddingBenchmark: Sendable {
             fractionOfSgemmPeak: gflop / seconds / peak,
             openblasCore: BLAS.coreName,
             skinnyKernel: SkinnyGemm.kernel.rawValue,
+            precision: model.precision.rawValue,
+            precisionKernel: OneDNN.kernel(for: model.precision),
             openblasConfiguration: BLAS.configuration,
             openblasCoretypeVariable: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
         )

@@ -25,6 +25,15 @@ struct ModelOptions: ParsableArguments {
     )
     var dimension: Int?
 
+    @Option(
+        name: .long,
+        help: """
+            Number format of the dense layers' products: fp32 (exact), bf16 (bfloat16 weights and inputs), \
+            int8 (8-bit weights per channel, inputs quantized per row at run time).
+            """
+    )
+    var precision: String = Precision.fp32.rawValue
+
     @Flag(name: .long, help: "Log more detail.")
     var verbose = false
 
@@ -33,6 +42,11 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("--threads must be between 1 and 256 (got \(threads))")
         }
         guard tokenBudget >= 1 else { throw ValidationError("--token-budget must be positive (got \(tokenBudget))") }
+        do {
+            _ = try Precision(setting: precision)
+        } catch {
+            throw ValidationError("--precision: \(error)")
+        }
         if let dimension, dimension < 1 {
             throw ValidationError("--dimension must be positive (got \(dimension))")
         }
@@ -48,7 +62,8 @@ struct ModelOptions: ParsableArguments {
     func loadModel(logger: Logger) throws -> EmbeddingModel {
         let clock = ContinuousClock()
         var model: EmbeddingModel?
-        let elapsed = try clock.measure { model = try EmbeddingModel(folder: self.model) }
+        let precision = try Precision(setting: self.precision)
+        let elapsed = try clock.measure { model = try EmbeddingModel(folder: self.model, precision: precision) }
         var loaded = model!
         if let dimension { loaded = try loaded.truncated(to: dimension) }
         logger.info(
@@ -56,7 +71,9 @@ struct ModelOptions: ParsableArguments {
             metadata: [
                 "model": "\(loaded.name)", "architecture": "\(loaded.architecture)", "dimension": "\(loaded.dimension)",
                 "max_seq_length": "\(loaded.maxSequenceLength)", "pooling": "\(loaded.pooling.strategy)",
-                "normalize": "\(loaded.normalize)", "weights_sha256": "\(loaded.weightsHash.prefix(16))…",
+                "normalize": "\(loaded.normalize)", "precision": "\(loaded.precision)",
+                "kernel": "\(OneDNN.kernel(for: loaded.precision))",
+                "weights_sha256": "\(loaded.weightsHash.prefix(16))…",
                 "seconds": "\(elapsed)",
             ]
         )

@@ -36,6 +36,50 @@ struct EmbedCommandTests {
         }
     }
 
+    @Test(
+        "--precision on a CPU without VNNI or bfloat16 (forced by ONEDNN_MAX_CPU_ISA=AVX2) takes the fallback paths and stays close to float32",
+        arguments: ["bf16", "int8"]
+    )
+    func precisionFallback(_ precision: String) throws {
+        let reference = try TestResources.jsonLines(TestResources.fixture("all-MiniLM-L6-v2.reference.jsonl"))
+        // Printable texts only: `worker embed` refuses the fixture's NUL character by design.
+        let usable = reference.prefix(60).filter { !($0["text"] as! String).contains("\u{0}") }
+        let lines = try usable.map { line in
+            String(
+                decoding: try JSONSerialization.data(withJSONObject: ["_id": line["id"]!, "text": line["text"]!]),
+                as: UTF8.self
+            )
+        }
+        let input = try TestResources.temporaryFile("in.jsonl", Array(lines.joined(separator: "\n").utf8))
+        let arguments = [
+            "embed", "--model", TestResources.minilm, "--input", input, "--output", input + ".out", "--precision",
+            precision,
+        ]
+        let run = try TestResources.run(
+            TestResources.workerExecutable,
+            arguments,
+            environment: ["ONEDNN_MAX_CPU_ISA": "AVX2"]
+        )
+        #expect(run.status == 0, "\(run.stderr)")
+        // The log names the fallback kernel.
+        #expect(run.stderr.contains(precision == "bf16" ? "bf16-rounded sgemm" : "7-bit inputs"), "\(run.stderr)")
+        let written = try TestResources.jsonLines(URL(fileURLWithPath: input + ".out"))
+        #expect(written.count == usable.count)
+        var worst: Float = 1
+        var largestDifference: Float = 0
+        for (line, out) in zip(usable, written) {
+            let comparison = VectorComparison(
+                (out["embedding"] as! [Double]).map(Float.init),
+                (line["embedding"] as! [Double]).map(Float.init)
+            )
+            worst = min(worst, comparison.cosine)
+            largestDifference = max(largestDifference, comparison.maximumDifference)
+        }
+        print("fallback \(precision): worst cosine to fp32 \(worst) on \(usable.count) texts")
+        #expect(worst >= (precision == "bf16" ? 0.9995 : 0.95))
+        #expect(largestDifference > 1e-4, "vectors equal float32's: --precision \(precision) was not applied")
+    }
+
     @Test("--dimension keeps the first D dimensions, re-normalised; beyond the model it is refused by name")
     func matryoshka() throws {
         let decoder = TestResources.fixture("tiny-qwen3-embedding").path

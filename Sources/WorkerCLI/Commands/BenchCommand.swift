@@ -50,6 +50,7 @@ struct BenchCommand: ParsableCommand {
                 print(
                     """
                     model            \(report.model) (max_seq_length \(report.maxSequenceLength))
+                    precision        \(report.precision): \(report.precisionKernel)
                     documents        \(report.documents) (\(report.tokens) tokens)
                     threads          \(report.threads), token budget \(report.tokenBudget)
                     time             \(String(format: "%.2f", report.seconds)) s
