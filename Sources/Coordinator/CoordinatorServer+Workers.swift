@@ -98,7 +98,8 @@ extension CoordinatorServer {
                     guard let registered = try catalog.model(named: model.name) else { continue }
                     let samePrompts = model.prompts.map { ModelFolder.samePrompts($0, registered.prompts) } ?? true
                     if registered.weightsHash == model.weightsHash && samePrompts {
-                        accepted.insert(model.name)
+                        // Dealt `NAME` for float32, `NAME:int8` … for the precisions it runs (ModelName.workerKey).
+                        accepted.formUnion(model.runnableNames)
                     } else {
                         let reason =
                             registered.weightsHash != model.weightsHash

@@ -143,8 +143,10 @@ public struct ShardScheduler: Sendable {
     /// The worker cannot run `model` (it failed to load it): none of its shards go there again.
     public mutating func disable(model: String, on id: String, reason: String) {
         guard workers[id] != nil else { return }
-        workers[id]!.models.remove(model)
-        workers[id]!.unhealthy[model] = reason
+        // What it was dealt the shard as: the folder, or `FOLDER:PRECISION` (a cut needs nothing more).
+        let key = ModelName(model).workerKey
+        workers[id]!.models.remove(key)
+        workers[id]!.unhealthy[key] = reason
     }
 
     /// The worker's database failed a commit: deal it nothing for a while.
@@ -228,7 +230,7 @@ public struct ShardScheduler: Sendable {
         for worker in ready {
             if let position = queue.firstIndex(where: {
                 shards[$0].map {
-                    worker.models.contains(ModelName($0.model).folder)
+                    worker.models.contains(ModelName($0.model).workerKey)
                         && !($0.awaitingSecondWorker && $0.failedOn.contains(worker.id))
                 } ?? false
             }) {
@@ -242,7 +244,7 @@ public struct ShardScheduler: Sendable {
         // Only workers with nothing in hand take copies, of shards held by a single lease for 1.5× the usual time.
         for worker in ready where worker.leases.isEmpty {
             let slow = shards.values.filter { shard in
-                worker.models.contains(ModelName(shard.model).folder) && shard.leases.count == 1
+                worker.models.contains(ModelName(shard.model).workerKey) && shard.leases.count == 1
                     && shard.leases.allSatisfy {
                         leases[$0].map { now - $0.granted > max(2, 1.5 * mean) && $0.worker != worker.id } ?? false
                     }
@@ -386,7 +388,7 @@ public struct ShardScheduler: Sendable {
         var alone: [ShardRecord] = []
         for (id, shard) in shards where shard.awaitingSecondWorker && shard.leases.isEmpty {
             let another = workers.values.contains {
-                $0.models.contains(ModelName(shard.model).folder) && !shard.failedOn.contains($0.id)
+                $0.models.contains(ModelName(shard.model).workerKey) && !shard.failedOn.contains($0.id)
             }
             if another {
                 shards[id]?.aloneSince = nil

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Wire
 
 /// What the coordinator makes of each message a worker sends, as a pure state machine over the
@@ -81,7 +82,7 @@ public struct WorkerSessions {
             case .worker:
                 // A machine fault: this worker gets no more of the model's shards; the others carry on.
                 if let model = scheduler.shards[failure.shard]?.model,
-                    scheduler.workers[worker]?.unhealthy[model] == nil
+                    scheduler.workers[worker]?.unhealthy[ModelName(model).workerKey] == nil
                 {
                     scheduler.disable(model: model, on: worker, reason: failure.error)
                     disabled = model

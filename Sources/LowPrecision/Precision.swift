@@ -12,6 +12,13 @@ public enum Precision: String, Sendable, Codable, CaseIterable, CustomStringConv
 
     public var description: String { rawValue }
 
+    /// Of `asked`, the precisions a worker offers to a coordinator on this CPU: every worker's
+    /// vectors of one precision must be the same, and without VNNI int8 inputs are quantized to
+    /// 7 bits instead of 8 (other vectors), so int8 is left out there.
+    public static func offered(_ asked: [Precision]) -> [Precision] {
+        asked.filter { $0 != .int8 || OneDNN.hasVNNI }
+    }
+
     /// Parses a setting's value, naming the choices when it is none of them.
     public init(setting value: String) throws(PrecisionError) {
         guard let precision = Precision(rawValue: value.lowercased()) else {

@@ -34,7 +34,9 @@ public final class QueryEncoder: QueryEmbedding {
             throw .modelMissing(model: name, folder: modelsFolder)
         }
         do {
-            let loaded = try EmbeddingModel(folder: folder)
+            // Queries in the precision its index's documents were embedded in (FOLDER:int8 …).
+            let precision = Precision(rawValue: registered.precision) ?? .fp32
+            let loaded = try EmbeddingModel(folder: folder, precision: precision)
             // A Matryoshka record (FOLDER@D) queries with the first D dimensions, as its index holds them.
             model = try ModelName(registered.name).dimension.map { try loaded.truncated(to: $0) } ?? loaded
         } catch {

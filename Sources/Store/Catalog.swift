@@ -12,13 +12,14 @@ public struct Catalog {
         try connection.during("registering model \(model.name)") {
             try connection.execute(
                 """
-                INSERT INTO models (name, architecture, dimension, pooling, normalized, max_seq_length, prompts, weights_hash)
-                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (name) DO NOTHING
+                INSERT INTO models (name, architecture, dimension, pooling, normalized, max_seq_length, prompts, weights_hash,
+                    precision)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT (name) DO NOTHING
                 """,
                 [
                     model.name, model.architecture, String(model.dimension), model.pooling,
                     model.normalized ? "t" : "f",
-                    String(model.maxSequenceLength), model.prompts, model.weightsHash,
+                    String(model.maxSequenceLength), model.prompts, model.weightsHash, model.precision,
                 ]
             )
         }
@@ -26,25 +27,31 @@ public struct Catalog {
         return registered
     }
 
-    /// The model registered as `name`. A Matryoshka name (`FOLDER@D`, ``ModelName``) of a
-    /// registered model is registered on first use, with dimension `D` and the model's weights
-    /// hash; a `D` beyond the model's dimension is refused.
+    /// The model registered as `name`. A variant name (``ModelName``: `FOLDER@D`, `FOLDER:int8`,
+    /// `FOLDER@D:bf16`) of a registered folder's model is registered on first use, with the
+    /// model's weights hash and prompts, dimension `D` and the precision; a `D` beyond the
+    /// model's dimension is refused.
     public func model(named name: String) throws(StoreError) -> ModelRecord? {
         let rows = try connection.during("reading model \(name)") {
             try connection.execute("SELECT * FROM models WHERE name = $1", [name])
         }
         if !rows.isEmpty { return Self.model(rows, 0) }
         let parsed = ModelName(name)
-        guard let dimension = parsed.dimension, var variant = try model(named: parsed.folder) else { return nil }
-        guard dimension <= variant.dimension else {
-            throw .invalid(
-                "model \(name): \(dimension) dimensions asked of \(parsed.folder), which makes \(variant.dimension)-d vectors "
-                    + "(a Matryoshka dimension must be 1 to \(variant.dimension))"
-            )
+        guard parsed.dimension != nil || parsed.precision != nil, parsed.folder != name,
+            var variant = try model(named: parsed.folder)
+        else { return nil }
+        if let dimension = parsed.dimension {
+            guard dimension <= variant.dimension else {
+                throw .invalid(
+                    "model \(name): \(dimension) dimensions asked of \(parsed.folder), which makes \(variant.dimension)-d vectors "
+                        + "(a Matryoshka dimension must be 1 to \(variant.dimension))"
+                )
+            }
+            variant.dimension = dimension
+            variant.normalized = true
         }
         variant.name = name
-        variant.dimension = dimension
-        variant.normalized = true
+        variant.precision = parsed.precision ?? "fp32"
         return try register(variant)
     }
 
@@ -65,7 +72,8 @@ public struct Catalog {
             normalized: rows.value(row, prefix + "normalized") == "t",
             maxSequenceLength: rows.int(row, prefix + "max_seq_length") ?? 0,
             prompts: rows.value(row, prefix + "prompts") ?? "{}",
-            weightsHash: rows.value(row, prefix + "weights_hash") ?? ""
+            weightsHash: rows.value(row, prefix + "weights_hash") ?? "",
+            precision: rows.value(row, prefix + "precision") ?? "fp32"
         )
     }
 

@@ -12,6 +12,8 @@ public struct ModelRecord: Sendable, Equatable {
     /// The prompts as a JSON object's text.
     public var prompts: String
     public var weightsHash: String
+    /// The number format its dense layers multiply in: "fp32", "bf16" or "int8" (``ModelName``).
+    public var precision: String
 
     public init(
         id: Int64 = 0,
@@ -22,7 +24,8 @@ public struct ModelRecord: Sendable, Equatable {
         normalized: Bool,
         maxSequenceLength: Int,
         prompts: String,
-        weightsHash: String
+        weightsHash: String,
+        precision: String = "fp32"
     ) {
         self.id = id
         self.name = name
@@ -33,30 +36,54 @@ public struct ModelRecord: Sendable, Equatable {
         self.maxSequenceLength = maxSequenceLength
         self.prompts = prompts
         self.weightsHash = weightsHash
+        self.precision = precision
     }
 }
 
 /// A registered model's name: a model folder's name, or `FOLDER@D` for the first `D`
 /// dimensions of that model's vectors, re-normalised (a Matryoshka cut: models trained with
-/// Matryoshka representation learning keep most of their quality in a prefix).
+/// Matryoshka representation learning keep most of their quality in a prefix), and either with
+/// `:bf16` or `:int8` for the model run in that precision (`FOLDER@D:int8`): each is a model of
+/// its own in the registry, so one index holds vectors of one precision.
 public struct ModelName: Sendable, Equatable {
     /// The model folder (and the name workers announce it by).
     public let folder: String
     /// The Matryoshka dimension, when the name asks for one.
     public let dimension: Int?
+    /// "bf16" or "int8" when the name asks for one; nil for float32.
+    public let precision: String?
+
+    /// The precisions a name may ask for; float32 is a name without one.
+    public static let lowPrecisions = ["bf16", "int8"]
 
     public init(_ name: String) {
-        if let at = name.lastIndex(of: "@"), let dimension = Int(name[name.index(after: at)...]), dimension > 0 {
-            folder = String(name[..<at])
+        var rest = Substring(name)
+        if let colon = rest.lastIndex(of: ":"), Self.lowPrecisions.contains(String(rest[rest.index(after: colon)...])) {
+            precision = String(rest[rest.index(after: colon)...])
+            rest = rest[..<colon]
+        } else {
+            precision = nil
+        }
+        if let at = rest.lastIndex(of: "@"), let dimension = Int(rest[rest.index(after: at)...]), dimension > 0 {
+            folder = String(rest[..<at])
             self.dimension = dimension
         } else {
-            folder = name
+            folder = String(rest)
             dimension = nil
         }
     }
 
     /// The name of `folder`'s model cut to `dimension`.
     public static func variant(_ folder: String, dimension: Int) -> String { "\(folder)@\(dimension)" }
+
+    /// `name` run in `precision` ("fp32" leaves it as it is).
+    public static func variant(_ name: String, precision: String) -> String {
+        precision == "fp32" ? name : "\(name):\(precision)"
+    }
+
+    /// How a worker that can run this name's model announces it: the folder, with `:PRECISION`
+    /// for a lowered one (the Matryoshka cut needs nothing more of a worker).
+    public var workerKey: String { Self.variant(folder, precision: precision ?? "fp32") }
 }
 
 extension ModelRecord {
@@ -65,7 +92,7 @@ extension ModelRecord {
         (try? JSONSerialization.jsonObject(with: Data(prompts.utf8)) as? [String: String])?["query"]
     }
 
-    /// The model folder the record's vectors come from (its name less any `@D`).
+    /// The model folder the record's vectors come from (its name less any `@D` or `:PRECISION`).
     public var folderName: String { ModelName(name).folder }
 }
 

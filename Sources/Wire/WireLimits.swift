@@ -89,6 +89,11 @@ extension WorkerMessage: WireValidatable {
                     (model.prompts?.utf8.count ?? 0) <= 65_536,
                     "hello: model \(model.name)'s prompts of \(model.prompts?.utf8.count ?? 0) bytes (at most 65,536)"
                 )
+                try WireError.check(
+                    (model.precisions ?? []).allSatisfy { ["fp32", "bf16", "int8"].contains($0) }
+                        && (model.precisions?.count ?? 0) <= 3,
+                    "hello: model \(model.name)'s precisions \(model.precisions ?? []) (each one of fp32, bf16, int8)"
+                )
             }
         case .ready(let credit):
             try WireError.check(

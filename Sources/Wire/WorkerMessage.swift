@@ -45,11 +45,27 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
         /// worker with other prompts would index documents unlike the rest of the index. Absent
         /// from workers older than this field.
         public var prompts: String?
-        public init(name: String, weightsHash: String, dimension: Int, prompts: String? = nil) {
+        /// The precisions the worker runs the model in ("fp32", "bf16", "int8"): it is dealt only
+        /// shards of indexes whose model (`FOLDER:PRECISION`) is in one of them. Absent from
+        /// workers older than this field, which run float32 only.
+        public var precisions: [String]?
+        public init(
+            name: String,
+            weightsHash: String,
+            dimension: Int,
+            prompts: String? = nil,
+            precisions: [String]? = nil
+        ) {
             self.name = name
             self.weightsHash = weightsHash
             self.dimension = dimension
             self.prompts = prompts
+            self.precisions = precisions
+        }
+
+        /// The names this announcement lets the worker be dealt: `NAME` for float32, `NAME:PRECISION` for the others.
+        public var runnableNames: [String] {
+            (precisions ?? ["fp32"]).map { $0 == "fp32" ? name : "\(name):\($0)" }
         }
     }
 

@@ -15,11 +15,15 @@ final class ModelShelf {
     private var loaded: [String: SentenceEmbedder] = [:]
     private let threads: Int
     private let tokenBudget: Int
+    /// The precisions this worker runs its models in (`worker --precisions`, less int8 where the
+    /// CPU lacks VNNI: ``Precision/offered(_:)``).
+    let precisions: [Precision]
 
     /// Reads each model folder's configuration and hashes its weights (no model is loaded yet).
-    init(folder: String, threads: Int, tokenBudget: Int) throws {
+    init(folder: String, threads: Int, tokenBudget: Int, precisions: [Precision] = Precision.allCases) throws {
         self.threads = threads
         self.tokenBudget = tokenBudget
+        self.precisions = precisions
         let base = URL(fileURLWithPath: folder, isDirectory: true)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base.path) else {
             throw WorkerError.setting("--models \(folder): no such folder")
@@ -37,7 +41,8 @@ final class ModelShelf {
                     name: name,
                     weightsHash: model.weightsHash,
                     dimension: model.dimension,
-                    prompts: model.promptsRecord
+                    prompts: model.promptsRecord,
+                    precisions: precisions.map(\.rawValue)
                 )
             )
         }
@@ -61,7 +66,13 @@ final class ModelShelf {
         guard let entry = entries[parsed.folder] else {
             throw WorkerError.setting("model \(parsed.folder) is not in the models folder")
         }
-        var model = try EmbeddingModel(folder: entry.path)
+        let precision = Precision(rawValue: parsed.precision ?? "fp32") ?? .fp32
+        guard precisions.contains(precision) else {
+            throw WorkerError.setting(
+                "model \(name): this worker does not run \(precision) (its precisions: \(precisions))"
+            )
+        }
+        var model = try EmbeddingModel(folder: entry.path, precision: precision)
         if let dimension = parsed.dimension { model = try model.truncated(to: dimension) }
         let embedder = SentenceEmbedder(
             model: model,

@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import Logging
 import PostgresClient
@@ -33,16 +34,26 @@ public final class WorkerAgent {
     /// Runs until stopped (returns) or refused (throws).
     public func run() throws {
         logger.info("worker starting", metadata: configuration.redactedSummary.mapValues { .string($0) })
+        let offered = Precision.offered(configuration.precisions)
+        if offered != configuration.precisions {
+            logger.warning(
+                "int8 not offered: this CPU lacks VNNI, so its int8 vectors (7-bit inputs) would differ from other workers'",
+                metadata: ["onednn_isa": "\(OneDNN.instructionSet)"]
+            )
+        }
+        guard !offered.isEmpty else { throw WorkerError.setting("--precisions: none of them runs on this CPU") }
         let shelf = try ModelShelf(
             folder: configuration.modelsFolder,
             threads: configuration.threads,
-            tokenBudget: configuration.tokenBudget
+            tokenBudget: configuration.tokenBudget,
+            precisions: offered
         )
         for model in shelf.announcements {
             logger.info(
                 "model available",
                 metadata: [
                     "model": "\(model.name)", "dimension": "\(model.dimension)",
+                    "precisions": "\((model.precisions ?? []).joined(separator: ","))",
                     "sha256": "\(model.weightsHash.prefix(16))…",
                 ]
             )

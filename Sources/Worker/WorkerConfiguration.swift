@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import PostgresClient
 
@@ -13,6 +14,8 @@ public struct WorkerConfiguration: Sendable {
     /// Shards in hand at once: one embedding, the rest already on their way.
     public var credit = 2
     public var id: String
+    /// The precisions it runs models in (`--precisions`); int8 is offered only where the CPU has VNNI.
+    public var precisions = Precision.allCases
     public var keysFolder: String?
     public var metricsPort: Int?
     public var metricsHost = "127.0.0.1"
@@ -40,6 +43,7 @@ public struct WorkerConfiguration: Sendable {
             "worker": id, "coordinator": coordinator, "database": PostgresURL.redacted(databaseURL),
             "models": modelsFolder,
             "threads": "\(threads)", "credit": "\(credit)", "keys": keysFolder ?? "none",
+            "precisions": precisions.map(\.rawValue).joined(separator: ","),
         ]
     }
 }

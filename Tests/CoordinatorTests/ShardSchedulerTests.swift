@@ -40,6 +40,49 @@ struct ShardSchedulerTests {
         #expect(s.queue == [3])
     }
 
+    @Test("a model's precision and cut: X:int8 goes only to a worker that runs X in int8; X@16 to any that has X")
+    func precisionAndCut() {
+        var s = scheduler()
+        s.add(shards(1), model: "m:int8")
+        s.add(
+            shards(1, job: 2).map {
+                var r = $0
+                r.id = 2
+                return r
+            },
+            model: "m@16"
+        )
+        // What a hello with precisions ["fp32"] and ["fp32", "int8"] lets a worker be dealt.
+        let fp32 = WorkerMessage.ModelAnnouncement(name: "m", weightsHash: "h", dimension: 8, precisions: ["fp32"])
+        let both = WorkerMessage.ModelAnnouncement(
+            name: "m",
+            weightsHash: "h",
+            dimension: 8,
+            precisions: ["fp32", "int8"]
+        )
+        #expect(both.runnableNames == ["m", "m:int8"])
+        #expect(WorkerMessage.ModelAnnouncement(name: "m", weightsHash: "h", dimension: 8).runnableNames == ["m"])
+        s.join(id: "a", host: "h", threads: 1, models: Set(fp32.runnableNames), now: 0)
+        s.addCredit("a", 5)
+        #expect(s.nextDeal(now: 0) == .shard(worker: "a", shard: 2))
+        #expect(s.nextDeal(now: 0) == nil, "an fp32-only worker was dealt an int8 shard")
+        s.join(id: "b", host: "h", threads: 1, models: Set(both.runnableNames), now: 0)
+        s.addCredit("b", 1)
+        #expect(s.nextDeal(now: 0) == .shard(worker: "b", shard: 1))
+    }
+
+    @Test("model names: FOLDER, FOLDER@D, FOLDER:PRECISION and both; other suffixes are part of the folder's name")
+    func modelNames() {
+        let both = ModelName("all-MiniLM-L6-v2@128:int8")
+        #expect(both.folder == "all-MiniLM-L6-v2" && both.dimension == 128 && both.precision == "int8")
+        #expect(both.workerKey == "all-MiniLM-L6-v2:int8")
+        #expect(ModelName("m:bf16").workerKey == "m:bf16" && ModelName("m:bf16").dimension == nil)
+        #expect(ModelName("m@64").workerKey == "m" && ModelName("m@64").precision == nil)
+        #expect(ModelName("org:model").folder == "org:model" && ModelName("org:model").precision == nil)
+        #expect(ModelName.variant("m@64", precision: "int8") == "m@64:int8")
+        #expect(ModelName.variant("m", precision: "fp32") == "m")
+    }
+
     @Test("idle workers take turns: one that was never dealt a shard goes before one that just finished")
     func idleWorkersTakeTurns() {
         var s = scheduler()

@@ -133,6 +133,29 @@ struct WireProtocolTests {
         }
     }
 
+    @Test("a hello's precisions round-trip; an unknown one, or too many, is refused as invalid")
+    func helloPrecisions() throws {
+        func hello(_ precisions: [String]?) -> WorkerMessage {
+            .hello(
+                .init(
+                    worker: "w",
+                    host: "h",
+                    version: "v",
+                    threads: 1,
+                    models: [.init(name: "m", weightsHash: "h", dimension: 8, precisions: precisions)]
+                )
+            )
+        }
+        for fine in [nil, ["fp32"], ["fp32", "bf16", "int8"]] {
+            #expect(try WireProtocol.decode(WorkerMessage.self, from: WireProtocol.encode(hello(fine))) == hello(fine))
+        }
+        for bad in [["fp8"], ["fp32", "bf16", "int8", "int8"]] {
+            #expect(throws: WireError.self) {
+                try WireProtocol.decode(WorkerMessage.self, from: WireProtocol.encode(hello(bad)))
+            }
+        }
+    }
+
     @Test("lists inside messages are capped: models in a hello, leases in a heartbeat, documents in a chunk")
     func listsCapped() throws {
         let models = (0...WireLimits.modelsPerHello).map {

@@ -25,7 +25,19 @@ struct ModelsCommand: ParsableCommand {
         @Argument(help: "The model's name: the name of its folder.") var name: String
         @Option(name: .long, help: "The model folder (config.json, model.safetensors, tokenizer files).") var path:
             String
+        @Option(
+            name: .long,
+            help:
+                "Register the model run in this precision (fp32, bf16, int8) as NAME:PRECISION: its own model in the registry, so indexes of it hold vectors of that one precision."
+        )
+        var precision = "fp32"
         @OptionGroup var database: DatabaseOptions
+
+        func validate() throws {
+            guard precision == "fp32" || ModelName.lowPrecisions.contains(precision) else {
+                throw ValidationError("--precision must be fp32, bf16 or int8, not \(precision)")
+            }
+        }
 
         func run() throws {
             let folderName = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
@@ -46,16 +58,35 @@ struct ModelsCommand: ParsableCommand {
                         )
                     }
                     print("model \(name) is registered already, with these weights")
+                    if precision != "fp32",
+                        let variant = try catalog.model(named: ModelName.variant(name, precision: precision))
+                    {
+                        print("registered \(Self.describe(variant))")
+                    }
                     return
                 }
                 let registered = try catalog.register(record)
                 print("registered \(Self.describe(registered))")
+                if precision != "fp32",
+                    let variant = try catalog.model(named: ModelName.variant(name, precision: precision))
+                {
+                    print("registered \(Self.describe(variant))")
+                }
             } catch { throw fail(error) }
         }
 
+        /// A precision with its quantization parameters, as the registry lists it.
+        static let precisionDescription = [
+            "fp32": "fp32",
+            "bf16": "bf16 (weights and layer inputs rounded to bfloat16, sums in float32)",
+            "int8":
+                "int8 (weights s8 per output channel, symmetric; layer inputs u8 per row at run time, asymmetric, 255 levels; sums in int32)",
+        ]
+
         static func describe(_ model: ModelRecord) -> String {
             "\(model.name): \(model.architecture), \(model.dimension)-d, \(model.pooling) pooling\(model.normalized ? ", normalised" : ""), "
-                + "\(model.maxSequenceLength) tokens, prompts \(model.prompts), weights sha256 \(model.weightsHash.prefix(12))…"
+                + "\(model.maxSequenceLength) tokens, prompts \(model.prompts), weights sha256 \(model.weightsHash.prefix(12))…, "
+                + Self.precisionDescription[model.precision, default: model.precision]
         }
     }
 

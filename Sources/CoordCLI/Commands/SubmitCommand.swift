@@ -46,6 +46,13 @@ struct SubmitCommand: ParsableCommand {
     @Option(
         name: .long,
         help:
+            "Run the model in this precision (fp32, bf16, int8): the index's model is registered as MODEL:PRECISION, and only workers that run it get its shards. Fixed when the index is made."
+    )
+    var precision: String?
+
+    @Option(
+        name: .long,
+        help:
             "The task of the new index's queries, filled into the query prompt of models that take one (LLM embedders: \"Instruct: {task}\\nQuery:\"). Documents get none. Fixed when the index is made."
     )
     var instruction: String?
@@ -81,6 +88,14 @@ struct SubmitCommand: ParsableCommand {
             throw ValidationError("--shard-size must be between 1 and 100000")
         }
         guard !index.isEmpty else { throw ValidationError("--index must not be empty") }
+        if let precision {
+            guard precision == "fp32" || ModelName.lowPrecisions.contains(precision) else {
+                throw ValidationError("--precision must be fp32, bf16 or int8, not \(precision)")
+            }
+            guard let model, !model.isEmpty else {
+                throw ValidationError("--precision needs --model: it names the model run in that precision")
+            }
+        }
         if let dimension {
             guard dimension > 0 else { throw ValidationError("--dimension must be positive, not \(dimension)") }
             guard let model, !model.isEmpty else {
@@ -91,8 +106,9 @@ struct SubmitCommand: ParsableCommand {
 
     func run() throws {
         let connection = try client.client()
-        // MODEL@D: the registry records the cut as a model of its own (Store's ModelName).
-        let modelName = dimension.map { "\(model ?? "")@\($0)" } ?? model ?? ""
+        // MODEL@D, MODEL:int8: the registry records each as a model of its own (Store's ModelName).
+        let cut = dimension.map { "\(model ?? "")@\($0)" } ?? model ?? ""
+        let modelName = ModelName.variant(cut, precision: precision ?? "fp32")
         var submission = CorpusSubmission(path: corpus, index: index, model: modelName)
         submission.shardSize = shardSize
         submission.skipInvalid = skipInvalid
@@ -168,12 +184,12 @@ struct JobWatcher {
     /// the coordinator knows runs the job's model (nil otherwise, or from an older coordinator).
     static func nobodyCanRun(_ job: StatusReport.JobStatus, _ report: StatusReport, remaining: Int) -> String? {
         guard remaining > 0, job.state == .running else { return nil }
-        let folder = ModelName(job.model).folder
+        let key = ModelName(job.model).workerKey
         var refusals: [String] = []
         for worker in report.workers {
             guard let models = worker.models else { return nil }
-            if models.contains(folder) { return nil }
-            refusals += worker.problems.filter { $0.hasPrefix("cannot run \(folder):") }.map { "\(worker.id): \($0)" }
+            if models.contains(key) { return nil }
+            refusals += worker.problems.filter { $0.hasPrefix("cannot run \(key):") }.map { "\(worker.id): \($0)" }
         }
         let connected =
             report.workers.isEmpty

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Embedding
 import Foundation
 import Logging
 import PostgresClient
@@ -66,6 +67,15 @@ struct ServeCommand: ParsableCommand {
     )
     var stopSeconds = 20.0
 
+    @Option(
+        name: .long,
+        help: """
+            The precisions it runs models in, comma-separated: fp32, bf16, int8. It is dealt only shards of \
+            indexes in one of them (int8 only where the CPU has VNNI).
+            """
+    )
+    var precisions = "fp32,bf16,int8"
+
     @Option(name: .long, help: "The worker's id (default: host-pid-random).")
     var id: String?
 
@@ -86,9 +96,18 @@ struct ServeCommand: ParsableCommand {
         guard stopSeconds >= 0, stopSeconds.isFinite else {
             throw ValidationError("--stop-seconds must be 0 or more (got \(stopSeconds))")
         }
+        do { _ = try parsedPrecisions() } catch { throw ValidationError("--precisions: \(error)") }
         do { _ = try PostgresURL.resolve(flag: database, file: databaseFile) } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    func parsedPrecisions() throws -> [Precision] {
+        let list = try precisions.split(separator: ",").map {
+            try Precision(setting: String($0).trimmingCharacters(in: .whitespaces))
+        }
+        guard !list.isEmpty else { throw PrecisionError.unknown(precisions) }
+        return list
     }
 
     func run() throws {
@@ -111,6 +130,7 @@ struct ServeCommand: ParsableCommand {
         configuration.metricsHost = metricsHost
         configuration.commitRetrySeconds = commitRetrySeconds
         configuration.stopGraceSeconds = stopSeconds
+        configuration.precisions = try parsedPrecisions()
         if let id { configuration.id = id }
         let agent = WorkerAgent(configuration: configuration, logger: logger)
         let stop = agent.stopHandle

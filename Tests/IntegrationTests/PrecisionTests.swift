@@ -1,0 +1,82 @@
+import DriftlessTestSupport
+import Embedding
+import Foundation
+import Testing
+
+extension Integration {
+    /// An index in a lower precision: its own model in the registry, dealt only to workers that run
+    /// that precision, its documents and queries embedded in it.
+    @Suite("Precision")
+    struct PrecisionTests {
+        @Test(
+            "an int8 index: a worker that runs only fp32 gets none of its shards; one that runs int8 embeds all, and queries are int8's"
+        )
+        func int8Index() throws {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator()
+            let fp32Only = try cluster.startWorker(extra: ["--precisions", "fp32"])
+            #expect(fp32Only.log.contains("precisions=fp32"), "\(fp32Only.log)")
+            let (corpus, documents) = try TestResources.scifactSubset(24)
+            let job = try #require(try cluster.submitDetached(corpus, index: "small", extra: ["--precision", "int8"]))
+            Thread.sleep(forTimeInterval: 2)
+            #expect(
+                try cluster.database.count("SELECT count(*) FROM shards WHERE state <> 'pending'") == 0,
+                "no shard of an int8 index may go to a worker that runs fp32 only"
+            )
+            try cluster.startWorker()
+            #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
+            let fp32Id = try #require(fp32Only.workerId)
+            #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [fp32Id]) == 0)
+            let check = IndexAssertions(database: cluster.database)
+            try check.exactlyOnce(index: "small", ids: check.ids(documents))
+
+            // The registry: a model of its own, with its precision; the index is built by it.
+            #expect(
+                try cluster.database.scalar(
+                    "SELECT m.name || ' ' || m.precision FROM indexes i JOIN models m ON m.id = i.model_id WHERE i.name = 'small'"
+                ) == "all-MiniLM-L6-v2:int8 int8"
+            )
+
+            // The stored vectors are int8's (float32's differ by more than int8 from int8's).
+            let int8 = SentenceEmbedder(
+                model: try EmbeddingModel(folder: TestResources.minilm, precision: .int8),
+                threads: 1
+            )
+            let fp32 = SentenceEmbedder(model: try EmbeddingModel(folder: TestResources.minilm), threads: 1)
+            let document = documents[5]
+            let text = "\(document["title"] as! String) \(document["text"] as! String)"
+            let stored = try #require(
+                try cluster.database.scalar(
+                    "SELECT embedding::text FROM \(try check.vectorTable("small")) WHERE doc_id = $1",
+                    [document["_id"] as? String]
+                )
+            ).dropFirst().dropLast().split(separator: ",").map { Float($0)! }
+            let asInt8 = VectorComparison(stored, try int8.embed([text])[0]).maximumDifference
+            let asFP32 = VectorComparison(stored, try fp32.embed([text])[0]).maximumDifference
+            #expect(asInt8 <= 1e-5 && asFP32 > 1e-4, "stored vs int8 \(asInt8), vs fp32 \(asFP32)")
+
+            // Its queries are embedded in int8 too.
+            let query = document["title"] as! String
+            let answer = try cluster.lifecycle([
+                "query", "--index", "small", "-k", "3", "--json", "--show-vectors", query,
+            ])
+            #expect(answer.status == 0, "\(answer.stderr)")
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any]
+            )
+            let served = (object["vector"] as? [Double] ?? []).map(Float.init)
+            let queryAsInt8 = VectorComparison(served, try int8.embed([query])[0]).maximumDifference
+            let queryAsFP32 = VectorComparison(served, try fp32.embed([query])[0]).maximumDifference
+            #expect(queryAsInt8 <= 1e-5 && queryAsFP32 > 1e-4, "query vs int8 \(queryAsInt8), vs fp32 \(queryAsFP32)")
+
+            // A precision that is none of them is refused by name.
+            let bad = try cluster.coord([
+                "submit", corpus.path, "--index", "bad", "--model", "all-MiniLM-L6-v2", "--precision", "fp8",
+            ])
+            #expect(
+                bad.status != 0 && bad.stderr.contains("--precision must be fp32, bf16 or int8, not fp8"),
+                "\(bad.stderr)"
+            )
+        }
+    }
+}
