@@ -8,9 +8,9 @@
 #   DOCS=50 ROUNDS=1 Ops/bench-decoder.sh      # a quick look
 #   MAX_SEQ_LENGTH=512 Ops/bench-decoder.sh    # longer windows (default 128)
 #
-# Driftless computes in float32 (BF16 weights widened at load); transformers is measured in
-# float32 and in bfloat16 (its own BF16 kernels, where the CPU has them). Each side is
-# credited with its best round. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for
+# Driftless runs in each of PRECISIONS (fp32: BF16 weights widened at load; bf16: oneDNN's
+# bfloat16 products; int8); transformers is measured in float32 and in bfloat16 (its own BF16
+# kernels, where the CPU has them). Each side is credited with its best round. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for
 # Driftless's command only; the report names the kernel OpenBLAS picked.
 # Results (JSON) go to .cache/bench/, a Markdown table to standard output.
 set -euo pipefail
@@ -23,6 +23,7 @@ ROUNDS=${ROUNDS:-1}
 BATCH_SIZE=${BATCH_SIZE:-16}
 MAX_SEQ_LENGTH=${MAX_SEQ_LENGTH:-128}
 DTYPES=${DTYPES:-float32,bfloat16}
+PRECISIONS=${PRECISIONS:-fp32 bf16 int8}
 CORPUS=${CORPUS:-$DRIFTLESS_SHARED/data/scifact/corpus.jsonl}
 OUT="$DRIFTLESS_CACHE/bench"
 MODEL="$OUT/qwen3-0.6b-shape-$MAX_SEQ_LENGTH"
@@ -56,11 +57,13 @@ if worst < 0.9999:
     sys.exit("Driftless and transformers disagree on this model: the benchmark would compare different work")
 PYEOF
 
-rm -f "$OUT"/decoder.driftless.[0-9]*.json "$OUT"/decoder.reference.*.[0-9]*.json
+rm -f "$OUT"/decoder.driftless*.[0-9]*.json "$OUT"/decoder.reference.*.[0-9]*.json
 for round in $(seq 1 "$ROUNDS"); do
-  log "round $round/$ROUNDS: Driftless, $DOCS docs, $THREADS threads"
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$WORKER" bench --model "$MODEL" --input "$CORPUS" \
-    --limit "$DOCS" --threads "$THREADS" --json > "$OUT/decoder.driftless.$round.json"
+  for precision in $PRECISIONS; do
+    log "round $round/$ROUNDS: Driftless $precision, $DOCS docs, $THREADS threads"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$WORKER" bench --model "$MODEL" --input "$CORPUS" \
+      --limit "$DOCS" --threads "$THREADS" --precision "$precision" --json > "$OUT/decoder.driftless-$precision.$round.json"
+  done
   for dtype in ${DTYPES//,/ }; do
     log "round $round/$ROUNDS: transformers $dtype, $DOCS docs, $THREADS threads, batch $BATCH_SIZE"
     "$PY" Ops/reference/bench_decoder_reference.py --model "$MODEL" --input "$CORPUS" --limit "$DOCS" \
@@ -73,25 +76,33 @@ import glob, json, os, sys
 out = sys.argv[1]
 def load(pattern):
     return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, pattern)))]
-ours = load("decoder.driftless.[0-9]*.json")
-d = max(ours, key=lambda x: x["tokensPerSecond"])
-print("| side | docs | tokens | tokens/s (rounds) | docs/s | GFLOP/s | sgemm peak GFLOP/s | fraction of peak | Driftless × |")
-print("|---|---|---|---|---|---|---|---|---|")
-print(f"| Driftless (float32, OpenBLAS {d['openblasCore']}) | {d['documents']} | {d['tokens']} | "
-      f"**{d['tokensPerSecond']:.0f}** ({', '.join('%.0f' % x['tokensPerSecond'] for x in ours)}) | "
-      f"{d['documentsPerSecond']:.2f} | {d['gflopsPerSecond']:.1f} | {d['sgemmPeakGflopsPerSecond']:.1f} | "
-      f"{100 * d['fractionOfSgemmPeak']:.0f}% | – |")
+refs = {}
 for dtype in ("float32", "bfloat16"):
-    refs = load(f"decoder.reference.{dtype}.[0-9]*.json")
-    if not refs:
+    runs = load(f"decoder.reference.{dtype}.[0-9]*.json")
+    if runs:
+        refs[dtype] = max(runs, key=lambda x: x["tokens_per_s"])
+print("| side | docs | tokens | tokens/s (rounds) | docs/s | GFLOP/s | fraction of fp32 sgemm peak | × transformers float32 | × transformers bfloat16 |")
+print("|---|---|---|---|---|---|---|---|---|")
+def times(value, dtype):
+    return f"**{value / refs[dtype]['tokens_per_s']:.2f}×**" if dtype in refs else "–"
+d = None
+for precision in ("fp32", "bf16", "int8"):
+    ours = load(f"decoder.driftless-{precision}.[0-9]*.json")
+    if not ours:
         continue
-    r = max(refs, key=lambda x: x["tokens_per_s"])
+    d = max(ours, key=lambda x: x["tokensPerSecond"])
+    print(f"| Driftless {precision} ({d['precisionKernel']}) | {d['documents']} | {d['tokens']} | "
+          f"**{d['tokensPerSecond']:.0f}** ({', '.join('%.0f' % x['tokensPerSecond'] for x in ours)}) | "
+          f"{d['documentsPerSecond']:.2f} | {d['gflopsPerSecond']:.1f} | {100 * d['fractionOfSgemmPeak']:.0f}% | "
+          f"{times(d['tokensPerSecond'], 'float32')} | {times(d['tokensPerSecond'], 'bfloat16')} |")
+for dtype, r in refs.items():
     gflops = d["gflop"] * r["tokens"] / d["tokens"] / r["seconds"]
     print(f"| transformers AutoModel ({dtype}, batch {r['batch_size']}) | {r['documents']} | {r['tokens']} | "
-          f"**{r['tokens_per_s']:.0f}** ({', '.join('%.0f' % x['tokens_per_s'] for x in refs)}) | "
-          f"{r['docs_per_s']:.2f} | {gflops:.1f} | | {100 * gflops / d['sgemmPeakGflopsPerSecond']:.0f}% | "
-          f"**{d['tokensPerSecond'] / r['tokens_per_s']:.2f}×** |")
+          f"**{r['tokens_per_s']:.0f}** ({', '.join('%.0f' % x['tokens_per_s'] for x in load(f'decoder.reference.{dtype}.[0-9]*.json'))}) | "
+          f"{r['docs_per_s']:.2f} | {gflops:.1f} | {100 * gflops / d['sgemmPeakGflopsPerSecond']:.0f}% | "
+          f"{times(r['tokens_per_s'], 'float32')} | {times(r['tokens_per_s'], 'bfloat16')} |")
 print()
 print(f"reference: torch {r['versions']['torch']}, transformers {r['versions']['transformers']}, "
-      f"cpu capability {r['cpu_capability']}, {r['threads']} threads; max_seq_length {r['max_seq_length']}")
+      f"cpu capability {r['cpu_capability']}, {r['threads']} threads; max_seq_length {r['max_seq_length']}; "
+      f"OpenBLAS {d['openblasCore']}, fp32 sgemm peak {d['sgemmPeakGflopsPerSecond']:.1f} GFLOP/s")
 PYEOF

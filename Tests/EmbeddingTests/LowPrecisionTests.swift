@@ -11,22 +11,53 @@ struct LowPrecisionTests {
     /// Measured on avx512_core_bf16 (8-bit inputs): MiniLM bf16 0.999986 / worst 0.999966, int8
     /// 0.998417 / 0.992485; MPNet bf16 0.999984 / 0.999470, int8 0.995816 / 0.816709 (a text of one
     /// word repeated 384 times; 0.98 and more for the rest); 7-bit inputs (older CPUs) lose more.
+    /// With 7-bit inputs (a CPU without VNNI, or `ONEDNN_MAX_CPU_ISA=AVX2`), measured: MiniLM
+    /// int8 mean 0.99513, 5th percentile 0.98219, worst 0.97247; MPNet 0.99017 / 0.98546 / 0.68019.
     struct Tolerance: Sendable, CustomTestStringConvertible {
         let model: String
         let precision: Precision
         let mean: Float
         let percentile5: Float
         let worst: Float
+        /// int8's bounds (mean, 5th percentile, worst) where inputs get 7 bits.
+        var sevenBit: (mean: Float, percentile5: Float, worst: Float)? = nil
         var testDescription: String { "\(model) \(precision)" }
+
+        /// The bounds that apply on this CPU.
+        var here: (mean: Float, percentile5: Float, worst: Float) {
+            if precision == .int8, !OneDNN.hasVNNI, let sevenBit { return sevenBit }
+            return (mean, percentile5, worst)
+        }
     }
 
     static let tolerances = [
         Tolerance(model: "all-MiniLM-L6-v2", precision: .bf16, mean: 0.9999, percentile5: 0.9999, worst: 0.9995),
-        Tolerance(model: "all-MiniLM-L6-v2", precision: .int8, mean: 0.994, percentile5: 0.985, worst: 0.95),
+        Tolerance(
+            model: "all-MiniLM-L6-v2",
+            precision: .int8,
+            mean: 0.994,
+            percentile5: 0.985,
+            worst: 0.95,
+            sevenBit: (0.99, 0.975, 0.95)
+        ),
         Tolerance(model: "all-mpnet-base-v2", precision: .bf16, mean: 0.9999, percentile5: 0.9995, worst: 0.999),
-        Tolerance(model: "all-mpnet-base-v2", precision: .int8, mean: 0.99, percentile5: 0.98, worst: 0.7),
+        Tolerance(
+            model: "all-mpnet-base-v2",
+            precision: .int8,
+            mean: 0.99,
+            percentile5: 0.98,
+            worst: 0.7,
+            sevenBit: (0.985, 0.975, 0.6)
+        ),
         Tolerance(model: "tiny-qwen3-embedding", precision: .bf16, mean: 0.999, percentile5: 0.999, worst: 0.995),
-        Tolerance(model: "tiny-qwen3-embedding", precision: .int8, mean: 0.99, percentile5: 0.98, worst: 0.9),
+        Tolerance(
+            model: "tiny-qwen3-embedding",
+            precision: .int8,
+            mean: 0.99,
+            percentile5: 0.98,
+            worst: 0.9,
+            sevenBit: (0.985, 0.975, 0.9)
+        ),
     ]
 
     static func folder(_ name: String) -> String {
@@ -55,9 +86,10 @@ struct LowPrecisionTests {
             "\(tolerance.model) \(tolerance.precision) (\(OneDNN.kernel(for: tolerance.precision))): "
                 + "cosine to fp32 mean \(mean), 5th percentile \(percentile5), worst \(sorted[0])"
         )
-        #expect(mean >= tolerance.mean)
-        #expect(percentile5 >= tolerance.percentile5)
-        #expect(sorted[0] >= tolerance.worst)
+        let bounds = tolerance.here
+        #expect(mean >= bounds.mean)
+        #expect(percentile5 >= bounds.percentile5)
+        #expect(sorted[0] >= bounds.worst)
         // Really lowered: float32 would agree to 1e-5 (the reference test's bound is 1e-4).
         #expect(largestDifference > 1e-4, "vectors equal float32's: the layers were not lowered")
     }
