@@ -8,7 +8,7 @@
 #   Ops/eval-precision.sh
 #   MODELS="all-MiniLM-L6-v2" PRECISIONS="fp32 int8" Ops/eval-precision.sh
 #
-# Settings: MODELS, PRECISIONS, WORKERS (2, one thread each), DRIFTLESS_PORT (5575; client +1).
+# Settings: MODELS, PRECISIONS, DRIFTLESS_PORT (5575; client +1). Two workers, one thread each.
 # Indexes are named precision-MODEL-PRECISION and re-used when present (a re-run embeds nothing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -16,48 +16,23 @@ cd "$DRIFTLESS_ROOT"
 
 MODELS=${MODELS:-all-MiniLM-L6-v2 all-mpnet-base-v2}
 PRECISIONS=${PRECISIONS:-fp32 bf16 int8}
-WORKERS=${WORKERS:-2}
 PORT=${DRIFTLESS_PORT:-5575}
-DATA="$DRIFTLESS_SHARED/data/scifact"
-OUT="$DRIFTLESS_CACHE/bench/eval-precision"
-mkdir -p "$OUT"
 
 Ops/install-system.sh
-Ops/install-models.sh
-DRIFTLESS_DATABASE_URL=$(Ops/postgres.sh start | tail -1)
-export DRIFTLESS_DATABASE_URL
-log "building coord and worker (release)"
-swift build -c release --product coord >&2
-swift build -c release --product worker >&2
-BIN="$(swift build -c release --show-bin-path)"
-
-LOGS="$DRIFTLESS_ROOT/var/log/eval-precision"
-mkdir -p "$LOGS"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-"$BIN/coord" serve --models "$DRIFTLESS_MODELS" --bind "tcp://127.0.0.1:$PORT" \
-  --client-bind "tcp://127.0.0.1:$((PORT + 1))" >"$LOGS/coord.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 120); do grep -q "coordinator ready" "$LOGS/coord.log" && break; sleep 0.5; done
-grep -q "coordinator ready" "$LOGS/coord.log" || { tail -20 "$LOGS/coord.log" >&2; die "the coordinator did not start"; }
-for n in $(seq "$WORKERS"); do
-  # Not timed, but long: OpenBLAS picks its own kernel for this processor (as the benchmarks do).
-  DRIFTLESS_DATABASE_URL=$(Ops/postgres.sh url worker) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-    "$BIN/worker" serve --coordinator "tcp://127.0.0.1:$PORT" --models "$DRIFTLESS_MODELS" --threads 1 \
-    >"$LOGS/worker-$n.log" 2>&1 &
-  PIDS+=($!)
-done
+scifact_bench
+OUT="$OUT/eval-precision"
+mkdir -p "$OUT"
+# Not timed, but long: OpenBLAS picks its own kernel for this processor (as the benchmarks do).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+log "starting a coordinator and two workers (logs: var/log/eval-precision-*.log)"
+start_cluster "$BIN" eval-precision "$PORT"
 
 for model in $MODELS; do
   for precision in $PRECISIONS; do
     index="precision-$model-$precision"
-    log "$model $precision: indexing SciFact into $index (log: $LOGS/)"
+    log "$model $precision: indexing SciFact into $index"
     "$BIN/coord" submit "$DATA/corpus.jsonl" --index "$index" --model "$model" --precision "$precision" \
-      --coordinator "tcp://127.0.0.1:$((PORT + 1))"
+      --coordinator "tcp://127.0.0.1:$((PORT + 1))" >&2
     log "$model $precision: coord eval --exact"
     "$BIN/coord" eval --index "$index" --models "$DRIFTLESS_MODELS" --exact --json --threads 2 \
       --queries "$DATA/queries.jsonl" --qrels "$DATA/qrels/test.tsv" > "$OUT/$model.$precision.json"
