@@ -27,11 +27,12 @@ MINILM_DOCS=${MINILM_DOCS:-1000}
 MPNET_DOCS=${MPNET_DOCS:-1000}
 PRECISIONS=${PRECISIONS:-fp32 bf16 int8}
 ONNX_BATCH_SIZES=${ONNX_BATCH_SIZES:-16,32}
+MPNET_ONNX_BATCH_SIZES=${MPNET_ONNX_BATCH_SIZES:-16}
 ROUNDS=${ROUNDS:-2}
 MPNET_ROUNDS=${MPNET_ROUNDS:-1}
 BATCH_SIZES=${BATCH_SIZES:-8,16,32}
-# all-mpnet-base-v2 is about five times slower; its sweep is shorter by default.
-MPNET_BATCH_SIZES=${MPNET_BATCH_SIZES:-8,16}
+# all-mpnet-base-v2 is about five times slower; its sweeps are shorter by default.
+MPNET_BATCH_SIZES=${MPNET_BATCH_SIZES:-16}
 CORPUS=${CORPUS:-$DRIFTLESS_SHARED/data/scifact/corpus.jsonl}
 OUT="$DRIFTLESS_CACHE/bench"
 mkdir -p "$OUT"
@@ -43,8 +44,8 @@ log "building the worker (release)"
 swift build -c release --product worker >&2
 WORKER="$(swift build -c release --show-bin-path)/worker"
 
-run_model() { # run_model NAME DOCS BATCH_SIZES ROUNDS
-  local name=$1 docs=$2 sizes=$3 rounds=$4 model="$DRIFTLESS_MODELS/$1" round
+run_model() { # run_model NAME DOCS BATCH_SIZES ROUNDS ONNX_BATCH_SIZES
+  local name=$1 docs=$2 sizes=$3 rounds=$4 onnx_sizes=$5 model="$DRIFTLESS_MODELS/$1" round
   rm -f "$OUT/$name".*.json
   for round in $(seq 1 "$rounds"); do
     for precision in $PRECISIONS; do
@@ -56,17 +57,17 @@ run_model() { # run_model NAME DOCS BATCH_SIZES ROUNDS
     log "$name, round $round/$rounds: reference, $docs docs, $THREADS threads, batch sizes $sizes"
     "$PY" Ops/reference/bench_reference.py --model "$model" --input "$CORPUS" --limit "$docs" \
       --threads "$THREADS" --batch-sizes "$sizes" --json > "$OUT/$name.reference.$round.json"
-    log "$name, round $round/$rounds: ONNX Runtime fp32 and int8, batch sizes $ONNX_BATCH_SIZES"
+    log "$name, round $round/$rounds: ONNX Runtime fp32 and int8, batch sizes $onnx_sizes"
     "$PY" Ops/reference/bench_onnx.py --model "$model" --input "$CORPUS" --limit "$docs" \
-      --threads "$THREADS" --batch-sizes "$ONNX_BATCH_SIZES" --work "$DRIFTLESS_CACHE/onnx/$name" --json \
+      --threads "$THREADS" --batch-sizes "$onnx_sizes" --work "$DRIFTLESS_CACHE/onnx/$name" --json \
       > "$OUT/$name.onnx.$round.jsonl"
     sed -n 1p "$OUT/$name.onnx.$round.jsonl" > "$OUT/$name.onnx-fp32.$round.json"
     sed -n 2p "$OUT/$name.onnx.$round.jsonl" > "$OUT/$name.onnx-int8.$round.json"
   done
 }
 
-run_model all-MiniLM-L6-v2 "$MINILM_DOCS" "$BATCH_SIZES" "$ROUNDS"
-run_model all-mpnet-base-v2 "$MPNET_DOCS" "$MPNET_BATCH_SIZES" "$MPNET_ROUNDS"
+run_model all-MiniLM-L6-v2 "$MINILM_DOCS" "$BATCH_SIZES" "$ROUNDS" "$ONNX_BATCH_SIZES"
+run_model all-mpnet-base-v2 "$MPNET_DOCS" "$MPNET_BATCH_SIZES" "$MPNET_ROUNDS" "$MPNET_ONNX_BATCH_SIZES"
 
 "$PY" - "$OUT" <<'PYEOF'
 import glob, json, os, sys
