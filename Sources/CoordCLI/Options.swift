@@ -98,6 +98,13 @@ struct LoggingOptions: ParsableArguments {
 }
 
 /// The folder of model folders: the flag, else $DRIFTLESS_MODELS, else ./models.
+/// `--precision`: one of ``ModelName/precisions``.
+func validatePrecision(_ value: String) throws {
+    guard ModelName.precisions.contains(value) else {
+        throw ValidationError("--precision must be fp32, bf16 or int8, not \(value)")
+    }
+}
+
 func modelsFolder(_ flag: String?) -> String {
     flag ?? ProcessInfo.processInfo.environment["DRIFTLESS_MODELS"] ?? "models"
 }

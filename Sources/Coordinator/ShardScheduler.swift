@@ -419,3 +419,11 @@ public struct ShardScheduler: Sendable {
         return lease
     }
 }
+
+extension WorkerMessage.ModelAnnouncement {
+    /// The names this announcement lets the worker be dealt (``ModelName/workerKey``): `NAME` for
+    /// float32, `NAME:PRECISION` for the others; a worker older than `precisions` runs float32.
+    public var runnableNames: [String] {
+        (precisions ?? ["fp32"]).map { ModelName.variant(name, precision: $0) }
+    }
+}

@@ -3,7 +3,8 @@ import LowPrecision
 
 /// A dense layer `y = x Wᵀ + b` with PyTorch's weight layout (`out × in`, row-major).
 struct Linear: Sendable {
-    /// The float32 weights; empty once the layer is lowered to another precision.
+    /// The float32 weights and bias; empty once the layer is lowered to another precision (its
+    /// product holds them then).
     let weight: [Float]
     let bias: [Float]
     let inputs: Int
@@ -20,9 +21,9 @@ struct Linear: Sendable {
         lowPrecision = nil
     }
 
-    private init(lowered product: LowPrecisionProduct, bias: [Float]) {
+    private init(lowered product: LowPrecisionProduct) {
         weight = []
-        self.bias = bias
+        bias = []
         inputs = product.inputs
         outputs = product.outputs
         lowPrecision = product
@@ -40,8 +41,7 @@ struct Linear: Sendable {
                 bias: bias,
                 inputs: inputs,
                 outputs: outputs
-            ),
-            bias: bias
+            )
         )
     }
 

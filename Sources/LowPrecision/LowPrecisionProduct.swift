@@ -37,7 +37,7 @@ public final class LowPrecisionProduct: @unchecked Sendable {
         self.bias = bias
         switch precision {
         case .fp32:
-            throw .notLowPrecision
+            preconditionFailure("fp32 layers are not lowered")
         case .bf16:
             if OneDNN.hasBF16 {
                 var reason = [CChar](repeating: 0, count: 256)
@@ -162,12 +162,10 @@ public final class LowPrecisionProduct: @unchecked Sendable {
 }
 
 public enum LowPrecisionError: Error, CustomStringConvertible, Equatable {
-    case notLowPrecision
     case oneDNN(String)
 
     public var description: String {
         switch self {
-        case .notLowPrecision: "fp32 layers are not lowered"
         case .oneDNN(let reason): "oneDNN refused the bfloat16 product: \(reason)"
         }
     }

@@ -1,9 +1,8 @@
 import CLowPrecision
 
-/// What oneDNN runs on here: its version and the instruction set its CPU dispatch chose (held
-/// down by `ONEDNN_MAX_CPU_ISA`, which is how tests exercise the paths of older CPUs).
+/// What oneDNN runs on here: the instruction set its CPU dispatch chose (held down by
+/// `ONEDNN_MAX_CPU_ISA`, which is how tests exercise the paths of older CPUs).
 public enum OneDNN {
-    public static var version: String { String(cString: dl_onednn_version()) }
     /// e.g. "avx512_core_bf16", "avx512_core_vnni", "avx2".
     public static var instructionSet: String { String(cString: dl_onednn_isa()) }
     /// Multiplies u8 × s8 exactly (VNNI): inputs are quantized to 255 levels, else to 127.

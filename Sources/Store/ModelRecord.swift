@@ -55,6 +55,8 @@ public struct ModelName: Sendable, Equatable {
 
     /// The precisions a name may ask for; float32 is a name without one.
     public static let lowPrecisions = ["bf16", "int8"]
+    /// Every precision a model may run in.
+    public static let precisions = ["fp32"] + lowPrecisions
 
     public init(_ name: String) {
         var rest = Substring(name)

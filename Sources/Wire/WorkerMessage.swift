@@ -63,10 +63,6 @@ public enum WorkerMessage: Codable, Sendable, Equatable {
             self.precisions = precisions
         }
 
-        /// The names this announcement lets the worker be dealt: `NAME` for float32, `NAME:PRECISION` for the others.
-        public var runnableNames: [String] {
-            (precisions ?? ["fp32"]).map { $0 == "fp32" ? name : "\(name):\($0)" }
-        }
     }
 
     public struct ShardDone: Codable, Sendable, Equatable {

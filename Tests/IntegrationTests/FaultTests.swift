@@ -202,10 +202,17 @@ extension Integration {
             try Self.refusedWorkerGetsNoShard(cluster, impostor, index: "prompts")
         }
 
-        /// A job while only the refused worker is up deals nothing; a proper worker then does it all, exactly once.
-        static func refusedWorkerGetsNoShard(_ cluster: TestCluster, _ impostor: ManagedProcess, index: String) throws {
+        /// A job while only the refused worker is up deals nothing; a proper worker then does it all,
+        /// exactly once. `extra`: more `coord submit` flags. Returns the documents indexed.
+        @discardableResult
+        static func refusedWorkerGetsNoShard(
+            _ cluster: TestCluster,
+            _ impostor: ManagedProcess,
+            index: String,
+            extra: [String] = []
+        ) throws -> [[String: Any]] {
             let (corpus, documents) = try TestResources.scifactSubset(24)
-            let job = try #require(try cluster.submitDetached(corpus, index: index))
+            let job = try #require(try cluster.submitDetached(corpus, index: index, extra: extra))
             Thread.sleep(forTimeInterval: 2)
             #expect(
                 try cluster.database.count("SELECT count(*) FROM shards WHERE state <> 'pending'") == 0,
@@ -217,6 +224,7 @@ extension Integration {
             #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE worker = $1", [impostorId]) == 0)
             let check = IndexAssertions(database: cluster.database)
             try check.exactlyOnce(index: index, ids: check.ids(documents))
+            return documents
         }
 
         @Test("a job for a model no connected worker runs says so while it waits; a worker with it finishes it")

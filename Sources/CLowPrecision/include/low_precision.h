@@ -50,7 +50,5 @@ void dl_dequantize_rows(const int32_t *c, size_t rows, size_t outputs, const flo
 const char *dl_onednn_isa(void);
 int dl_onednn_has_vnni(void);
 int dl_onednn_has_bf16(void);
-/// oneDNN's version, "2.6.3".
-const char *dl_onednn_version(void);
 
 #endif

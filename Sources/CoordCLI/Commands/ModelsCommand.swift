@@ -33,11 +33,7 @@ struct ModelsCommand: ParsableCommand {
         var precision = "fp32"
         @OptionGroup var database: DatabaseOptions
 
-        func validate() throws {
-            guard precision == "fp32" || ModelName.lowPrecisions.contains(precision) else {
-                throw ValidationError("--precision must be fp32, bf16 or int8, not \(precision)")
-            }
-        }
+        func validate() throws { try validatePrecision(precision) }
 
         func run() throws {
             let folderName = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
@@ -58,15 +54,9 @@ struct ModelsCommand: ParsableCommand {
                         )
                     }
                     print("model \(name) is registered already, with these weights")
-                    if precision != "fp32",
-                        let variant = try catalog.model(named: ModelName.variant(name, precision: precision))
-                    {
-                        print("registered \(Self.describe(variant))")
-                    }
-                    return
+                } else {
+                    print("registered \(Self.describe(try catalog.register(record)))")
                 }
-                let registered = try catalog.register(record)
-                print("registered \(Self.describe(registered))")
                 if precision != "fp32",
                     let variant = try catalog.model(named: ModelName.variant(name, precision: precision))
                 {

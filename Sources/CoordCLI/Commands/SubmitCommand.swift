@@ -89,9 +89,7 @@ struct SubmitCommand: ParsableCommand {
         }
         guard !index.isEmpty else { throw ValidationError("--index must not be empty") }
         if let precision {
-            guard precision == "fp32" || ModelName.lowPrecisions.contains(precision) else {
-                throw ValidationError("--precision must be fp32, bf16 or int8, not \(precision)")
-            }
+            try validatePrecision(precision)
             guard let model, !model.isEmpty else {
                 throw ValidationError("--precision needs --model: it names the model run in that precision")
             }
