@@ -216,7 +216,7 @@ public struct WordPieceTokenizer: Sendable {
             return ids
         }
         // Several characters make a token: a piece this long usually holds all that is needed.
-        let pieceLength = max(1024, limit.multipliedReportingOverflow(by: 8).overflow ? Int.max : limit * 8)
+        let pieceLength = max(64, limit.multipliedReportingOverflow(by: 8).overflow ? Int.max : limit * 8)
         var ids: [Int32] = []
         var start = 0
         while start < scalars.count && ids.count < limit {
@@ -288,13 +288,27 @@ public struct WordPieceTokenizer: Sendable {
             return
         }
         let mark = ids.count
+        // The word's UTF-8 once, with where each character starts; each candidate piece is a
+        // range of it, in one reused buffer.
+        var utf8: [UInt8] = []
+        var offsets: [Int] = []
+        utf8.reserveCapacity(scalars.count * 2)
+        offsets.reserveCapacity(scalars.count + 1)
+        for scalar in scalars {
+            offsets.append(utf8.count)
+            UTF8.encode(scalar) { utf8.append($0) }
+        }
+        offsets.append(utf8.count)
+        var piece: [UInt8] = []
+        piece.reserveCapacity(continuingPrefix.count + utf8.count)
         var start = 0
         while start < scalars.count {
             var end = scalars.count
             var found: Int32?
             while start < end {
-                var piece: [UInt8] = start > 0 ? continuingPrefix : []
-                for scalar in scalars[start..<end] { UTF8.encode(scalar) { piece.append($0) } }
+                piece.removeAll(keepingCapacity: true)
+                if start > 0 { piece.append(contentsOf: continuingPrefix) }
+                piece.append(contentsOf: utf8[offsets[start]..<offsets[end]])
                 if let id = vocabulary[bytes: piece] {
                     found = id
                     break

@@ -92,14 +92,11 @@ public struct ShardCommit {
                     data: copy.data
                 )
                 try connection.execute(
-                    VersionedWrite.documents(from: "incoming", collection: 1),
-                    [String(collectionId)]
-                )
-                try connection.execute(
                     """
+                    \(VersionedWrite.written(from: "incoming", collection: 3))
                     INSERT INTO \(vectorTable) AS v (doc_id, embedding, content_hash, job_id, shard_id, version)
-                    SELECT i.doc_id, i.embedding, i.content_hash, $1, $2, i.version FROM incoming i
-                    WHERE \(VersionedWrite.won("i", collection: 3))
+                    SELECT i.doc_id, i.embedding, i.content_hash, $1, $2, i.version
+                    FROM incoming i JOIN written w ON w.doc_id = i.doc_id
                     ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
                         job_id = excluded.job_id, shard_id = excluded.shard_id, embedded_at = now(),
                         version = excluded.version, commits = v.commits + 1

@@ -194,14 +194,11 @@ public final class VectorSearch {
                     ]
                 )
                 try connection.execute(
-                    VersionedWrite.documents(from: "embedded", collection: 1),
-                    [String(index.collectionId)]
-                )
-                try connection.execute(
                     """
+                    \(VersionedWrite.written(from: "embedded", collection: 1))
                     INSERT INTO \(index.vectorTable) AS v (doc_id, embedding, content_hash, version)
-                    SELECT e.doc_id, e.embedding, e.content_hash, e.version FROM embedded e
-                    WHERE \(VersionedWrite.won("e", collection: 1))
+                    SELECT e.doc_id, e.embedding, e.content_hash, e.version
+                    FROM embedded e JOIN written w ON w.doc_id = e.doc_id
                     ON CONFLICT (doc_id) DO UPDATE SET embedding = excluded.embedding, content_hash = excluded.content_hash,
                         version = excluded.version, embedded_at = now()
                     WHERE v.version < excluded.version
