@@ -68,13 +68,29 @@ public struct JobStore {
                         "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
                     )
                 }
+                try connection.execute(
+                    """
+                    CREATE TEMPORARY TABLE staging (job_id bigint, seq integer, line integer, doc_id text, title text,
+                        body text, metadata text, content_hash text) ON COMMIT DROP
+                    """
+                )
                 try connection.copyIn(
-                    "COPY job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash) FROM STDIN",
+                    "COPY staging (job_id, seq, line, doc_id, title, body, metadata, content_hash) FROM STDIN",
                     data: copy.data
+                )
+                // The unique (job_id, doc_id) index finds an id staged before (earlier in the job or
+                // in this chunk, in seq order): that row is not inserted.
+                let kept = try connection.execute(
+                    """
+                    INSERT INTO job_documents (job_id, seq, line, doc_id, title, body, metadata, content_hash)
+                    SELECT job_id, seq, line, doc_id, title, body, metadata, content_hash FROM staging ORDER BY seq
+                    ON CONFLICT (job_id, doc_id) DO NOTHING RETURNING seq
+                    """
                 )
                 let rejected = try rejectDuplicates(
                     job: job,
-                    seqs: firstSeq...(firstSeq + max(documents.count, 1) - 1),
+                    of: documents,
+                    kept: Set(kept.rows.compactMap { $0[0].flatMap { Int($0) }.map { $0 - firstSeq } }),
                     source: row.rows[0][2] ?? "the corpus",
                     skip: row.rows[0][1] == "t"
                 )
@@ -94,46 +110,38 @@ public struct JobStore {
         public var error: String
     }
 
-    /// The documents of `seqs` whose id an earlier staged document of the job carries (one index
-    /// probe each): deleted and recorded as rejected when `skip`, else the staging fails.
+    /// The documents of a staged chunk that were not kept (`kept`: their offsets in `documents`):
+    /// each carries an id the job staged before. Recorded as rejected when `skip`, else the staging
+    /// fails, naming both lines.
     private func rejectDuplicates(
         job: Int64,
-        seqs: ClosedRange<Int>,
+        of documents: [Document],
+        kept: Set<Int>,
         source: String,
         skip: Bool
-    ) throws
-        -> [Rejection]
-    {
-        let found = try connection.execute(
-            """
-            SELECT j.seq, j.line, j.doc_id, first.line
-            FROM job_documents j
-            CROSS JOIN LATERAL (
-                SELECT d.line FROM job_documents d
-                WHERE d.job_id = $1 AND d.doc_id = j.doc_id AND d.seq < j.seq
-                ORDER BY d.seq LIMIT 1) first
-            WHERE j.job_id = $1 AND j.seq BETWEEN $2 AND $3
-            ORDER BY j.seq
-            """,
-            [String(job), String(seqs.lowerBound), String(seqs.upperBound)]
+    ) throws -> [Rejection] {
+        let duplicates = documents.indices.filter { !kept.contains($0) }.map { documents[$0] }
+        guard !duplicates.isEmpty else { return [] }
+        let first = try connection.execute(
+            "SELECT doc_id, line FROM job_documents WHERE job_id = $1 AND doc_id = ANY($2::text[])",
+            [String(job), CopyText.textArray(duplicates.map(\.id))]
         )
-        let rejections = found.rows.map { row in
-            let line = Int(row[1] ?? "0") ?? 0
-            let id = row[2] ?? ""
-            let error = CorpusError.duplicateId(path: source, line: line, id: id, firstLine: Int(row[3] ?? "0") ?? 0)
-            return Rejection(line: line, docId: id, error: error.description)
+        let firstLine = Dictionary(first.rows.map { ($0[0] ?? "", Int($0[1] ?? "0") ?? 0) }) { a, _ in a }
+        let rejections = duplicates.map { document in
+            let error = CorpusError.duplicateId(
+                path: source,
+                line: document.line,
+                id: document.id,
+                firstLine: firstLine[document.id] ?? 0
+            )
+            return Rejection(line: document.line, docId: document.id, error: error.description)
         }
-        guard !rejections.isEmpty else { return [] }
         guard skip else {
             let shown = rejections.prefix(5).map(\.error).joined(separator: "; ")
             throw StoreError.invalid(
                 rejections.count > 5 ? "\(shown); … and \(rejections.count - 5) more duplicates" : shown
             )
         }
-        try connection.execute(
-            "DELETE FROM job_documents WHERE job_id = $1 AND seq = ANY($2::integer[])",
-            [String(job), "{\(found.rows.compactMap { $0[0] }.joined(separator: ","))}"]
-        )
         for rejection in rejections {
             try connection.execute(
                 "INSERT INTO rejected_documents (job_id, line, doc_id, error) VALUES ($1, $2, $3, $4)",
