@@ -90,7 +90,8 @@ public struct JobStore {
                 let rejected = try rejectDuplicates(
                     job: job,
                     of: documents,
-                    kept: Set(kept.rows.compactMap { $0[0].flatMap { Int($0) }.map { $0 - firstSeq } }),
+                    from: firstSeq,
+                    kept: Set((0..<kept.count).compactMap { kept.int($0, "seq") }),
                     source: row.rows[0][2] ?? "the corpus",
                     skip: row.rows[0][1] == "t"
                 )
@@ -110,17 +111,18 @@ public struct JobStore {
         public var error: String
     }
 
-    /// The documents of a staged chunk that were not kept (`kept`: their offsets in `documents`):
-    /// each carries an id the job staged before. Recorded as rejected when `skip`, else the staging
+    /// The documents of a staged chunk (seqs from `firstSeq`) whose seq is not in `kept`: each
+    /// carries an id the job staged before. Recorded as rejected when `skip`, else the staging
     /// fails, naming both lines.
     private func rejectDuplicates(
         job: Int64,
         of documents: [Document],
+        from firstSeq: Int,
         kept: Set<Int>,
         source: String,
         skip: Bool
     ) throws -> [Rejection] {
-        let duplicates = documents.indices.filter { !kept.contains($0) }.map { documents[$0] }
+        let duplicates = documents.enumerated().filter { !kept.contains(firstSeq + $0.offset) }.map(\.element)
         guard !duplicates.isEmpty else { return [] }
         let first = try connection.execute(
             "SELECT doc_id, line FROM job_documents WHERE job_id = $1 AND doc_id = ANY($2::text[])",

@@ -29,5 +29,4 @@ enum VersionedWrite {
     static func hasCurrentVector(_ alias: String, in table: String) -> String {
         "EXISTS (SELECT 1 FROM \(table) s WHERE s.doc_id = \(alias).doc_id AND s.content_hash = \(alias).content_hash)"
     }
-
 }

@@ -13,7 +13,7 @@ extension Integration {
         ]
         static let column = Gen.int(in: 0...(pieces.count - 1)).map { pieces[$0] }.array(of: 0...40)
             .map { $0.joined() }
-        /// A row of three columns, each NULL one time in eight.
+        /// A row of three columns: the first or the second is NULL one time in eight each.
         static let rows = zip(Gen.int(in: 0...7), column, column, column).map { nulls, a, b, c -> [String?] in
             [nulls == 0 ? nil : a, nulls == 1 ? nil : b, c]
         }.array(of: 1...20)
