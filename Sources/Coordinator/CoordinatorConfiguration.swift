@@ -30,6 +30,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var uploadIdleSeconds = 300.0
     /// A job of more documents is sealed in steps of this many (one bounded transaction each).
     public var sealBatch = 10_000
+    /// A finished job's staged documents are deleted in steps of this many, one per housekeeping turn.
+    public var cleanupBatch = 10_000
     /// PostgreSQL's `maintenance_work_mem` for HNSW builds (the graph should fit in it).
     public var maintenanceWorkMemory = "1GB"
 
@@ -52,6 +54,7 @@ public struct CoordinatorConfiguration: Sendable {
             throw .configuration("--second-worker-seconds must be 0 or more")
         }
         guard sealBatch >= 1 else { throw .configuration("--seal-batch must be at least 1") }
+        guard cleanupBatch >= 1 else { throw .configuration("--cleanup-batch must be at least 1") }
         guard databaseWaitSeconds >= 0, uploadIdleSeconds >= 1 else {
             throw .configuration("--database-wait-seconds must be at least 0 and --upload-idle-seconds at least 1")
         }

@@ -153,8 +153,10 @@ public final class CoordinatorServer {
     static let dealBudgetSeconds = 0.1
     /// The last turn's dealing stopped at its budget with shards still to deal.
     var dealsPending = false
-    /// When ``dropFinishedStaging()`` looks next.
+    /// When ``dropFinishedStaging()`` looks for a finished job's staged documents next.
     var nextStagingCleanup = 0.0
+    /// The finished job whose staged documents are being deleted, and the seqs still to go.
+    var stagingCleanup: (job: Int64, next: Int, last: Int)?
 
     // MARK: Run loop
 
@@ -363,15 +365,35 @@ public final class CoordinatorServer {
     }
 
     /// Expired leases, dead workers, job completion, database reconnection.
-    /// A finished job's staged documents, deleted a bounded step per housekeeping turn (a
-    /// million-document job's in one statement held the loop for seconds).
+    /// A finished job's staged documents, deleted one range of seqs per housekeeping turn
+    /// (`--cleanup-batch`, by the primary key): a million-document job's in one statement held
+    /// the loop for seconds, and steps that each scanned the staging table held it for a second
+    /// a turn once a million rows were staged.
     private func dropFinishedStaging() {
-        guard now >= nextStagingCleanup, !databaseBusy, let db = connectedDatabase() else { return }
+        guard !databaseBusy, let db = connectedDatabase() else { return }
+        let store = JobStore(db)
         do {
-            let dropped = try JobStore(db).dropFinishedStaging(limit: 20_000)
-            // Nothing left: look again in a while; else go on next turn.
-            nextStagingCleanup = now + (dropped == 0 ? 5 : 0)
+            if stagingCleanup == nil {
+                guard now >= nextStagingCleanup else { return }
+                guard let found = try store.finishedStaging() else {
+                    nextStagingCleanup = now + 5
+                    return
+                }
+                stagingCleanup = (found.job, found.seqs.lowerBound, found.seqs.upperBound)
+            }
+            guard var step = stagingCleanup else { return }
+            let end = min(step.next + configuration.cleanupBatch, step.last + 1)
+            _ = try store.dropStaged(job: step.job, seqs: step.next..<end)
+            step.next = end
+            guard step.next > step.last else {
+                stagingCleanup = step
+                return
+            }
+            // This job's are gone: the next turn looks for another's.
+            stagingCleanup = nil
+            logger.info("finished job's staged documents dropped", metadata: ["job": "\(step.job)"])
         } catch {
+            stagingCleanup = nil
             databaseFailed(error)
         }
     }

@@ -597,17 +597,40 @@ public struct JobStore {
         }
     }
 
-    /// Deletes at most `limit` staged documents of jobs past running (indexing, done, failed,
-    /// cancelled), which nothing reads any more; returns how many. Called until it returns 0.
-    public func dropFinishedStaging(limit: Int) throws(StoreError) -> Int {
-        try connection.during("dropping finished jobs' staged documents") {
+    /// A job past running (indexing, done, failed, cancelled) that still has staged documents,
+    /// which nothing reads any more, and the range of their seqs; nil when there is none. The
+    /// caller deletes them in steps (``dropStaged(job:seqs:)``).
+    public func finishedStaging() throws(StoreError) -> (job: Int64, seqs: ClosedRange<Int>)? {
+        let rows = try connection.during("looking for finished jobs' staged documents") {
             try connection.execute(
                 """
-                DELETE FROM job_documents WHERE (job_id, seq) IN (
-                    SELECT d.job_id, d.seq FROM jobs j JOIN job_documents d ON d.job_id = j.id
-                    WHERE j.state IN ('indexing', 'done', 'failed', 'cancelled') LIMIT $1)
+                SELECT j.id, (SELECT min(seq) FROM job_documents d WHERE d.job_id = j.id) AS first,
+                    (SELECT max(seq) FROM job_documents d WHERE d.job_id = j.id) AS last
+                FROM jobs j WHERE j.state IN ('indexing', 'done', 'failed', 'cancelled')
+                    AND EXISTS (SELECT 1 FROM job_documents d WHERE d.job_id = j.id)
+                ORDER BY j.id LIMIT 1
+                """
+            )
+        }
+        guard rows.count == 1, let job = rows.int(0, "id"), let first = rows.int(0, "first"),
+            let last = rows.int(0, "last"), first <= last
+        else { return nil }
+        return (Int64(job), first...last)
+    }
+
+    /// Deletes a finished job's staged documents with seqs in `seqs`, found by the primary key:
+    /// a step costs its own rows, however many were staged or deleted before (a delete of
+    /// "any N finished rows" scanned the whole staging table each step, its dead rows too).
+    /// Returns how many went; nothing goes for a job that is not past running.
+    public func dropStaged(job: Int64, seqs: Range<Int>) throws(StoreError) -> Int {
+        try connection.during("dropping job \(job)'s staged documents") {
+            try connection.execute(
+                """
+                DELETE FROM job_documents d USING jobs j
+                WHERE j.id = $1 AND j.state IN ('indexing', 'done', 'failed', 'cancelled')
+                    AND d.job_id = $1 AND d.seq >= $2 AND d.seq < $3
                 """,
-                [String(limit)]
+                [String(job), String(seqs.lowerBound), String(seqs.upperBound)]
             ).affected
         }
     }
@@ -632,7 +655,7 @@ public struct JobStore {
                     ).affected == 1
                 guard finished else { return (false, []) }
                 let followUps = try makeFollowUps(of: job)
-                // Its staged documents go in bounded steps (``dropFinishedStaging(limit:)``): one
+                // Its staged documents go in bounded steps (``dropStaged(job:seqs:)``): one
                 // statement over a million rows would hold the caller for seconds.
                 return (true, followUps)
             }

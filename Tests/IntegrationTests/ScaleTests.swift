@@ -127,6 +127,54 @@ extension Integration {
             #expect(documents < 6000, "\(documents) rows of documents read by scans while 12,000 were committed")
         }
 
+        @Test("a finished job's staged rows are deleted range by range, each step reading its own rows only")
+        func stagedRowsDroppedByRange() throws {
+            let model = try TestResources.loadTestModel()
+            let corpus = try TestResources.loadTestCorpus(6000)
+            let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
+            // Small steps, as a million-row job's are small beside it: 60 of them.
+            try cluster.startCoordinator(["--cleanup-batch", "100"])
+            let run = try cluster.coord([
+                "submit", corpus.path, "--index", "cleanup", "--model", "driftless-loadtest-tiny", "--shard-size",
+                "500", "--detach",
+            ])
+            #expect(run.status == 0, "\(run.stderr)\n\(cluster.logs)")
+            let job = try #require(Int64(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 6000, "staged, no worker yet")
+            try cluster.database.connect().execute("ALTER TABLE job_documents SET (autovacuum_enabled = off)")
+            // Pages of the table read, not rows: a scan walks the dead rows of earlier steps too,
+            // which the row counts leave out.
+            func pagesRead() throws -> Int {
+                Thread.sleep(forTimeInterval: 3)  // backends report their counts when idle
+                return try cluster.database.count(
+                    """
+                    SELECT coalesce(heap_blks_read, 0) + coalesce(heap_blks_hit, 0) FROM pg_statio_user_tables
+                    WHERE relname = 'job_documents'
+                    """
+                )
+            }
+            let pages = try cluster.database.count("SELECT pg_relation_size('job_documents') / 8192")
+            let before = try pagesRead()
+            try cluster.startWorker()
+            #expect(try cluster.waitForJob(job) == "done", "\(cluster.logs)")
+            // Watched in the log: counting the staged rows would read them.
+            #expect(
+                cluster.coordinator!.waitForLog("finished job's staged documents dropped", seconds: 60),
+                "staged rows dropped\n\(cluster.logs)"
+            )
+            let read = try pagesRead() - before
+            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "every staged row dropped")
+            print(
+                "pages of job_documents (\(pages) in all) read while 6,000 rows were dealt and dropped in 60 steps: \(read)"
+            )
+            // A page read per row fetched by dealing, and one per row a ranged step deletes: about
+            // 12,000. Steps that each scan the table (its dead rows too) read it 60 times.
+            #expect(
+                read < 24000,
+                "\(read) pages of job_documents (\(pages) in all) read while 6,000 rows were dealt and dropped"
+            )
+        }
+
         @Test("many workers asking at once for big shards do not hold the coordinator: status answers meanwhile")
         func dealingYields() throws {
             let model = try TestResources.loadTestModel()

@@ -75,6 +75,12 @@ struct ServeCommand: ParsableCommand {
     )
     var sealBatch = 10_000
 
+    @Option(
+        name: .long,
+        help: "A finished job's staged documents are deleted in steps of this many, four steps a second at most."
+    )
+    var cleanupBatch = 10_000
+
     @Flag(
         name: .long,
         inversion: .prefixedNo,
@@ -106,6 +112,7 @@ struct ServeCommand: ParsableCommand {
         configuration.databaseWaitSeconds = databaseWaitSeconds
         configuration.uploadIdleSeconds = uploadIdleSeconds
         configuration.sealBatch = sealBatch
+        configuration.cleanupBatch = cleanupBatch
         configuration.speculate = speculate
         configuration.maintenanceWorkMemory = maintenanceWorkMem
         do {
