@@ -54,7 +54,9 @@ public struct CoordinatorConfiguration: Sendable {
             throw .configuration("--second-worker-seconds must be 0 or more")
         }
         guard sealBatch >= 1 else { throw .configuration("--seal-batch must be at least 1") }
-        guard cleanupBatch >= 1 else { throw .configuration("--cleanup-batch must be at least 1") }
+        guard (1...1_000_000).contains(cleanupBatch) else {
+            throw .configuration("--cleanup-batch must be from 1 to 1000000")
+        }
         guard databaseWaitSeconds >= 0, uploadIdleSeconds >= 1 else {
             throw .configuration("--database-wait-seconds must be at least 0 and --upload-idle-seconds at least 1")
         }

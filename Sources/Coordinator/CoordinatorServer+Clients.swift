@@ -227,6 +227,7 @@ extension CoordinatorServer {
                 )
             case .cancelled(let committed, let dropped):
                 lifecycle.dropped(job)
+                nextStagingCleanup = 0  // its staged documents go from the next turn on
                 let revoked = scheduler.cancel(job: job)
                 for lease in revoked { sendRevoke(lease) }
                 logger.warning(
@@ -358,16 +359,19 @@ extension CoordinatorServer {
         }
     }
 
-    /// Fails an open upload and deletes what it staged (the client gave up, went away, or staging
-    /// failed). Kept open when the database cannot be reached: expiry tries again.
+    /// Fails an open upload (the client gave up, went away, or staging failed); what it staged goes
+    /// in steps (``dropFinishedStaging()``). Kept open when the database cannot be reached: expiry
+    /// tries again.
     func abandon(_ job: Int64, reason: String) {
         guard let db = connectedDatabase() else { return }
         do {
-            let staged = try JobStore(db).abandonUpload(job: job, error: reason)
+            let failed = try JobStore(db).abandonUpload(job: job, error: reason)
             lifecycle.dropped(job)
+            guard failed else { return }
+            nextStagingCleanup = 0
             logger.warning(
-                "upload abandoned: job failed, its staged documents deleted",
-                metadata: ["job": "\(job)", "deleted": "\(staged)", "reason": "\(reason)"]
+                "upload abandoned: job failed, its staged documents to be deleted",
+                metadata: ["job": "\(job)", "reason": "\(reason)"]
             )
         } catch {
             databaseFailed(error)

@@ -155,8 +155,9 @@ public final class CoordinatorServer {
     var dealsPending = false
     /// When ``dropFinishedStaging()`` looks for a finished job's staged documents next.
     var nextStagingCleanup = 0.0
-    /// The finished job whose staged documents are being deleted, and the seqs still to go.
-    var stagingCleanup: (job: Int64, next: Int, last: Int)?
+    /// The finished job whose staged documents are being deleted: the seq the next step starts at,
+    /// the steps taken and the rows dropped so far.
+    var stagingCleanup: (job: Int64, next: Int, steps: Int, dropped: Int)?
 
     // MARK: Run loop
 
@@ -364,40 +365,52 @@ public final class CoordinatorServer {
         }
     }
 
-    /// Expired leases, dead workers, job completion, database reconnection.
-    /// A finished job's staged documents, deleted one range of seqs per housekeeping turn
-    /// (`--cleanup-batch`, by the primary key): a million-document job's in one statement held
-    /// the loop for seconds, and steps that each scanned the staging table held it for a second
-    /// a turn once a million rows were staged.
+    /// The staged documents of a job past running (finished, failed, cancelled, abandoned): one
+    /// range of `--cleanup-batch` seqs per housekeeping turn, by the primary key. A
+    /// million-document job's in one statement held the loop for seconds; steps that each scanned
+    /// the staging table held it for a second a turn once a million rows were staged.
     private func dropFinishedStaging() {
         guard !databaseBusy, let db = connectedDatabase() else { return }
         let store = JobStore(db)
         do {
             if stagingCleanup == nil {
                 guard now >= nextStagingCleanup else { return }
-                guard let found = try store.finishedStaging() else {
+                guard let job = try store.finishedStaging() else {
                     nextStagingCleanup = now + 5
                     return
                 }
-                stagingCleanup = (found.job, found.seqs.lowerBound, found.seqs.upperBound)
+                stagingCleanup = (job, 0, 0, 0)
             }
             guard var step = stagingCleanup else { return }
-            let end = min(step.next + configuration.cleanupBatch, step.last + 1)
-            _ = try store.dropStaged(job: step.job, seqs: step.next..<end)
-            step.next = end
-            guard step.next > step.last else {
+            let batch = configuration.cleanupBatch
+            let dropped = try store.dropStaged(job: step.job, seqs: step.next..<(step.next + batch))
+            step.steps += 1
+            step.dropped += dropped
+            step.next += batch
+            if dropped > 0 {
                 stagingCleanup = step
                 return
             }
-            // This job's are gone: the next turn looks for another's.
+            // A range with none: the end, or a gap (unchanged documents the seal removed).
+            if let following = try store.nextStaged(job: step.job, from: step.next) {
+                step.next = following
+                stagingCleanup = step
+                return
+            }
+            try store.markStagingDropped(job: step.job)
             stagingCleanup = nil
-            logger.info("finished job's staged documents dropped", metadata: ["job": "\(step.job)"])
+            logger.info(
+                "finished job's staged documents dropped",
+                metadata: ["job": "\(step.job)", "documents": "\(step.dropped)", "steps": "\(step.steps)"]
+            )
         } catch {
             stagingCleanup = nil
+            nextStagingCleanup = now + 5
             databaseFailed(error)
         }
     }
 
+    /// Expired leases, dead workers, job completion, database reconnection.
     private func housekeeping() {
         let expired = scheduler.expire(now: now)
         var committed = Set<Int64>()

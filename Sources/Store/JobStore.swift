@@ -308,10 +308,12 @@ public struct JobStore {
         }
     }
 
-    /// Fails a job that is still receiving and deletes its staged documents; returns how many.
-    /// Nothing happens to a job that is no longer receiving.
+    /// Fails a job that is still receiving; returns whether it did. Nothing happens to a job that
+    /// is no longer receiving. Its staged documents go in bounded steps afterwards
+    /// (``dropStaged(job:seqs:)``), as a finished job's do: an upload abandoned at a
+    /// million rows deleted in one statement held the coordinator for seconds.
     @discardableResult
-    public func abandonUpload(job: Int64, error: String) throws(StoreError) -> Int {
+    public func abandonUpload(job: Int64, error: String) throws(StoreError) -> Bool {
         try connection.during("abandoning the upload of job \(job)") {
             try connection.transaction {
                 let failed = try connection.execute(
@@ -321,9 +323,9 @@ public struct JobStore {
                     """,
                     [String(job), error]
                 ).affected
-                guard failed == 1 else { return 0 }
+                guard failed == 1 else { return false }
                 try connection.execute("DELETE FROM shards WHERE job_id = $1", [String(job)])
-                return try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)]).affected
+                return true
             }
         }
     }
@@ -337,7 +339,8 @@ public struct JobStore {
     }
 
     /// Stops a receiving or running job in one transaction: the job becomes `cancelled`, its open shards
-    /// `failed` (their leases deleted, so a commit in flight is fenced), its staged documents deleted.
+    /// `failed` (their leases deleted, so a commit in flight is fenced). Its staged documents, which
+    /// nothing reads any more, go in bounded steps afterwards (``dropStaged(job:seqs:)``).
     /// Committed shards stay: each wrote its documents with their vectors atomically.
     public func cancel(job: Int64, reason: String) throws(StoreError) -> Cancellation {
         try connection.during("cancelling job \(job)") {
@@ -368,7 +371,6 @@ public struct JobStore {
                             [String(job)]
                         ).scalar ?? "0"
                     ) ?? 0
-                try connection.execute("DELETE FROM job_documents WHERE job_id = $1", [String(job)])
                 return .cancelled(committedShards: committed, droppedShards: dropped)
             }
         }
@@ -376,7 +378,8 @@ public struct JobStore {
 
     // MARK: Restart
 
-    /// Jobs left in `receiving` by a coordinator that stopped mid-submission: failed, to be submitted again.
+    /// Jobs left in `receiving` by a coordinator that stopped mid-submission: failed, to be submitted
+    /// again. Their staged documents go in bounded steps once the coordinator runs.
     public func failInterruptedSubmissions() throws(StoreError) -> Int {
         try connection.during("closing interrupted submissions") {
             try connection.execute(
@@ -385,7 +388,6 @@ public struct JobStore {
                     UPDATE jobs SET state = 'failed', finished_at = now(),
                         error = 'the coordinator stopped while the job was being submitted; submit it again'
                     WHERE state = 'receiving' RETURNING id),
-                staged AS (DELETE FROM job_documents WHERE job_id IN (SELECT id FROM failed)),
                 cut AS (DELETE FROM shards WHERE job_id IN (SELECT id FROM failed))
                 SELECT count(*) FROM failed
                 """
@@ -597,30 +599,26 @@ public struct JobStore {
         }
     }
 
-    /// A job past running (indexing, done, failed, cancelled) that still has staged documents,
-    /// which nothing reads any more, and the range of their seqs; nil when there is none. The
-    /// caller deletes them in steps (``dropStaged(job:seqs:)``).
-    public func finishedStaging() throws(StoreError) -> (job: Int64, seqs: ClosedRange<Int>)? {
-        let rows = try connection.during("looking for finished jobs' staged documents") {
+    /// The first job past running (indexing, done, failed, cancelled) whose staged documents,
+    /// which nothing reads any more, are not yet all deleted (``markStagingDropped(job:)``); nil
+    /// when there is none. The caller deletes them in steps (``dropStaged(job:seqs:)``) from seq 0
+    /// (a job's seqs count from 0). Jobs only: a look at a job's staged rows just after a million
+    /// of them went walked their dead index entries (2 s, every 5 s until autovacuum came).
+    public func finishedStaging() throws(StoreError) -> Int64? {
+        try connection.during("looking for finished jobs' staged documents") {
             try connection.execute(
                 """
-                SELECT j.id, (SELECT min(seq) FROM job_documents d WHERE d.job_id = j.id) AS first,
-                    (SELECT max(seq) FROM job_documents d WHERE d.job_id = j.id) AS last
-                FROM jobs j WHERE j.state IN ('indexing', 'done', 'failed', 'cancelled')
-                    AND EXISTS (SELECT 1 FROM job_documents d WHERE d.job_id = j.id)
-                ORDER BY j.id LIMIT 1
+                SELECT id FROM jobs WHERE state IN ('indexing', 'done', 'failed', 'cancelled') AND NOT staging_dropped
+                ORDER BY id LIMIT 1
                 """
-            )
+            ).scalar.flatMap { Int64($0) }
         }
-        guard rows.count == 1, let job = rows.int(0, "id"), let first = rows.int(0, "first"),
-            let last = rows.int(0, "last"), first <= last
-        else { return nil }
-        return (Int64(job), first...last)
     }
 
-    /// Deletes a finished job's staged documents with seqs in `seqs`, found by the primary key:
-    /// a step costs its own rows, however many were staged or deleted before (a delete of
-    /// "any N finished rows" scanned the whole staging table each step, its dead rows too).
+    /// Deletes a finished job's staged documents with seqs in `seqs`, by the primary key: a step
+    /// costs its own rows, however many were staged or deleted before (a delete of "any N
+    /// finished rows" scanned the whole staging table each step, its dead rows too; a "next N
+    /// rows" subquery was planned, under stale statistics, as a sort of all the job's rows).
     /// Returns how many went; nothing goes for a job that is not past running.
     public func dropStaged(job: Int64, seqs: Range<Int>) throws(StoreError) -> Int {
         try connection.during("dropping job \(job)'s staged documents") {
@@ -635,7 +633,32 @@ public struct JobStore {
         }
     }
 
-    /// Marks the job done when no shard is open, and drops its staged documents. Returns whether it finished.
+    /// The job's first staged seq from `seq` on; nil when none is left. Asked after a step found
+    /// none (the end, or a gap the seal left where unchanged documents were): the primary key
+    /// from `seq` on, which holds no dead entries of the steps before.
+    public func nextStaged(job: Int64, from seq: Int) throws(StoreError) -> Int? {
+        try connection.during("looking for job \(job)'s staged documents") {
+            try connection.execute(
+                "SELECT seq FROM job_documents WHERE job_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1",
+                [String(job), String(seq)]
+            ).scalar.flatMap { Int($0) }
+        }
+    }
+
+    /// Records that a job past running has no staged documents left: ``finishedStaging()`` does
+    /// not name it again.
+    public func markStagingDropped(job: Int64) throws(StoreError) {
+        try connection.during("marking job \(job)'s staged documents dropped") {
+            try connection.execute(
+                """
+                UPDATE jobs SET staging_dropped = true
+                WHERE id = $1 AND state IN ('indexing', 'done', 'failed', 'cancelled')
+                """,
+                [String(job)]
+            )
+        }
+    }
+
     /// Moves a running job whose shards are all done (or failed) to `indexing`; the
     /// caller then makes sure the index has its HNSW index and calls ``markDone(job:)``.
     /// Returns whether the job moved.

@@ -148,7 +148,10 @@ extension Integration {
                 "\(duplicate.stderr)"
             )
             #expect(try cluster.database.count("SELECT count(*) FROM jobs WHERE state = 'failed'") == 1)
-            #expect(try cluster.database.count("SELECT count(*) FROM job_documents") == 0, "nothing staged is kept")
+            #expect(
+                try eventually(10) { try cluster.database.count("SELECT count(*) FROM job_documents") == 0 },
+                "nothing staged is kept"
+            )
             #expect(try cluster.database.count("SELECT count(*) FROM shards") == 0)
 
             let skipped = try cluster.coord([

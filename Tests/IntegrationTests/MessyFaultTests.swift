@@ -98,8 +98,12 @@ extension Integration {
             )
             #expect(try cluster.waitForJob(stalledJob, seconds: 30) == "failed", "\(coordinator.log)")
             #expect(
-                try cluster.database.count("SELECT count(*) FROM job_documents WHERE job_id = $1", [String(stalledJob)])
-                    == 0
+                try eventually(10) {
+                    try cluster.database.count(
+                        "SELECT count(*) FROM job_documents WHERE job_id = $1",
+                        [String(stalledJob)]
+                    ) == 0
+                }
             )
             #expect(coordinator.log.contains("upload abandoned"), "\(coordinator.log)")
             stalled.signal(SIGCONT)
@@ -128,9 +132,11 @@ extension Integration {
             #expect(interrupted.log.contains("abandoned"), "\(interrupted.log)")
             #expect(try cluster.database.count("SELECT count(*) FROM jobs WHERE state = 'receiving'") == 0)
             #expect(
-                try cluster.database.count(
-                    "SELECT count(*) FROM job_documents d JOIN jobs j ON j.id = d.job_id WHERE j.state = 'failed'"
-                ) == 0
+                try eventually(10) {
+                    try cluster.database.count(
+                        "SELECT count(*) FROM job_documents d JOIN jobs j ON j.id = d.job_id WHERE j.state = 'failed'"
+                    ) == 0
+                }
             )
         }
 
