@@ -14,6 +14,9 @@ public struct CorpusSubmission {
     public var skipInvalid = false
     /// Documents per message.
     public var chunkSize = 500
+    /// Chunks sent and not yet acknowledged, at most: with 2, the next chunk is read, encoded and
+    /// on its way while the coordinator stages the last (with 1, each waits for the last's reply).
+    public var chunksInFlight = 2
     /// A query waits for these documents: dealt before other jobs' shards, no HNSW build after.
     public var urgent = false
     /// The file is the whole index: what the index holds and the file lacks is deleted at the seal.
@@ -81,6 +84,7 @@ public struct CorpusSubmission {
             return try send(reader, report, job: job, upload: upload, client: client, progress: progress)
         } catch {
             // Best effort: the coordinator also expires an upload that goes quiet.
+            client.discardPending()
             _ = try? client.request(.abandon(job: job, upload: upload))
             if isCancelled() { throw SubmissionError.cancelled(job: job) }
             throw error
@@ -112,21 +116,35 @@ public struct CorpusSubmission {
             }
         }
         var sent = 0
+        var acknowledged = 0
+        var inFlight: [Int] = []  // each unacknowledged chunk's document count, oldest first
         var chunk: [Document] = []
         var chunkBytes = 0
-        func flush() throws {
-            guard !chunk.isEmpty else { return }
-            if isCancelled() { throw SubmissionError.cancelled(job: job) }
-            let reply = try client.request(.documents(job: job, upload: upload, documents: chunk))
+        func acknowledge() throws {
+            let count = inFlight.removeFirst()
+            let reply = try client.receive()
             if case .failure(let message) = reply, message.contains(": duplicate id ") {
                 // Found by the coordinator while staging: the job failed, nothing of it kept.
                 throw SubmissionError.invalidLines(path: path, errors: [message], count: 1)
             }
-            _ = try expect(reply)
+            // The coordinator counts what it staged: a reply out of order or a lost chunk shows here.
+            guard case .ack(_, let received) = try expect(reply), received == acknowledged + count else {
+                throw SubmissionError.protocolError(
+                    "expected \(acknowledged + count) documents acknowledged, got \(reply)"
+                )
+            }
+            acknowledged = received
+            progress(acknowledged, report.records)
+        }
+        func flush() throws {
+            guard !chunk.isEmpty else { return }
+            if isCancelled() { throw SubmissionError.cancelled(job: job) }
+            while inFlight.count >= max(1, chunksInFlight) { try acknowledge() }
+            try client.send(.documents(job: job, upload: upload, documents: chunk))
+            inFlight.append(chunk.count)
             sent += chunk.count
             chunk.removeAll(keepingCapacity: true)
             chunkBytes = 0
-            progress(sent, report.records)
         }
         try reader.forEachBatch(of: chunkSize, skipping: report.invalidLines) { records in
             for document in records {
@@ -141,6 +159,7 @@ public struct CorpusSubmission {
             }
         }
         try flush()
+        while !inFlight.isEmpty { try acknowledge() }
         if isCancelled() { throw SubmissionError.cancelled(job: job) }
         switch try expect(client.request(.seal(job: job, upload: upload, documents: sent))) {
         case .sealed(let sealed):
