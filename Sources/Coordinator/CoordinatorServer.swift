@@ -251,10 +251,13 @@ public final class CoordinatorServer {
         _ handle: ([Data], Peer?) -> Void
     ) {
         let domain = endpoint == .worker ? PeerRole.workerDomain : PeerRole.clientDomain
-        // Up to a bounded number per turn, so one busy socket does not starve the other.
+        // Up to a bounded number per turn, and for 0.1 s at most, so one busy socket does not
+        // starve the other (an upload keeps a chunk waiting while another is staged: drained
+        // without the time bound, its chunks held the workers' heartbeats back past their lease).
         // A whole message is bounded too: a routing id and one body frame.
         let maximumBytes = Int(frameBytes) + 256
-        for _ in 0..<256 {
+        let turnStarted = now
+        for _ in 0..<256 where now - turnStarted < 0.1 {
             guard
                 let received = try? socket.receive(
                     timeout: .zero,

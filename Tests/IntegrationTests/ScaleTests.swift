@@ -127,6 +127,27 @@ extension Integration {
             #expect(documents < 6000, "\(documents) rows of documents read by scans while 12,000 were committed")
         }
 
+        @Test("an upload with chunks in flight does not hold the workers' heartbeats back past their lease")
+        func uploadLeavesWorkersHeard() throws {
+            let model = try TestResources.loadTestModel()
+            let corpus = try TestResources.loadTestCorpus(60000)
+            let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
+            // A worker silent for 2 s is dead; the upload of 120 chunks takes about 10 s.
+            try cluster.startCoordinator(["--lease-seconds", "2", "--heartbeat-seconds", "0.5"])
+            try cluster.startWorker()
+            let run = try cluster.coord([
+                "submit", corpus.path, "--index", "heard", "--model", "driftless-loadtest-tiny", "--shard-size",
+                "500", "--detach",
+            ])
+            #expect(run.status == 0, "\(run.stderr)\n\(cluster.logs)")
+            // A coordinator that drained one client's chunks without a time bound read none of the
+            // worker's heartbeats until the upload was done, and declared it dead.
+            #expect(
+                !cluster.coordinator!.log.contains("worker silent"),
+                "the idle worker was declared dead during the upload\n\(cluster.logs)"
+            )
+        }
+
         @Test("a finished job's staged rows are deleted in bounded steps, each reading its own rows only")
         func stagedRowsDroppedInSteps() throws {
             let model = try TestResources.loadTestModel()
