@@ -42,6 +42,13 @@ python3 Ops/loadtest.py model "$MODELS/driftless-loadtest-tiny" --tokenizer-from
 # RSS, CPU), logs NAME.log in $LOGS; sets CLIENT (coord's endpoint options) and PSQL. stop_run
 # stops them, workers first. With SCALE_CLUSTER=1, on separate hosts (Ops/cluster.sh).
 PIDS=()
+# The `coord status` probe of the current run: stopped on any exit (a failed run too, or it
+# would keep the script's caller waiting).
+PROBE=""
+stop_probe() {
+  [ -z "$PROBE" ] || kill "$PROBE" 2>/dev/null || true
+  PROBE=""
+}
 if [ "${SCALE_CLUSTER:-0}" = 1 ]; then
   start_run() {
     local env
@@ -55,7 +62,7 @@ if [ "${SCALE_CLUSTER:-0}" = 1 ]; then
     "$DRIFTLESS_ROOT/Ops/cluster.sh" down
     cp "$DRIFTLESS_CLUSTER_DIR"/*.time "$DRIFTLESS_CLUSTER_DIR"/*.log "$LOGS/"
   }
-  trap '"$DRIFTLESS_ROOT/Ops/cluster.sh" down' EXIT
+  trap 'stop_probe; "$DRIFTLESS_ROOT/Ops/cluster.sh" down' EXIT
 else
   CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))")
   start_run() {
@@ -63,6 +70,7 @@ else
       --client-bind "tcp://127.0.0.1:$((PORT + 1))" >"$LOGS/co.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 120); do grep -q "coordinator ready" "$LOGS/co.log" && break; sleep 0.5; done
+    grep -q "coordinator ready" "$LOGS/co.log" || die "the coordinator did not start (see $LOGS/co.log)"
     local url
     url=$("$DRIFTLESS_ROOT/Ops/postgres.sh" url worker)
     for n in $(seq "$1"); do
@@ -83,7 +91,7 @@ else
     wait 2>/dev/null || true
     PIDS=()
   }
-  trap 'for pid in "${PIDS[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; done' EXIT
+  trap 'stop_probe; for pid in "${PIDS[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; done' EXIT
 fi
 
 # rss_and_cpu FILE: "peak-RSS-MiB cpu%" from a GNU time -v report.
@@ -125,6 +133,7 @@ for run in $RUNS; do
   COMMITS1=$("${PSQL[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
   kill "$PROBE" 2>/dev/null || true
   wait "$PROBE" 2>/dev/null || true
+  PROBE=""
 
   TABLE=$("${PSQL[@]}" -c "SELECT vector_table FROM indexes WHERE name = '$NAME'")
   JOB=$("${PSQL[@]}" -c "SELECT max(j.id) FROM jobs j JOIN indexes i ON i.id = j.index_id WHERE i.name = '$NAME'")
