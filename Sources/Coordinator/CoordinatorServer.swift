@@ -257,7 +257,8 @@ public final class CoordinatorServer {
         // A whole message is bounded too: a routing id and one body frame.
         let maximumBytes = Int(frameBytes) + 256
         let turnStarted = now
-        for _ in 0..<256 where now - turnStarted < 0.1 {
+        for _ in 0..<256 {
+            guard now - turnStarted < 0.1 else { return }
             guard
                 let received = try? socket.receive(
                     timeout: .zero,

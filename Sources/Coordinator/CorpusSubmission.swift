@@ -115,8 +115,7 @@ public struct CorpusSubmission {
                 )
             }
         }
-        var sent = 0
-        var acknowledged = 0
+        var acknowledged = 0  // documents the coordinator counted as staged
         var inFlight: [Int] = []  // each unacknowledged chunk's document count, oldest first
         var chunk: [Document] = []
         var chunkBytes = 0
@@ -142,7 +141,6 @@ public struct CorpusSubmission {
             while inFlight.count >= max(1, chunksInFlight) { try acknowledge() }
             try client.send(.documents(job: job, upload: upload, documents: chunk))
             inFlight.append(chunk.count)
-            sent += chunk.count
             chunk.removeAll(keepingCapacity: true)
             chunkBytes = 0
         }
@@ -161,9 +159,14 @@ public struct CorpusSubmission {
         try flush()
         while !inFlight.isEmpty { try acknowledge() }
         if isCancelled() { throw SubmissionError.cancelled(job: job) }
-        switch try expect(client.request(.seal(job: job, upload: upload, documents: sent))) {
+        switch try expect(client.request(.seal(job: job, upload: upload, documents: acknowledged))) {
         case .sealed(let sealed):
-            return Outcome(job: job, submitted: sent, invalid: try rejected(job, client, report), sealed: sealed)
+            return Outcome(
+                job: job,
+                submitted: acknowledged,
+                invalid: try rejected(job, client, report),
+                sealed: sealed
+            )
         case .sealing:
             // A big job: the coordinator seals it in steps; its status says when it is done.
             while true {
@@ -183,7 +186,7 @@ public struct CorpusSubmission {
                     )
                     return Outcome(
                         job: job,
-                        submitted: sent,
+                        submitted: acknowledged,
                         invalid: max(report.errorCount, status.rejectedDocs),
                         sealed: sealed
                     )

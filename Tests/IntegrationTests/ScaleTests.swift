@@ -132,7 +132,7 @@ extension Integration {
             let model = try TestResources.loadTestModel()
             let corpus = try TestResources.loadTestCorpus(60000)
             let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
-            // A worker silent for 2 s is dead; the upload of 120 chunks takes about 10 s.
+            // A worker silent for 2 s is dead; the upload of 120 chunks takes several seconds.
             try cluster.startCoordinator(["--lease-seconds", "2", "--heartbeat-seconds", "0.5"])
             try cluster.startWorker()
             let run = try cluster.coord([
