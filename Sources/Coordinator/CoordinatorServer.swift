@@ -566,9 +566,10 @@ public final class CoordinatorServer {
     private func deal() {
         dealsPending = false
         guard !databaseBusy else { return }
-        // Each deal reads its shard's documents and encodes them: many idle workers asking at
-        // once (64 workers with 2 credits each) would otherwise hold the loop for seconds, and
-        // status, uploads and heartbeats with it. What the budget leaves is dealt next turn.
+        // Each deal is a transaction (the lease): many idle workers asking at once (64 workers
+        // with 2 credits each) would otherwise hold the loop, and status, uploads and heartbeats
+        // with it. What the budget leaves is dealt next turn. Workers read the documents
+        // themselves (`LeasedShard`).
         let started = now
         while !stopHandle.isStopped {
             if now - started >= Self.dealBudgetSeconds {
@@ -594,7 +595,6 @@ public final class CoordinatorServer {
                     lifecycle.check(job.id)
                     continue
                 }
-                let documents = try store.documents(job: job.id, shard: open.record)
                 scheduler.granted(token: token, shard: shard, worker: worker, now: now)
                 let assignment = ShardAssignment(
                     shard: shard,
@@ -606,14 +606,14 @@ public final class CoordinatorServer {
                     model: job.index.model.name,
                     weightsHash: job.index.model.weightsHash,
                     dimension: job.index.model.dimension,
-                    documents: documents
+                    documentCount: open.record.documentCount
                 )
                 metrics.shardsDealt.increment()
                 logger.debug(
                     isCopy ? "shard copy dealt" : "shard dealt",
                     metadata: [
                         "job": "\(job.id)", "shard": "\(shard)", "lease": "\(token)", "worker": "\(worker)",
-                        "documents": "\(documents.count)",
+                        "documents": "\(open.record.documentCount)",
                     ]
                 )
                 send(worker, .assign(assignment))

@@ -466,31 +466,6 @@ public struct JobStore {
 
     // MARK: Dealing
 
-    /// The documents of a shard, in order.
-    public func documents(job: Int64, shard: ShardRecord) throws(StoreError) -> [Document] {
-        let rows = try connection.during("reading documents of shard \(shard.id)") {
-            try connection.execute(
-                """
-                SELECT seq, line, doc_id, title, body, metadata, version, content_hash FROM job_documents
-                WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq
-                """,
-                [String(job), String(shard.firstSeq), String(shard.lastSeq)]
-            )
-        }
-        return rows.rows.map {
-            Document(
-                seq: Int($0[0]!)!,
-                line: Int($0[1]!)!,
-                id: $0[2]!,
-                title: $0[3]!,
-                text: $0[4]!,
-                metadata: $0[5]!,
-                version: Int64($0[6]!)!,
-                contentHash: $0[7]
-            )
-        }
-    }
-
     /// Grants a new lease on `shard` to `worker`; nil when the shard is no longer open.
     public func grantLease(shard: Int64, worker: String) throws(StoreError) -> Int64? {
         try connection.during("leasing shard \(shard)") {

@@ -1,8 +1,6 @@
-#if canImport(Corpus)
-import Corpus
-#endif
-
-/// A shard dealt to a worker: what to embed, with which model, where to write it, and the lease that fences the commit.
+/// A shard dealt to a worker: which one, with which model, where to write it, and the lease that
+/// fences the commit. The documents are not in it: the worker reads them from the database with
+/// the lease (`LeasedShard`), so a shard's text does not pass through the coordinator.
 public struct ShardAssignment: Codable, Sendable, Equatable {
     public var shard: Int64
     /// The lease token; the commit succeeds only while this lease exists.
@@ -16,7 +14,8 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
     /// The registry's sha256 of the model's weights; a worker whose weights differ refuses the shard.
     public var weightsHash: String
     public var dimension: Int
-    public var documents: [Document]
+    /// How many documents the shard holds (the worker checks it read them all).
+    public var documentCount: Int
 
     public init(
         shard: Int64,
@@ -28,7 +27,7 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
         model: String,
         weightsHash: String,
         dimension: Int,
-        documents: [Document]
+        documentCount: Int
     ) {
         self.shard = shard
         self.lease = lease
@@ -39,6 +38,6 @@ public struct ShardAssignment: Codable, Sendable, Equatable {
         self.model = model
         self.weightsHash = weightsHash
         self.dimension = dimension
-        self.documents = documents
+        self.documentCount = documentCount
     }
 }

@@ -206,6 +206,16 @@ extension ClientRequest: WireValidatable {
 
 extension CoordinatorMessage: WireValidatable {
     public func validate() throws(WireError) {
+        if case .assign(let shard) = self {
+            try WireError.check(
+                WireLimits.shardDocuments.contains(shard.documentCount),
+                "assign: \(shard.documentCount) documents outside \(WireLimits.shardDocuments)"
+            )
+            try WireError.check(
+                WireLimits.dimension.contains(shard.dimension),
+                "assign: dimension \(shard.dimension) outside \(WireLimits.dimension)"
+            )
+        }
         guard case .welcome(let welcome) = self else { return }
         try WireError.check(
             WireLimits.heartbeatSeconds.contains(welcome.heartbeatSeconds),

@@ -7,7 +7,9 @@ public enum WireProtocol {
     /// Sent in `hello` and `submit`; a peer speaking another version is refused with both named.
     /// Version 2: uploads carry the token their `accepted` reply gave; `welcome`'s version is checked.
     /// Version 3: a shard's documents carry their version (submission order), which commits compare.
-    public static let version = 3
+    /// Version 4: `assign` carries `documentCount` instead of the documents; the worker reads them
+    /// from the database with its lease.
+    public static let version = 4
     /// Larger messages make libzmq drop the connection (a shard of 1,000 long documents is a few MiB).
     /// The coordinator's endpoints take less (``WireLimits``).
     public static let maximumMessageSize: Int64 = 256 << 20

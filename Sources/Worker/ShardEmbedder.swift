@@ -140,6 +140,30 @@ final class ShardEmbedder: @unchecked Sendable {
                 )
             )
         }
+        let documents: [Document]
+        let leased = LeasedShard(shard: shard.shard, lease: shard.lease, documentCount: shard.documentCount)
+        switch withDatabase(
+            "reading the shard",
+            log: log,
+            { connection throws(StoreError) in
+                try leased.read(from: connection)
+            }
+        ) {
+        case .success(.documents(let read)):
+            documents = read
+        case .success(.fenced(let reason)):
+            metrics.shardsFenced.increment()
+            log.info("shard dropped before starting: \(reason)")
+            return .shardFenced(shard: shard.shard, lease: shard.lease)
+        case .failure(.cancelled(let reason)):
+            log.warning("shard given back: \(reason)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .returned))
+        case .failure(let error):
+            // Not the documents' (none was read) and not this worker's model: the database's.
+            metrics.shardsFailed.increment()
+            log.error("reading the shard failed: \(error)")
+            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)", fault: .database))
+        }
         let clock = ContinuousClock()
         let embedStart = clock.now
         let embedder: SentenceEmbedder
@@ -153,13 +177,12 @@ final class ShardEmbedder: @unchecked Sendable {
         let vectors: [[Float]]
         let tokenCount: Int
         do {
-            if let failing = configuration.faults.failingDocument, shard.documents.contains(where: { $0.id == failing })
-            {
+            if let failing = configuration.faults.failingDocument, documents.contains(where: { $0.id == failing }) {
                 throw WorkerError.setting("injected failure (DRIFTLESS_FAULTS) for document \(failing)")
             }
             let model = embedder.model
             let prompt = model.documentPrompt
-            let texts = shard.documents.map(\.embeddingText)
+            let texts = documents.map(\.embeddingText)
             let tokens = embedder.tokenize(texts, prompt: prompt)
             tokenCount = tokens.reduce(0) { $0 + $1.count }
             vectors = try embedder.embed(tokens: tokens, promptTokens: model.promptTokenCount(prompt, task: nil))
@@ -170,7 +193,7 @@ final class ShardEmbedder: @unchecked Sendable {
             log.error("shard failed: \(error)")
             return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: "\(error)", fault: .document))
         }
-        if let slow = configuration.faults.slowShard, shard.documents.count >= slow.documents {
+        if let slow = configuration.faults.slowShard, documents.count >= slow.documents {
             log.warning("injected delay (DRIFTLESS_FAULTS): \(slow.seconds) s before committing")
             Thread.sleep(forTimeInterval: slow.seconds)
         }
@@ -185,11 +208,15 @@ final class ShardEmbedder: @unchecked Sendable {
             collectionId: shard.collectionId,
             vectorTable: shard.vectorTable,
             dimension: shard.dimension,
-            documents: shard.documents,
+            documents: documents,
             vectors: vectors
         )
         let commitStart = clock.now
-        switch self.commit(commit, log: log) {
+        switch withDatabase(
+            "the commit",
+            log: log,
+            { connection throws(StoreError) in try commit.write(to: connection) }
+        ) {
         case .success(.committed):
             let commitSeconds = (clock.now - commitStart).seconds
             metrics.commitSeconds.record(clock.now - commitStart)
@@ -240,12 +267,17 @@ final class ShardEmbedder: @unchecked Sendable {
         }
     }
 
-    /// Commits, reconnecting and retrying (for `commitRetrySeconds`) while the database is unreachable.
-    /// Retrying is safe: the lease fences every attempt, and a failed attempt wrote nothing.
-    private func commit(_ commit: ShardCommit, log: Logger) -> Result<ShardCommit.Outcome, StoreError> {
+    /// Runs `body` (a read or a commit), reconnecting and retrying (for `commitRetrySeconds`) while
+    /// the database is unreachable. Retrying is safe: the lease fences every attempt, and a failed
+    /// attempt wrote nothing.
+    private func withDatabase<T>(
+        _ what: String,
+        log: Logger,
+        _ body: (PostgresConnection) throws(StoreError) -> T
+    ) -> Result<T, StoreError> {
         var delay = 0.25
         var waited = 0.0
-        let stopped = StoreError.cancelled("the worker is stopping; its commit was cancelled or not retried")
+        let stopped = StoreError.cancelled("the worker is stopping; \(what) was cancelled or not retried")
         defer { _ = committing(on: nil) }
         while true {
             do {
@@ -255,7 +287,7 @@ final class ShardEmbedder: @unchecked Sendable {
                     log.info("database connection restored")
                 }
                 guard committing(on: database) else { return .failure(stopped) }
-                return .success(try commit.write(to: database!))
+                return .success(try body(database!))
             } catch _ where isAbandoning {
                 return .failure(stopped)
             } catch let error as PostgresError {
@@ -265,12 +297,12 @@ final class ShardEmbedder: @unchecked Sendable {
                     return .failure(.database(error, during: "reconnecting"))
                 }
                 metrics.commitRetries.increment()
-                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
+                log.warning("database unreachable; retrying \(what) in \(delay) s: \(error)")
             } catch let error as StoreError where error.isConnectionLoss {
                 database = nil
                 guard waited < configuration.commitRetrySeconds else { return .failure(error) }
                 metrics.commitRetries.increment()
-                log.warning("database unreachable; retrying the commit in \(delay) s: \(error)")
+                log.warning("database unreachable; retrying \(what) in \(delay) s: \(error)")
             } catch let error as StoreError {
                 return .failure(error)
             } catch {

@@ -1,6 +1,7 @@
 import DriftlessTestSupport
 import Foundation
 import PostgresClient
+import Store
 import Testing
 
 /// Least privilege in PostgreSQL: workers write through the driftless_worker role, which can
@@ -107,6 +108,69 @@ extension Integration {
                 refused(role, "UPDATE shards SET state = 'pending' WHERE id = \(shard)").contains("row-level security")
             )
             #expect(try role.execute("DELETE FROM shard_leases").affected == 0, "leases of a shard not done stay")
+        }
+
+        @Test(
+            "the worker role reads the staged documents of a shard its lease holds, and of no other; not job_documents"
+        )
+        func workerReadsLeasedShard() throws {
+            let cluster = try TestCluster()
+            let coordinator = try cluster.startCoordinator()
+            let (corpus, _) = try TestResources.scifactSubset(12)
+            // No worker: the job's twelve documents stay staged in three pending shards.
+            let job = try #require(try cluster.submitDetached(corpus, index: "leased-read", shardSize: 4))
+            coordinator.signal(SIGKILL)
+            _ = coordinator.wait(seconds: 10)
+
+            let owner = try cluster.database.connect()
+            let role = try PostgresConnection(url: cluster.database.workerURL)
+            let shards = try owner.execute(
+                "SELECT id, first_seq, last_seq, doc_count FROM shards WHERE job_id = $1 ORDER BY first_seq",
+                [String(job)]
+            )
+            #expect(shards.count == 3)
+            let (shard, firstSeq, lastSeq) = (
+                try #require(Int64(shards.value(1, "id")!)), Int(shards.value(1, "first_seq")!)!,
+                Int(shards.value(1, "last_seq")!)!
+            )
+            let token = try #require(
+                try owner.execute(
+                    "INSERT INTO shard_leases (shard_id, worker) VALUES ($1, 'test') RETURNING token",
+                    [
+                        String(shard)
+                    ]
+                ).scalar.flatMap { Int64($0) }
+            )
+            #expect(refused(role, "SELECT count(*) FROM job_documents").contains("permission denied"))
+
+            // The lease's shard: its four documents, in order, with what they were staged with.
+            let read = LeasedShard(shard: shard, lease: token, documentCount: 4)
+            guard case .documents(let documents) = try read.read(from: role) else {
+                Issue.record("the leased shard was not read")
+                return
+            }
+            #expect(documents.map(\.seq) == Array(firstSeq...lastSeq))
+            let staged = try owner.execute(
+                "SELECT doc_id, body FROM job_documents WHERE job_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+                [String(job), String(firstSeq), String(lastSeq)]
+            )
+            #expect(documents.map(\.id) == (0..<staged.count).map { staged.value($0, "doc_id")! })
+            #expect(documents.map(\.text) == (0..<staged.count).map { staged.value($0, "body")! })
+            // Another token reads nothing: only the shard a lease holds is readable.
+            #expect(
+                try role.execute("SELECT count(*) FROM driftless_leased_documents($1)", [String(token + 1)]).scalar
+                    == "0"
+            )
+            // A count other than the shard's is an error, not a short shard.
+            #expect(throws: StoreError.self) {
+                _ = try LeasedShard(shard: shard, lease: token, documentCount: 5).read(from: role)
+            }
+            // Once the lease is gone, nothing is read and the worker is told it is fenced.
+            try owner.execute("DELETE FROM shard_leases WHERE token = $1", [String(token)])
+            guard case .fenced = try read.read(from: role) else {
+                Issue.record("a revoked lease still read its shard")
+                return
+            }
         }
 
         @Test("a worker given the owner's role still works, and warns")

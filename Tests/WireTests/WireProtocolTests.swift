@@ -9,8 +9,6 @@ struct WireProtocolTests {
     @Test("every message survives encoding and decoding")
     func roundTrip() throws {
         let document = Document(seq: 3, line: 4, id: "d1", title: "T", text: "x\ty\n\"z\"", metadata: "{\"a\":1}")
-        // Re-embedded from the database: its version and the hash it was staged with travel along.
-        let hashed = Document(seq: 4, line: 5, id: "d2", title: "", text: "t", version: 9, contentHash: "ab12")
         let workerMessages: [WorkerMessage] = [
             .hello(
                 .init(
@@ -45,7 +43,7 @@ struct WireProtocolTests {
                     model: "m",
                     weightsHash: "h",
                     dimension: 384,
-                    documents: [document, hashed]
+                    documentCount: 2
                 )
             ),
         ]
@@ -118,6 +116,21 @@ struct WireProtocolTests {
         } throws: { error in
             guard case WireError.invalid(let reason) = error else { return false }
             return reason.contains(expected)
+        }
+    }
+
+    @Test("a shard dealt with no documents, or too many, is refused as invalid")
+    func assignOutOfRange() throws {
+        for count in [0, -1, 1_000_001] {
+            let frame =
+                "{\"type\":\"assign\",\"shard\":1,\"lease\":2,\"job\":3,\"index\":\"i\",\"collectionId\":4,"
+                + "\"vectorTable\":\"t\",\"model\":\"m\",\"weightsHash\":\"h\",\"dimension\":384,\"documentCount\":\(count)}"
+            #expect {
+                _ = try WireProtocol.decode(CoordinatorMessage.self, from: Data(frame.utf8))
+            } throws: { error in
+                guard case WireError.invalid(let reason) = error else { return false }
+                return reason.contains("assign: \(count) documents")
+            }
         }
     }
 
