@@ -39,5 +39,49 @@ extension Integration {
                 }
             }
         }
+
+        @Test("rows written as binary COPY come back exactly: text, NULL, jsonb, bigint, every float of a vector")
+        func binaryRoundTrip() async throws {
+            let database = try TestDatabase()
+            let connection = try database.connect()
+            try connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            try connection.execute(
+                "CREATE TABLE copied (n bigint, a text, b text, meta jsonb, embedding vector(5))"
+            )
+            var batch = 0
+            let floats = Gen.int(in: -2_000_000...2_000_000).map { Float($0) / 999_983 }.array(of: 5...5)
+            await propertyCheck(count: 100, input: zip(Self.rows, floats.array(of: 20...20))) { rows, vectors in
+                batch += 1
+                var copy = CopyBinary()
+                for (n, row) in rows.enumerated() {
+                    copy.beginRow(fields: 5)
+                    copy.bigint(Int64(n) - 3_000_000_000)
+                    copy.text(row[0])
+                    copy.text(row[1])
+                    let json = (try? JSONEncoder().encode(["c": row[2] ?? ""])) ?? Data()
+                    copy.jsonb(String(decoding: json, as: UTF8.self))
+                    copy.vector(vectors[n])
+                }
+                do {
+                    try connection.execute("TRUNCATE copied")
+                    _ = try connection.copyIn(
+                        "COPY copied (n, a, b, meta, embedding) FROM STDIN (FORMAT binary)",
+                        data: copy.data
+                    )
+                    let back = try connection.execute(
+                        "SELECT n, a, b, meta->>'c', embedding::text FROM copied ORDER BY n"
+                    )
+                    #expect(back.rows.map { $0[0] } == rows.indices.map { String(Int64($0) - 3_000_000_000) })
+                    #expect(back.rows.map { [$0[1], $0[2]] } == rows.map { [$0[0], $0[1]] }, "batch \(batch)")
+                    #expect(back.rows.map { $0[3] } == rows.map { $0[2] ?? "" }, "batch \(batch)")
+                    #expect(
+                        back.rows.map { CopyText.parseVector($0[4]!) } == rows.indices.map { vectors[$0] },
+                        "batch \(batch)"
+                    )
+                } catch {
+                    Issue.record("batch \(batch): \(error)")
+                }
+            }
+        }
     }
 }
