@@ -13,7 +13,8 @@
 #
 # Settings: SCALE_RUNS, SCALE_SHARD_SIZE (512), SCALE_STORAGE (vector), SCALE_CLUSTER=1 (PostgreSQL,
 # the coordinator and each worker on hosts of their own: Ops/cluster.sh), DRIFTLESS_BIN (release
-# binaries; else built). Corpora are cached in var/loadtest/. Output: a markdown table on stdout
+# binaries; else built), SCALE_WORKER_NICE (0: the workers' niceness on one host; 10 gives the
+# coordinator, PostgreSQL and `coord status` the CPU first, as separate worker machines would). Corpora are cached in var/loadtest/. Output: a markdown table on stdout
 # and in .cache/bench/scale.md, every run's logs in .cache/bench/scale/. Not part of the test suite.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -74,7 +75,7 @@ else
     local url
     url=$("$DRIFTLESS_ROOT/Ops/postgres.sh" url worker)
     for n in $(seq "$1"); do
-      DRIFTLESS_DATABASE_URL=$url /usr/bin/time -v -o "$LOGS/w$n.time" "$BIN/worker" serve \
+      DRIFTLESS_DATABASE_URL=$url nice -n "${SCALE_WORKER_NICE:-0}" /usr/bin/time -v -o "$LOGS/w$n.time" "$BIN/worker" serve \
         --coordinator "tcp://127.0.0.1:$PORT" --models "$MODELS" --threads 1 >"$LOGS/w$n.log" 2>&1 &
       PIDS+=($!)
     done
@@ -176,7 +177,8 @@ EOF
 )
   read -r TOTAL RATE UPLOAD UPLOAD_RATE SEAL EMBED EMBED_RATE COMMIT_RATE HNSW <<<"$ROW"
   WORST=$(cat "$LOGS/status.worst" 2>/dev/null || echo "-")
-  FAILED=$(wc -l <"$LOGS/status.err" 2>/dev/null || echo 0)
+  FAILED=0
+  [ -f "$LOGS/status.err" ] && FAILED=$(wc -l <"$LOGS/status.err")
   LINE="| $DOCS | $WORKERS | $DEALT | $TOTAL | $RATE | $UPLOAD_RATE | $SEAL | $EMBED_RATE | $COORD_CPU | $COMMIT_RATE | $COORD_RSS | $SUBMIT_RSS | $WORKER_RSS | $WORST ($FAILED failed) | $HNSW | $((TABLE_BYTES / 1048576)) / $((HNSW_BYTES / 1048576)) | $VECTOR_BYTES |"
   log "$LINE"
   ROWS+=("$LINE")
