@@ -22,8 +22,8 @@ final class ShardEmbedder: @unchecked Sendable {
     private var database: PostgresConnection?
     /// Set on a stop past its grace: commits are cancelled and not retried (guarded by `revokedLock`).
     private var abandoning = false
-    /// The connection of the commit in flight, to cancel it (guarded by `revokedLock`).
-    private var commitInFlight: PostgresCancelHandle?
+    /// The connection of the read or commit in flight, to cancel it (guarded by `revokedLock`).
+    private var statementInFlight: PostgresCancelHandle?
     private let finished = NSCondition()
     private var isFinished = false
 
@@ -75,7 +75,7 @@ final class ShardEmbedder: @unchecked Sendable {
     func abandonCommits() {
         revokedLock.lock()
         abandoning = true
-        let statement = commitInFlight
+        let statement = statementInFlight
         revokedLock.unlock()
         statement?.cancel()
     }
@@ -86,11 +86,12 @@ final class ShardEmbedder: @unchecked Sendable {
         return abandoning
     }
 
-    /// Marks `connection`'s statement as the one a stop cancels; false when commits are abandoned already.
-    private func committing(on connection: PostgresConnection?) -> Bool {
+    /// Marks `connection`'s statement as the one a stop cancels; false when the worker's database
+    /// work is abandoned already.
+    private func running(on connection: PostgresConnection?) -> Bool {
         revokedLock.lock()
         defer { revokedLock.unlock() }
-        commitInFlight = connection?.cancelHandle
+        statementInFlight = connection?.cancelHandle
         return !abandoning
     }
 
@@ -156,8 +157,7 @@ final class ShardEmbedder: @unchecked Sendable {
             log.info("shard dropped before starting: \(reason)")
             return .shardFenced(shard: shard.shard, lease: shard.lease)
         case .failure(.cancelled(let reason)):
-            log.warning("shard given back: \(reason)")
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .returned))
+            return givenBack(shard, reason: reason, log: log)
         case .failure(let error):
             // Not the documents' (none was read) and not this worker's model: the database's.
             metrics.shardsFailed.increment()
@@ -244,8 +244,7 @@ final class ShardEmbedder: @unchecked Sendable {
             log.warning("commit fenced, nothing written: \(reason)")
             return .shardFenced(shard: shard.shard, lease: shard.lease)
         case .failure(.cancelled(let reason)):
-            log.warning("shard given back: \(reason)")
-            return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .returned))
+            return givenBack(shard, reason: reason, log: log)
         case .failure(let error):
             metrics.shardsFailed.increment()
             let (fault, certain) = Self.attribute(error)
@@ -254,6 +253,12 @@ final class ShardEmbedder: @unchecked Sendable {
                 .init(shard: shard.shard, lease: shard.lease, error: "\(error)", fault: fault, certain: certain)
             )
         }
+    }
+
+    /// The worker is stopping: the shard goes back to the coordinator, no attempt counted.
+    private func givenBack(_ shard: ShardAssignment, reason: String, log: Logger) -> WorkerMessage {
+        log.warning("shard given back: \(reason)")
+        return .shardFailed(.init(shard: shard.shard, lease: shard.lease, error: reason, fault: .returned))
     }
 
     /// Whose fault a failed commit was. Only the database's refusal of the data itself is the
@@ -278,7 +283,7 @@ final class ShardEmbedder: @unchecked Sendable {
         var delay = 0.25
         var waited = 0.0
         let stopped = StoreError.cancelled("the worker is stopping; \(what) was cancelled or not retried")
-        defer { _ = committing(on: nil) }
+        defer { _ = running(on: nil) }
         while true {
             do {
                 guard !isAbandoning else { return .failure(stopped) }
@@ -286,7 +291,7 @@ final class ShardEmbedder: @unchecked Sendable {
                     database = try PostgresConnection(url: configuration.databaseURL, settings: DatabaseTimeouts.worker)
                     log.info("database connection restored")
                 }
-                guard committing(on: database) else { return .failure(stopped) }
+                guard running(on: database) else { return .failure(stopped) }
                 return .success(try body(database!))
             } catch _ where isAbandoning {
                 return .failure(stopped)
