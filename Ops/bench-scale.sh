@@ -11,7 +11,8 @@
 #   Ops/bench-scale.sh                       # 100k documents with 1 2 4 8 16 32 64 workers, then 1M with 2 and 64
 #   SCALE_RUNS="100000:2 1000000:64" Ops/bench-scale.sh   # DOCS:WORKERS pairs
 #
-# Settings: SCALE_RUNS, SCALE_SHARD_SIZE (512), SCALE_STORAGE (vector), SCALE_CLUSTER=1 (PostgreSQL,
+# Settings: SCALE_RUNS, SCALE_SHARD_SIZE (512), SCALE_STORAGE (vector), SCALE_MAINTENANCE_WORK_MEM
+# (1GB, the coordinator's --maintenance-work-mem for the HNSW build; one host only), SCALE_CLUSTER=1 (PostgreSQL,
 # the coordinator and each worker on hosts of their own: Ops/cluster.sh), DRIFTLESS_BIN (release
 # binaries; else built), SCALE_WORKER_NICE (0: the workers' niceness on one host; 10 gives the
 # coordinator, PostgreSQL and `coord status` the CPU first, as separate worker machines would). Corpora are cached in var/loadtest/. Output: a markdown table on stdout
@@ -27,6 +28,8 @@ BIN="$(release_binaries)"
 RUNS=${SCALE_RUNS:-"100000:1 100000:2 100000:4 100000:8 100000:16 100000:32 100000:64 1000000:2 1000000:64"}
 SHARD_SIZE=${SCALE_SHARD_SIZE:-512}
 STORAGE=${SCALE_STORAGE:-vector}
+# The HNSW graph should fit in it: about 0.7 GB per million 32-d vectors with m = 16.
+MAINTENANCE_WORK_MEM=${SCALE_MAINTENANCE_WORK_MEM:-1GB}
 PORT=${DRIFTLESS_PORT:-5605}
 OUT="$DRIFTLESS_CACHE/bench/scale"
 mkdir -p "$OUT" var/loadtest
@@ -46,9 +49,12 @@ PIDS=()
 # The `coord status` probe of the current run: stopped on any exit (a failed run too, or it
 # would keep the script's caller waiting).
 PROBE=""
+WATCH=""
 stop_probe() {
   [ -z "$PROBE" ] || kill "$PROBE" 2>/dev/null || true
+  [ -z "$WATCH" ] || kill "$WATCH" 2>/dev/null || true
   PROBE=""
+  WATCH=""
 }
 if [ "${SCALE_CLUSTER:-0}" = 1 ]; then
   start_run() {
@@ -68,7 +74,7 @@ else
   CLIENT=(--coordinator "tcp://127.0.0.1:$((PORT + 1))")
   start_run() {
     /usr/bin/time -v -o "$LOGS/co.time" "$BIN/coord" serve --models "$MODELS" --bind "tcp://127.0.0.1:$PORT" \
-      --client-bind "tcp://127.0.0.1:$((PORT + 1))" >"$LOGS/co.log" 2>&1 &
+      --client-bind "tcp://127.0.0.1:$((PORT + 1))" --maintenance-work-mem "$MAINTENANCE_WORK_MEM" >"$LOGS/co.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 120); do grep -q "coordinator ready" "$LOGS/co.log" && break; sleep 0.5; done
     grep -q "coordinator ready" "$LOGS/co.log" || die "the coordinator did not start (see $LOGS/co.log)"
@@ -124,6 +130,10 @@ for run in $RUNS; do
     done
   ) &
   PROBE=$!
+  # The coordinator's own answer, timed by one `coord status --watch` process over one connection
+  # (the probe above also times the start of a `coord` process on a machine the workers fill).
+  "$BIN/coord" status "${CLIENT[@]}" --timeout 30 --watch 1 >"$LOGS/answers.txt" 2>>"$LOGS/status.err" &
+  WATCH=$!
   COMMITS0=$("${PSQL[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
   START=$(date +%s.%N)
   /usr/bin/time -v -o "$LOGS/submit.time" "$BIN/coord" submit "$CORPUS" --index "$NAME" \
@@ -132,9 +142,9 @@ for run in $RUNS; do
     || die "$NAME: coord submit failed (see $LOGS/submit.log)"
   END=$(date +%s.%N)
   COMMITS1=$("${PSQL[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-  kill "$PROBE" 2>/dev/null || true
-  wait "$PROBE" 2>/dev/null || true
-  PROBE=""
+  PROBES=("$PROBE" "$WATCH")
+  stop_probe
+  wait "${PROBES[@]}" 2>/dev/null || true
 
   TABLE=$("${PSQL[@]}" -c "SELECT vector_table FROM indexes WHERE name = '$NAME'")
   JOB=$("${PSQL[@]}" -c "SELECT max(j.id) FROM jobs j JOIN indexes i ON i.id = j.index_id WHERE i.name = '$NAME'")
@@ -177,9 +187,10 @@ EOF
 )
   read -r TOTAL RATE UPLOAD UPLOAD_RATE SEAL EMBED EMBED_RATE COMMIT_RATE HNSW <<<"$ROW"
   WORST=$(cat "$LOGS/status.worst" 2>/dev/null || echo "-")
+  ANSWER=$(awk '/^-- / {ms = $(NF - 1); if (ms > worst) worst = ms; n++; if (ms > 1000) slow++} END {printf "%d (%d of %d over 1 s)", worst, slow, n}' "$LOGS/answers.txt")
   FAILED=0
   [ -f "$LOGS/status.err" ] && FAILED=$(wc -l <"$LOGS/status.err")
-  LINE="| $DOCS | $WORKERS | $DEALT | $TOTAL | $RATE | $UPLOAD_RATE | $SEAL | $EMBED_RATE | $COORD_CPU | $COMMIT_RATE | $COORD_RSS | $SUBMIT_RSS | $WORKER_RSS | $WORST ($FAILED failed) | $HNSW | $((TABLE_BYTES / 1048576)) / $((HNSW_BYTES / 1048576)) | $VECTOR_BYTES |"
+  LINE="| $DOCS | $WORKERS | $DEALT | $TOTAL | $RATE | $UPLOAD_RATE | $SEAL | $EMBED_RATE | $COORD_CPU | $COMMIT_RATE | $COORD_RSS | $SUBMIT_RSS | $WORKER_RSS | $WORST ($FAILED failed) | $ANSWER | $HNSW | $((TABLE_BYTES / 1048576)) / $((HNSW_BYTES / 1048576)) | $VECTOR_BYTES |"
   log "$LINE"
   ROWS+=("$LINE")
 done
@@ -187,7 +198,7 @@ done
 {
   echo "Ops/bench-scale.sh, $(date -u +%Y-%m-%d), $(git rev-parse --short HEAD), shard size $SHARD_SIZE, storage $STORAGE, $HOSTS, $(nproc) cores"
   echo
-  echo "| docs | workers | workers dealt work | s end to end | docs/s end to end | upload docs/s | seal s | embed+commit docs/s | coord serve CPU | PG commits/s (embed) | coord serve RSS MiB | submit RSS MiB | worker RSS MiB (max) | slowest status ms | HNSW build s | table / HNSW MiB | bytes/vector |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| docs | workers | workers dealt work | s end to end | docs/s end to end | upload docs/s | seal s | embed+commit docs/s | coord serve CPU | PG commits/s (embed) | coord serve RSS MiB | submit RSS MiB | worker RSS MiB (max) | slowest coord status ms (a new process each second) | slowest answer ms (status --watch 1) | HNSW build s | table / HNSW MiB | bytes/vector |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
 } | tee "$DRIFTLESS_CACHE/bench/scale${SCALE_CLUSTER:+-cluster}.md"

@@ -13,6 +13,10 @@ public final class PostgresConnection {
     private let settings: [(String, String)]
     /// Cancels this connection's statement in flight from another thread (kept current on reconnection).
     public let cancelHandle = PostgresCancelHandle()
+    /// Statements sent since the connection was made (each a round trip to the server), so a
+    /// caller can see what an operation costs in waits on the server: `execute`,
+    /// `executeScript` and `copyIn` count one each.
+    public private(set) var statementsSent = 0
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
     /// Without a `connect_timeout` in it, waits at most `connectTimeout` seconds. Unless the URL
@@ -93,6 +97,7 @@ public final class PostgresConnection {
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> PostgresRows {
         guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        statementsSent += 1
         let result = withParameterPointers(parameters) { values in
             PQexecParams(handle, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
@@ -103,6 +108,7 @@ public final class PostgresConnection {
     /// Runs statements without parameters (several may be separated by semicolons).
     public func executeScript(_ sql: String) throws(PostgresError) {
         guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        statementsSent += 1
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
         _ = try rows(of: result, for: handle)
@@ -113,6 +119,7 @@ public final class PostgresConnection {
     @discardableResult
     public func copyIn(_ sql: String, data: Data) throws(PostgresError) -> Int {
         guard let handle else { throw PostgresError(message: "not connected", isConnectionLoss: true) }
+        statementsSent += 1
         let start = PQexec(handle, sql)
         let status = PQresultStatus(start)
         if status != PGRES_COPY_IN {

@@ -39,28 +39,10 @@ public struct IndexRoute: Sendable, Equatable {
         try index.require(storage: storage)
         try index.require(instruction: instruction)
         let serving = try ServingStore(connection).current(index)
-        let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try catalog.index(named: name) }
-        var route =
-            switch (serving.mode, successor) {
-            case (.promoted, let successor?): IndexRoute(target: successor, then: [index], serving: serving)
-            case (_, let successor?): IndexRoute(target: index, then: [successor], serving: serving)
-            case (_, nil): IndexRoute(target: index, then: [], serving: serving)
-            }
         // A successor a re-index is filling (before any upgrade serves from it) follows too.
-        let filling = try connection.during("reading the successors of index \(name)") {
-            try connection.execute(
-                """
-                SELECT DISTINCT s.name FROM indexes s JOIN jobs j ON j.index_id = s.id
-                WHERE s.predecessor_id = $1 AND j.state IN ('receiving', 'running') ORDER BY s.name
-                """,
-                [String(index.id)]
-            )
-        }
-        for row in filling.rows {
-            guard let name = row[0], name != route.target.name, !route.then.contains(where: { $0.name == name }),
-                let successor = try catalog.index(named: name)
-            else { continue }
-            route.then.append(successor)
+        let filling = try fillingSuccessors(of: index.id, connection: connection)[index.id] ?? []
+        let route = try route(index, serving: serving, filling: filling) { name throws(StoreError) in
+            try catalog.index(named: name)
         }
         if let model, model != route.target.model.name {
             throw .invalid(
@@ -70,11 +52,71 @@ public struct IndexRoute: Sendable, Equatable {
         return route
     }
 
-    /// Every index by name with its route, except successors (`INDEX@MODEL`), which are generations of another.
+    /// The route of `index` that serves as `serving`, with `filling` the successors a re-index is
+    /// filling (by name) and `record` looking an index up by name.
+    private static func route(
+        _ index: IndexRecord,
+        serving: ServingState,
+        filling: [String],
+        record: (String) throws(StoreError) -> IndexRecord?
+    ) throws(StoreError) -> IndexRoute {
+        let successor = try serving.successorIndex.flatMap { name throws(StoreError) in try record(name) }
+        var route =
+            switch (serving.mode, successor) {
+            case (.promoted, let successor?): IndexRoute(target: successor, then: [index], serving: serving)
+            case (_, let successor?): IndexRoute(target: index, then: [successor], serving: serving)
+            case (_, nil): IndexRoute(target: index, then: [], serving: serving)
+            }
+        for name in filling {
+            guard name != route.target.name, !route.then.contains(where: { $0.name == name }),
+                let successor = try record(name)
+            else { continue }
+            route.then.append(successor)
+        }
+        return route
+    }
+
+    /// The successors with a job receiving or running (a re-index filling them), by name, keyed
+    /// by their predecessor's id: of index `id`, or of every index when nil.
+    private static func fillingSuccessors(
+        of id: Int64?,
+        connection: PostgresConnection
+    ) throws(StoreError) -> [Int64: [String]] {
+        let rows = try connection.during("reading the successors being filled") {
+            try connection.execute(
+                """
+                SELECT DISTINCT s.predecessor_id, s.name FROM indexes s JOIN jobs j ON j.index_id = s.id
+                WHERE s.predecessor_id IS NOT NULL AND ($1::bigint IS NULL OR s.predecessor_id = $1)
+                    AND j.state IN ('receiving', 'running')
+                ORDER BY s.predecessor_id, s.name
+                """,
+                [id.map(String.init)]
+            )
+        }
+        var filling: [Int64: [String]] = [:]
+        for row in 0..<rows.count {
+            guard let predecessor = rows.int(row, "predecessor_id"), let name = rows.value(row, "name") else {
+                continue
+            }
+            filling[Int64(predecessor), default: []].append(name)
+        }
+        return filling
+    }
+
+    /// Every index by name with its route, except successors (`INDEX@MODEL`), which are generations
+    /// of another. Three statements however many indexes there are: a `coord status` answer
+    /// reads it, and each statement can wait for the CPU behind a busy machine's workers.
     public static func all(connection: PostgresConnection) throws(StoreError) -> [(name: String, route: IndexRoute)] {
+        let indexes = try Catalog(connection).indexes()
+        let servings = try ServingStore(connection).currentStates()
+        let filling = try fillingSuccessors(of: nil, connection: connection)
+        let byName = Dictionary(indexes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var routes: [(name: String, route: IndexRoute)] = []
-        for index in try Catalog(connection).indexes() {
-            routes.append((index.name, try resolve(index.name, model: nil, connection: connection)))
+        for index in indexes {
+            let serving = servings[index.id] ?? ServingState(mode: .native, model: index.model)
+            routes.append(
+                (index.name, try route(index, serving: serving, filling: filling[index.id] ?? []) { byName[$0] })
+            )
         }
         let successors = Set(
             routes.flatMap { entry in ([entry.route.target] + entry.route.then).map(\.name).filter { $0 != entry.name }

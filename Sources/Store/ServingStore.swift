@@ -60,23 +60,39 @@ public struct ServingStore {
     /// The index's current serving state (native with its own model unless upgraded).
     public func current(_ index: IndexRecord) throws(StoreError) -> ServingState {
         let rows = try connection.during("reading how index \(index.name) serves") {
-            try connection.execute(
-                """
-                SELECT s.mode, s.projection_id, s.fuse_weight, s.rescore_depth, si.name AS successor, m.*
-                FROM index_serving s JOIN models m ON m.id = s.model_id LEFT JOIN indexes si ON si.id = s.successor_index_id
-                WHERE s.index_id = $1 AND s.ended_at IS NULL
-                """,
-                [String(index.id)]
-            )
+            try connection.execute("\(Self.currentQuery) AND s.index_id = $1", [String(index.id)])
         }
-        guard !rows.isEmpty else { return ServingState(mode: .native, model: index.model) }
-        return ServingState(
-            mode: ServingState.Mode(rawValue: rows.value(0, "mode") ?? "") ?? .native,
-            model: Catalog.model(rows, 0),
-            projectionId: rows.value(0, "projection_id").flatMap { Int64($0) },
-            fuseWeight: rows.double(0, "fuse_weight"),
-            rescoreDepth: rows.int(0, "rescore_depth"),
-            successorIndex: rows.value(0, "successor")
+        return rows.isEmpty ? ServingState(mode: .native, model: index.model) : Self.state(rows, 0)
+    }
+
+    /// The current serving state of every index that has one, by index id, in one statement
+    /// (an index without one serves natively with its own model).
+    public func currentStates() throws(StoreError) -> [Int64: ServingState] {
+        let rows = try connection.during("reading how the indexes serve") {
+            try connection.execute(Self.currentQuery)
+        }
+        var states: [Int64: ServingState] = [:]
+        for row in 0..<rows.count {
+            guard let id = rows.int(row, "index_id") else { continue }
+            states[Int64(id)] = Self.state(rows, row)
+        }
+        return states
+    }
+
+    private static let currentQuery = """
+        SELECT s.index_id, s.mode, s.projection_id, s.fuse_weight, s.rescore_depth, si.name AS successor, m.*
+        FROM index_serving s JOIN models m ON m.id = s.model_id LEFT JOIN indexes si ON si.id = s.successor_index_id
+        WHERE s.ended_at IS NULL
+        """
+
+    private static func state(_ rows: PostgresRows, _ row: Int) -> ServingState {
+        ServingState(
+            mode: ServingState.Mode(rawValue: rows.value(row, "mode") ?? "") ?? .native,
+            model: Catalog.model(rows, row),
+            projectionId: rows.value(row, "projection_id").flatMap { Int64($0) },
+            fuseWeight: rows.double(row, "fuse_weight"),
+            rescoreDepth: rows.int(row, "rescore_depth"),
+            successorIndex: rows.value(row, "successor")
         )
     }
 

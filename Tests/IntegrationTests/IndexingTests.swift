@@ -99,6 +99,18 @@ extension Integration {
             #expect(jobs.count == 2)
             #expect((jobs.last!["docsPerSecond"] as! Double) > 0)
             #expect((report["workers"] as! [Any]).count == 2)
+            // Watched: one process, an answer a line, each with the time the coordinator took.
+            let watched = try cluster.coord(["status", "--json", "--watch", "0.2", "--times", "3"])
+            #expect(watched.status == 0, "\(watched.stderr)")
+            let answers = watched.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(answers.count == 3, "\(watched.stdout)")
+            for answer in answers {
+                #expect((answer["answerMilliseconds"] as? Int).map { $0 >= 0 && $0 < 60_000 } == true)
+                #expect((answer["jobs"] as? [Any])?.count == 2)
+            }
+            #expect(try cluster.coord(["status", "--times", "2"]).status == 64)
 
             // SIGTERM: workers leave cleanly.
             first.signal(SIGTERM)

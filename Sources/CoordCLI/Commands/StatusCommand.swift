@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobStates
+import Telemetry
 import Wire
 
 struct StatusCommand: ParsableCommand {
@@ -15,20 +16,83 @@ struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object (jobs, workers, docsPerSecond, …) for scripts.")
     var json = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Ask again every SECONDS over one connection, each answer headed by the time the coordinator took to give it (with --json: one object a line, that time as answerMilliseconds).",
+            valueName: "seconds"
+        )
+    )
+    var watch: Double?
+
+    @Option(name: .long, help: "With --watch: stop after this many answers (default: until interrupted).")
+    var times: Int?
+
     @OptionGroup var client: ClientOptions
 
+    func validate() throws {
+        if let watch, !(watch > 0 && watch <= 86_400) {
+            throw ValidationError("--watch must be more than 0 and at most 86400 seconds, not \(watch)")
+        }
+        if let times {
+            guard watch != nil else { throw ValidationError("--times needs --watch") }
+            guard times >= 1 else { throw ValidationError("--times must be at least 1, not \(times)") }
+        }
+    }
+
     func run() throws {
+        let connection: CoordinatorClient
+        do { connection = try client.client() } catch { throw fail(error) }
+        guard let watch else {
+            try show(try ask(connection).report, answered: nil)
+            return
+        }
+        // One process and one connection for every answer: what is timed is the coordinator's
+        // answer, not the start of a `coord` process on a busy machine.
+        var answers = 0
+        while times.map({ answers < $0 }) ?? true {
+            let started = ContinuousClock.now
+            let (report, took) = try ask(connection)
+            try show(report, answered: took)
+            answers += 1
+            fflush(nil)  // every open stream: each answer shows as it comes, into a pipe too
+            let next = started + .milliseconds(Int(watch * 1000))
+            if times.map({ answers < $0 }) ?? true, next > .now { Thread.sleep(forTimeInterval: (next - .now).seconds) }
+        }
+    }
+
+    /// The coordinator's status report and how long it took to come.
+    private func ask(_ connection: CoordinatorClient) throws -> (report: StatusReport, took: Duration) {
+        let started = ContinuousClock.now
         let reply: ClientReply
-        do { reply = try client.client().request(.status(job: job)) } catch { throw fail(error) }
+        do { reply = try connection.request(.status(job: job)) } catch { throw fail(error) }
         guard case .status(let report) = reply else {
             if case .failure(let message) = reply { throw fail(message) }
             throw fail("unexpected reply")
         }
+        return (report, .now - started)
+    }
+
+    private func show(_ report: StatusReport, answered took: Duration?) throws {
+        let milliseconds = took.map { Int(($0.seconds * 1000).rounded()) }
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            guard let milliseconds else {
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                return
+            }
+            // One line an answer, the time it took beside the report.
+            encoder.outputFormatting = [.sortedKeys]
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(report)) as? [String: Any] ?? [:]
+            object["answerMilliseconds"] = milliseconds
+            let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: line, as: UTF8.self))
             return
+        }
+        if let milliseconds {
+            let clock = Date().formatted(.iso8601.time(includingFractionalSeconds: false))
+            print("-- \(clock) UTC, answered in \(milliseconds) ms")
         }
         print("coordinator \(report.coordinator)")
         print("jobs:")
