@@ -2,7 +2,7 @@ import Corpus
 import PostgresClient
 
 /// A worker's read of the shard its lease holds: the staged documents, from
-/// `driftless_leased_documents` (migration 0017), so a shard's text does not pass through
+/// `driftless_leased_documents` (migrations 0017, 0018), so a shard's text does not pass through
 /// the coordinator. The worker role has no privilege on `job_documents`; the function returns
 /// the rows of the leased shard only, and none once the lease is gone.
 public struct LeasedShard: Sendable {

@@ -165,6 +165,31 @@ extension Integration {
             #expect(throws: StoreError.self) {
                 _ = try LeasedShard(shard: shard, lease: token, documentCount: 5).read(from: role)
             }
+            // The read is a range scan of job_documents' primary key, whatever join PostgreSQL
+            // would pick: with 10,000,000 staged rows it hashed the shard's range against a
+            // parallel sequential scan of the whole table, 6 s a shard (migration 0018). Joins
+            // other than a nested loop forbidden here, as that plan was:
+            let hashing = try PostgresConnection(
+                url: cluster.database.url,
+                settings: [("enable_nestloop", "off"), ("enable_mergejoin", "off")]
+            )
+            func scans() throws -> (sequential: Int, index: Int) {
+                try hashing.execute("SELECT pg_stat_force_next_flush()")
+                let counts = try owner.execute(
+                    "SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'job_documents'"
+                )
+                return (counts.int(0, "seq_scan") ?? -1, counts.int(0, "idx_scan") ?? -1)
+            }
+            let before = try scans()
+            for _ in 0..<6 {
+                guard case .documents(let again) = try read.read(from: hashing), again.count == 4 else {
+                    Issue.record("the leased shard was not read again")
+                    return
+                }
+            }
+            let after = try scans()
+            #expect(after.sequential == before.sequential, "job_documents scanned whole: \(before) -> \(after)")
+            #expect(after.index >= before.index + 6, "\(before) -> \(after)")
             // Once the lease is gone, nothing is read and the worker is told it is fenced.
             try owner.execute("DELETE FROM shard_leases WHERE token = $1", [String(token)])
             guard case .fenced = try read.read(from: role) else {
