@@ -28,6 +28,9 @@ public struct CorpusSubmission {
     /// Asked between chunks: when true (Ctrl-C), the upload is abandoned (the coordinator fails
     /// the job and deletes what was staged) and ``SubmissionError/cancelled(job:)`` is thrown.
     public var isCancelled: @Sendable () -> Bool = { false }
+    /// Told how the check of the file goes (every ``CorpusReader/progressLines`` lines, and once
+    /// when it is over): what was read of `fileBytes`. A cancellation stops the check there.
+    public var checking: (_ report: CorpusReader.Report, _ fileBytes: Int, _ finished: Bool) -> Void = { _, _, _ in }
 
     public init(path: String, index: String, model: String) {
         self.path = path
@@ -42,14 +45,20 @@ public struct CorpusSubmission {
         public var sealed: ClientReply.Sealed
     }
 
-    /// Validates the whole file first; nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
+    /// Validates the whole file first (Ctrl-C stops the check too); nothing reaches the coordinator when a line is invalid and `skipInvalid` is off.
     /// Any failure after the job is opened abandons the upload, so nothing half-sent is left behind.
     public func run(client: CoordinatorClient, progress: (Int, Int) -> Void = { _, _ in }) throws -> Outcome {
         // A line re-encoded for the wire at most doubles (its metadata is sent as a JSON string).
         let reader = try CorpusReader(path: path, maxLineBytes: WireLimits.chunkBytes / 2)
         // Duplicate ids are the coordinator's to find (with the job's id index, as chunks are
         // staged): a map of every id here would grow with the corpus.
-        let report = try reader.validate(maxErrors: skipInvalid ? Int.max : 20)
+        let fileBytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        let report = try reader.validate(maxErrors: skipInvalid ? Int.max : 20) { report in
+            checking(report, fileBytes, false)
+            return !isCancelled()
+        }
+        if report.stopped { throw SubmissionError.cancelled(job: nil) }
+        checking(report, fileBytes, true)
         if report.errorCount > 0 && !skipInvalid {
             throw SubmissionError.invalidLines(
                 path: path,

@@ -28,15 +28,34 @@ public struct CorpusReader: Sendable {
         /// Errors past `maxErrors` are counted, not kept.
         public var errorCount = 0
         public var invalidLines: Set<Int> = []
+        /// Non-blank lines read, and their bytes with a newline each.
+        public var lines = 0
+        public var bytes = 0
+        /// `progress` said stop: the lines after `lines` were not checked.
+        public var stopped = false
     }
 
+    /// Lines between two calls of `validate`'s `progress`.
+    public static let progressLines = 10_000
+
     /// Checks every line: UTF-8, JSON, an id, a text, at most `maxLineBytes`; with
-    /// `rejectDuplicates`, ids unique.
-    public func validate(rejectDuplicates: Bool = false, maxErrors: Int = 20) throws(CorpusError) -> Report {
+    /// `rejectDuplicates`, ids unique. Every ``progressLines`` lines `progress` is given the report
+    /// so far; when it returns false the check stops there (``Report/stopped``).
+    public func validate(
+        rejectDuplicates: Bool = false,
+        maxErrors: Int = 20,
+        progress: (Report) -> Bool = { _ in true }
+    ) throws(CorpusError) -> Report {
         var report = Report()
         var seen: [String: Int] = [:]
         for entry in try lines() {
             let line = entry.number
+            report.lines += 1
+            report.bytes += entry.length + 1
+            if report.lines % Self.progressLines == 0, !progress(report) {
+                report.stopped = true
+                return report
+            }
             do throws(CorpusError) {
                 guard let bytes = entry.bytes else {
                     throw CorpusError.lineTooLong(path: path, line: line, bytes: entry.length, limit: maxLineBytes)

@@ -138,6 +138,32 @@ extension Integration {
                     ) == 0
                 }
             )
+
+            // Ctrl-C while the file is still being checked (a million short lines, some seconds):
+            // the check stops there (exit 130) instead of running to the end first.
+            let big = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString).jsonl")
+            defer { try? FileManager.default.removeItem(at: big) }
+            FileManager.default.createFile(atPath: big.path, contents: nil)
+            let file = try FileHandle(forWritingTo: big)
+            for chunk in 0..<10 {
+                let lines = (chunk * 100_000..<(chunk + 1) * 100_000).map {
+                    "{\"_id\": \"c\($0)\", \"text\": \"a short document, number \($0)\"}\n"
+                }
+                try file.write(contentsOf: Data(lines.joined().utf8))
+            }
+            try file.close()
+            let checking = try ManagedProcess(
+                name: "interrupted-check",
+                executable: TestResources.coordExecutable,
+                arguments: [
+                    "submit", big.path, "--index", "abandon", "--coordinator", cluster.clientEndpoint,
+                ]
+            )
+            #expect(eventually(60, poll: 0.02) { checking.log.contains("checking") }, "\(checking.log)")
+            checking.signal(SIGINT)
+            #expect(checking.wait(seconds: 30) == 130, "\(checking.log)")
+            #expect(checking.log.contains("interrupted before anything was sent"), "\(checking.log)")
+            #expect(!checking.log.contains("checked "), "the check ran to its end:\n\(checking.log)")
         }
 
         @Test("two running jobs carry two versions of a document: the newer stays, whichever shard commits last")

@@ -118,6 +118,28 @@ struct SubmitCommand: ParsableCommand {
         let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
         defer { withExtendedLifetime(signals) {} }
         submission.isCancelled = { interrupted.load(ordering: .relaxed) }
+        let check = ProgressBar(label: "checking")
+        let checkStarted = ContinuousClock.now
+        submission.checking = { report, fileBytes, finished in
+            let megabytes = { (bytes: Int) in (bytes + (1 << 19)) >> 20 }
+            guard finished else {
+                check.show(
+                    done: megabytes(report.bytes),
+                    total: megabytes(max(fileBytes, report.bytes)),
+                    detail: "MB, \(report.lines) lines"
+                )
+                return
+            }
+            check.finish()
+            let seconds = (ContinuousClock.now - checkStarted).seconds
+            let invalid = report.errorCount == 0 ? "all valid" : "\(report.errorCount) invalid"
+            FileHandle.standardError.write(
+                Data(
+                    "checked \(report.lines) lines (\(megabytes(report.bytes)) MB) in \(ProgressBar.format(seconds: seconds)): \(invalid)\n"
+                        .utf8
+                )
+            )
+        }
         let upload = ProgressBar(label: "sending ")
         let outcome: CorpusSubmission.Outcome
         do {
