@@ -13,9 +13,10 @@ public final class PostgresConnection {
     private let settings: [(String, String)]
     /// Cancels this connection's statement in flight from another thread (kept current on reconnection).
     public let cancelHandle = PostgresCancelHandle()
-    /// Statements sent since the connection was made (each a round trip to the server), so a
-    /// caller can see what an operation costs in waits on the server: `execute`,
-    /// `executeScript` and `copyIn` count one each.
+    /// Statements sent through this object, the session settings of each (re)connection
+    /// included, never reset: a caller compares two readings to see how many times an
+    /// operation waited on the server. `execute`, `executeScript` and `copyIn` count one each
+    /// (a COPY is more than one round trip).
     public private(set) var statementsSent = 0
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).

@@ -40,7 +40,7 @@ public struct IndexRoute: Sendable, Equatable {
         try index.require(instruction: instruction)
         let serving = try ServingStore(connection).current(index)
         // A successor a re-index is filling (before any upgrade serves from it) follows too.
-        let filling = try fillingSuccessors(of: index.id, connection: connection)[index.id] ?? []
+        let filling = try fillingSuccessors(of: index, connection: connection)[index.id] ?? []
         let route = try route(index, serving: serving, filling: filling) { name throws(StoreError) in
             try catalog.index(named: name)
         }
@@ -77,12 +77,13 @@ public struct IndexRoute: Sendable, Equatable {
     }
 
     /// The successors with a job receiving or running (a re-index filling them), by name, keyed
-    /// by their predecessor's id: of index `id`, or of every index when nil.
+    /// by their predecessor's id: of `index`, or of every index when nil.
     private static func fillingSuccessors(
-        of id: Int64?,
+        of index: IndexRecord?,
         connection: PostgresConnection
     ) throws(StoreError) -> [Int64: [String]] {
-        let rows = try connection.during("reading the successors being filled") {
+        let whose = index.map { "index \($0.name)" } ?? "every index"
+        let rows = try connection.during("reading the successors being filled of \(whose)") {
             try connection.execute(
                 """
                 SELECT DISTINCT s.predecessor_id, s.name FROM indexes s JOIN jobs j ON j.index_id = s.id
@@ -90,7 +91,7 @@ public struct IndexRoute: Sendable, Equatable {
                     AND j.state IN ('receiving', 'running')
                 ORDER BY s.predecessor_id, s.name
                 """,
-                [id.map(String.init)]
+                [index.map { String($0.id) }]
             )
         }
         var filling: [Int64: [String]] = [:]

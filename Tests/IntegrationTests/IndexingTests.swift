@@ -100,17 +100,20 @@ extension Integration {
             #expect((jobs.last!["docsPerSecond"] as! Double) > 0)
             #expect((report["workers"] as! [Any]).count == 2)
             // Watched: one process, an answer a line, each with the time the coordinator took.
-            let watched = try cluster.coord(["status", "--json", "--watch", "0.2", "--times", "3"])
+            let watchStarted = ContinuousClock.now
+            let watched = try cluster.coord(["status", "--json", "--watch", "0.3", "--times", "3"])
+            // Three requests 0.3 s apart: at least 0.6 s (a watch that did not wait would be quicker).
+            #expect(ContinuousClock.now - watchStarted >= .milliseconds(600))
             #expect(watched.status == 0, "\(watched.stderr)")
-            let answers = watched.stdout.split(separator: "\n").compactMap {
-                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            }
-            #expect(answers.count == 3, "\(watched.stdout)")
+            let lines = watched.stdout.split(separator: "\n")
+            let answers = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(lines.count == 3 && answers.count == 3, "\(watched.stdout)")
             for answer in answers {
                 #expect((answer["answerMilliseconds"] as? Int).map { $0 >= 0 && $0 < 60_000 } == true)
                 #expect((answer["jobs"] as? [Any])?.count == 2)
             }
-            #expect(try cluster.coord(["status", "--times", "2"]).status == 64)
+            let unwatched = try cluster.coord(["status", "--times", "2"])
+            #expect(unwatched.status == 64 && unwatched.stderr.contains("--times needs --watch"), "\(unwatched.stderr)")
 
             // SIGTERM: workers leave cleanly.
             first.signal(SIGTERM)
@@ -222,6 +225,17 @@ extension Integration {
             )
             #expect(nobody.status == 1)
             #expect(nobody.stderr.contains("no answer from the coordinator"), "\(nobody.stderr)")
+            // Watching goes on through requests that get no answer, each reported, and fails at the end.
+            let watchingNobody = try TestResources.run(
+                TestResources.coordExecutable,
+                ["status", "--coordinator", "tcp://127.0.0.1:9", "--timeout", "1", "--watch", "0.1", "--times", "2"]
+            )
+            #expect(watchingNobody.status == 1)
+            let reported = watchingNobody.stderr.split(separator: "\n").filter {
+                $0.contains("no answer from the coordinator")
+            }
+            #expect(reported.count == 2, "\(watchingNobody.stderr)")
+            #expect(watchingNobody.stderr.contains("2 of 2 requests got no answer"), "\(watchingNobody.stderr)")
         }
     }
 }

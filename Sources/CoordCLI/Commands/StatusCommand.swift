@@ -19,20 +19,23 @@ struct StatusCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Ask again every SECONDS over one connection, each answer headed by the time the coordinator took to give it (with --json: one object a line, that time as answerMilliseconds).",
+            "Ask again every SECONDS (at least 0.1) over one connection, each answer headed by its round trip, the time from asking to the answer (with --json: one object a line, with answerMilliseconds). A request that gets no answer is reported on stderr and the watch goes on over a new connection.",
             valueName: "seconds"
         )
     )
     var watch: Double?
 
-    @Option(name: .long, help: "With --watch: stop after this many answers (default: until interrupted).")
+    @Option(
+        name: .long,
+        help: "With --watch: stop after this many requests (default: until interrupted); exit 1 if any got no answer."
+    )
     var times: Int?
 
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
-        if let watch, !(watch > 0 && watch <= 86_400) {
-            throw ValidationError("--watch must be more than 0 and at most 86400 seconds, not \(watch)")
+        if let watch, !(watch >= 0.1 && watch <= 86_400) {
+            throw ValidationError("--watch must be from 0.1 to 86400 seconds, not \(watch)")
         }
         if let times {
             guard watch != nil else { throw ValidationError("--times needs --watch") }
@@ -41,40 +44,69 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let connection: CoordinatorClient
-        do { connection = try client.client() } catch { throw fail(error) }
         guard let watch else {
-            try show(try ask(connection).report, answered: nil)
+            let report: StatusReport
+            do { report = try ask(try client.client()).report } catch { throw fail(error) }
+            try show(report, roundTrip: nil)
             return
         }
-        // One process and one connection for every answer: what is timed is the coordinator's
-        // answer, not the start of a `coord` process on a busy machine.
-        var answers = 0
-        while times.map({ answers < $0 }) ?? true {
+        // One process and, while it answers, one connection: what is timed is the request and
+        // its answer, not the start of a `coord` process on a busy machine.
+        var connection: CoordinatorClient?
+        var (asked, unanswered) = (0, 0)
+        while times.map({ asked < $0 }) ?? true {
             let started = ContinuousClock.now
-            let (report, took) = try ask(connection)
-            try show(report, answered: took)
-            answers += 1
+            asked += 1
+            do {
+                if connection == nil { connection = try client.client() }
+                let (report, roundTrip) = try ask(connection!)
+                try show(report, roundTrip: roundTrip)
+            } catch let refused as Refused {
+                throw fail(refused)  // an answer, and no report will come: an unknown job
+            } catch {
+                // A reply that comes late would pass for the next request's: a new connection.
+                connection = nil
+                unanswered += 1
+                FileHandle.standardError.write(Data("\(Self.clock()) UTC: \(error)\n".utf8))
+            }
             fflush(nil)  // every open stream: each answer shows as it comes, into a pipe too
-            let next = started + .milliseconds(Int(watch * 1000))
-            if times.map({ answers < $0 }) ?? true, next > .now { Thread.sleep(forTimeInterval: (next - .now).seconds) }
+            let next = started + .seconds(watch)
+            if times.map({ asked < $0 }) ?? true, next > .now { Thread.sleep(forTimeInterval: (next - .now).seconds) }
         }
+        if unanswered > 0 { throw fail("\(unanswered) of \(asked) requests got no answer") }
     }
 
-    /// The coordinator's status report and how long it took to come.
-    private func ask(_ connection: CoordinatorClient) throws -> (report: StatusReport, took: Duration) {
+    /// The coordinator's status report and the round trip that brought it.
+    private func ask(_ connection: CoordinatorClient) throws -> (report: StatusReport, roundTrip: Duration) {
         let started = ContinuousClock.now
-        let reply: ClientReply
-        do { reply = try connection.request(.status(job: job)) } catch { throw fail(error) }
+        let reply = try connection.request(.status(job: job))
         guard case .status(let report) = reply else {
-            if case .failure(let message) = reply { throw fail(message) }
-            throw fail("unexpected reply")
+            if case .failure(let message) = reply { throw Refused(description: message) }
+            throw Refused(description: "unexpected reply")
         }
         return (report, .now - started)
     }
 
-    private func show(_ report: StatusReport, answered took: Duration?) throws {
-        let milliseconds = took.map { Int(($0.seconds * 1000).rounded()) }
+    /// The coordinator answered with something other than a report.
+    private struct Refused: Error, CustomStringConvertible { var description: String }
+
+    private static func clock() -> String { Date().formatted(.iso8601.time(includingFractionalSeconds: false)) }
+
+    /// A watched answer as one JSON object: the report's fields and `answerMilliseconds`.
+    private struct WatchedAnswer: Encodable {
+        enum Key: String, CodingKey { case answerMilliseconds }
+        var report: StatusReport
+        var answerMilliseconds: Int
+
+        func encode(to encoder: any Encoder) throws {
+            try report.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(answerMilliseconds, forKey: .answerMilliseconds)
+        }
+    }
+
+    private func show(_ report: StatusReport, roundTrip: Duration?) throws {
+        let milliseconds = roundTrip.map { Int(($0.seconds * 1000).rounded()) }
         if json {
             let encoder = JSONEncoder()
             guard let milliseconds else {
@@ -82,18 +114,12 @@ struct StatusCommand: ParsableCommand {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
                 return
             }
-            // One line an answer, the time it took beside the report.
             encoder.outputFormatting = [.sortedKeys]
-            var object = try JSONSerialization.jsonObject(with: encoder.encode(report)) as? [String: Any] ?? [:]
-            object["answerMilliseconds"] = milliseconds
-            let line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            let line = try encoder.encode(WatchedAnswer(report: report, answerMilliseconds: milliseconds))
             print(String(decoding: line, as: UTF8.self))
             return
         }
-        if let milliseconds {
-            let clock = Date().formatted(.iso8601.time(includingFractionalSeconds: false))
-            print("-- \(clock) UTC, answered in \(milliseconds) ms")
-        }
+        if let milliseconds { print("-- \(Self.clock()) UTC, answered in \(milliseconds) ms") }
         print("coordinator \(report.coordinator)")
         print("jobs:")
         if report.jobs.isEmpty { print("  none") }
