@@ -5,7 +5,8 @@
 # index, N single-threaded `worker serve` processes started at once, `coord submit` of a
 # synthetic corpus, and the figures of the run: docs/s end to end and per phase (upload, seal,
 # embed + commit), coordinator CPU, PostgreSQL commits/s, peak RSS of `coord serve`, `coord
-# submit` and the largest worker, the slowest `coord status` answer while the job ran, the HNSW
+# submit` and the largest worker, the slowest `coord status` while the job ran (a new process each
+# second, and the coordinator's answers to one `coord status --watch 1`), the HNSW
 # build, and the checks: every document exactly once (SQL), every worker dealt work.
 #
 #   Ops/bench-scale.sh                       # 100k documents with 1 2 4 8 16 32 64 workers, then 1M with 2 and 64
@@ -28,7 +29,7 @@ BIN="$(release_binaries)"
 RUNS=${SCALE_RUNS:-"100000:1 100000:2 100000:4 100000:8 100000:16 100000:32 100000:64 1000000:2 1000000:64"}
 SHARD_SIZE=${SCALE_SHARD_SIZE:-512}
 STORAGE=${SCALE_STORAGE:-vector}
-# The HNSW graph should fit in it: about 0.7 GB per million 32-d vectors with m = 16.
+# The coordinator's --maintenance-work-mem: the HNSW graph should fit in it.
 MAINTENANCE_WORK_MEM=${SCALE_MAINTENANCE_WORK_MEM:-1GB}
 PORT=${DRIFTLESS_PORT:-5605}
 OUT="$DRIFTLESS_CACHE/bench/scale"
@@ -132,7 +133,7 @@ for run in $RUNS; do
   PROBE=$!
   # The coordinator's own answer, timed by one `coord status --watch` process over one connection
   # (the probe above also times the start of a `coord` process on a machine the workers fill).
-  "$BIN/coord" status "${CLIENT[@]}" --timeout 30 --watch 1 >"$LOGS/answers.txt" 2>>"$LOGS/status.err" &
+  "$BIN/coord" status "${CLIENT[@]}" --timeout 30 --watch 1 >"$LOGS/answers.txt" 2>"$LOGS/watch.err" &
   WATCH=$!
   COMMITS0=$("${PSQL[@]}" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
   START=$(date +%s.%N)
@@ -187,7 +188,10 @@ EOF
 )
   read -r TOTAL RATE UPLOAD UPLOAD_RATE SEAL EMBED EMBED_RATE COMMIT_RATE HNSW <<<"$ROW"
   WORST=$(cat "$LOGS/status.worst" 2>/dev/null || echo "-")
-  ANSWER=$(awk '/^-- / {ms = $(NF - 1); if (ms > worst) worst = ms; n++; if (ms > 1000) slow++} END {printf "%d (%d of %d over 1 s)", worst, slow, n}' "$LOGS/answers.txt")
+  # Requests of the watch that got no answer (it reports each on stderr with a timestamp).
+  UNANSWERED=$(grep -c " UTC: " "$LOGS/watch.err" || true)
+  ANSWER=$(awk -v unanswered="$UNANSWERED" '/^-- / {ms = $(NF - 1); if (ms > worst) worst = ms; n++; if (ms > 1000) slow++}
+    END {if (n) printf "%d (%d of %d over 1 s, %d unanswered)", worst, slow, n, unanswered; else printf "- (%d unanswered)", unanswered}' "$LOGS/answers.txt")
   FAILED=0
   [ -f "$LOGS/status.err" ] && FAILED=$(wc -l <"$LOGS/status.err")
   LINE="| $DOCS | $WORKERS | $DEALT | $TOTAL | $RATE | $UPLOAD_RATE | $SEAL | $EMBED_RATE | $COORD_CPU | $COMMIT_RATE | $COORD_RSS | $SUBMIT_RSS | $WORKER_RSS | $WORST ($FAILED failed) | $ANSWER | $HNSW | $((TABLE_BYTES / 1048576)) / $((HNSW_BYTES / 1048576)) | $VECTOR_BYTES |"
