@@ -28,10 +28,11 @@ public struct CorpusReader: Sendable {
         /// Errors past `maxErrors` are counted, not kept.
         public var errorCount = 0
         public var invalidLines: Set<Int> = []
-        /// Non-blank lines read, and their bytes with a newline each.
-        public var lines = 0
+        /// Bytes of the non-blank lines checked, a newline each.
         public var bytes = 0
-        /// `progress` said stop: the lines after `lines` were not checked.
+        /// Non-blank lines checked: each is a record or an error.
+        public var lines: Int { records + errorCount }
+        /// `progress` said stop: the lines after ``lines`` were not checked.
         public var stopped = false
     }
 
@@ -50,12 +51,7 @@ public struct CorpusReader: Sendable {
         var seen: [String: Int] = [:]
         for entry in try lines() {
             let line = entry.number
-            report.lines += 1
             report.bytes += entry.length + 1
-            if report.lines % Self.progressLines == 0, !progress(report) {
-                report.stopped = true
-                return report
-            }
             do throws(CorpusError) {
                 guard let bytes = entry.bytes else {
                     throw CorpusError.lineTooLong(path: path, line: line, bytes: entry.length, limit: maxLineBytes)
@@ -72,6 +68,10 @@ public struct CorpusReader: Sendable {
                 report.errorCount += 1
                 report.invalidLines.insert(line)
                 if report.errors.count < maxErrors { report.errors.append(error) }
+            }
+            if report.lines % Self.progressLines == 0, !progress(report) {
+                report.stopped = true
+                return report
             }
         }
         return report
