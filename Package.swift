@@ -161,7 +161,10 @@ let package = Package(
         .testTarget(name: "EmbeddingTests", dependencies: ["Embedding", "LinearAlgebra", "DriftlessTestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Embedding", "Corpus", "DriftlessTestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Wire", "JobStates", "ZeroMQ"]),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "Store", "Wire", "JobStates", "ZeroMQ", "Corpus"]
+        ),
         .testTarget(name: "WireTests", dependencies: ["Wire", "ZeroMQ", "Corpus"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "DriftlessTestSupport"]),
         .testTarget(name: "CompatTests", dependencies: ["Compat", "LinearAlgebra"]),

@@ -24,6 +24,40 @@ extension CoordinatorServer {
             reply(peer, .failure(message: "\(error)"))
             return
         }
+        // A client's replies keep the order of its requests: behind its chunks, a request waits.
+        if clientOrder.mustWait(request, from: peer) {
+            if !clientOrder.hold(request, key: key, from: peer) {
+                dropped(
+                    .malformed,
+                    peer: Self.peerName(peer),
+                    "more than \(ClientRequestOrder.heldPerClient) requests sent behind chunks still being staged"
+                )
+                reply(
+                    peer,
+                    .failure(
+                        message:
+                            "more than \(ClientRequestOrder.heldPerClient) requests are waiting behind this client's chunks: wait for the replies"
+                    )
+                )
+            }
+            return
+        }
+        respond(to: request, from: peer, key: key)
+    }
+
+    /// Answers `request`, or hands a chunk to the stager (answered by ``replyToStagedChunks()``).
+    private func respond(to request: ClientRequest, from peer: Data, key: Peer?) {
+        if case .documents(let job, let upload, let documents) = request {
+            do {
+                _ = try ownedUpload(job, upload, from: peer)
+                let firstSeq = lifecycle.queued(job, count: documents.count, now: now)
+                stager.enqueue(.init(job: job, firstSeq: firstSeq, documents: documents, peer: peer))
+                clientOrder.chunkQueued(from: peer)
+            } catch {
+                reply(peer, .failure(message: error.message))
+            }
+            return
+        }
         guard let db = connectedDatabase() else {
             reply(peer, .failure(message: "the coordinator cannot reach its database right now; try again"))
             return
@@ -35,6 +69,54 @@ extension CoordinatorServer {
         } catch {
             databaseFailed(error)
             reply(peer, .failure(message: "\(error)"))
+        }
+    }
+
+    /// Replies to the chunks the stager has written (or not), in the order they came, and answers
+    /// what their clients sent behind them.
+    func replyToStagedChunks() {
+        for chunk in stager.takeFinished() {
+            reply(chunk.peer, stagedChunkReply(chunk))
+            clientOrder.chunkDone(from: chunk.peer)
+            while let next = clientOrder.release(chunk.peer) {
+                respond(to: next.request, from: chunk.peer, key: next.key)
+            }
+        }
+    }
+
+    private func stagedChunkReply(_ chunk: UploadStager.Finished) -> ClientReply {
+        let lines = chunk.lines.map { " (lines \($0.lowerBound)–\($0.upperBound))" } ?? ""
+        switch chunk.outcome {
+        case .staged(let duplicates):
+            if let first = duplicates.first {
+                logger.warning(
+                    "duplicate ids recorded as rejected (--skip-invalid): the first of each is kept",
+                    metadata: ["job": "\(chunk.job)", "count": "\(duplicates.count)", "first": "\(first.error)"]
+                )
+            }
+            guard let received = lifecycle.staged(chunk.job, count: chunk.count, now: now) else {
+                return .failure(message: "job \(chunk.job) is not receiving documents")
+            }
+            return .ack(job: chunk.job, received: received)
+        case .failed(let error) where error.isConnectionLoss:
+            // The upload stays open; the client may give it up (or it expires).
+            lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
+            metrics.databaseErrors.increment()
+            logger.error("staging documents\(lines) lost its connection: \(error)", metadata: ["job": "\(chunk.job)"])
+            return .failure(message: "staging documents\(lines) of job \(chunk.job) failed: \(error)")
+        case .failed(let error):
+            // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
+            lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
+            abandon(chunk.job, reason: "staging documents\(lines) failed: \(error)")
+            return .failure(
+                message: "job \(chunk.job) failed: staging documents\(lines) failed: \(error); nothing of it was kept"
+            )
+        case .skipped:
+            lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
+            return .failure(
+                message:
+                    "job \(chunk.job): documents\(lines) not staged: an earlier chunk failed or the upload was given up"
+            )
         }
     }
 
@@ -138,28 +220,8 @@ extension CoordinatorServer {
             )
             return .accepted(job: job, upload: token.text)
 
-        case .documents(let job, let upload, let documents):
-            let open = try ownedUpload(job, upload, from: peer)
-            do {
-                let duplicates = try store.stage(job: job, firstSeq: open.staged, documents: documents)
-                if let first = duplicates.first {
-                    logger.warning(
-                        "duplicate ids recorded as rejected (--skip-invalid): the first of each is kept",
-                        metadata: ["job": "\(job)", "count": "\(duplicates.count)", "first": "\(first.error)"]
-                    )
-                }
-            } catch {
-                // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
-                guard !error.isConnectionLoss else { throw error }
-                let lines = documents.isEmpty ? "" : " (lines \(documents.first!.line)–\(documents.last!.line))"
-                abandon(job, reason: "staging documents\(lines) failed: \(error)")
-                throw ClientFailure(
-                    message:
-                        "job \(job) failed: staging documents\(lines) failed: \(error); nothing of it was kept"
-                )
-            }
-            lifecycle.staged(job, count: documents.count, now: now)
-            return .ack(job: job, received: open.staged + documents.count)
+        case .documents:
+            preconditionFailure("chunks are staged off the loop (stage(_:from:))")
 
         case .rejected(let job, let upload, let lines):
             let open = try ownedUpload(job, upload, from: peer)
@@ -227,6 +289,7 @@ extension CoordinatorServer {
                 )
             case .cancelled(let committed, let dropped):
                 lifecycle.dropped(job)
+                stager.cancel(job: job)
                 nextStagingCleanup = 0  // its staged documents go from the next turn on
                 let revoked = scheduler.cancel(job: job)
                 for lease in revoked { sendRevoke(lease) }
@@ -362,7 +425,9 @@ extension CoordinatorServer {
     /// Fails an open upload (the client gave up, went away, or staging failed); what it staged goes
     /// in steps (``dropFinishedStaging()``). Kept open when the database cannot be reached: expiry
     /// tries again.
+    /// Its chunks still with the stager are not written.
     func abandon(_ job: Int64, reason: String) {
+        stager.cancel(job: job)
         guard let db = connectedDatabase() else { return }
         do {
             let failed = try JobStore(db).abandonUpload(job: job, error: reason)

@@ -59,6 +59,10 @@ public final class CoordinatorServer {
     var offences = PeerOffences()
     /// HNSW builds of jobs whose shards are all done.
     let indexBuilds: IndexBuildQueue
+    /// Uploaded chunks written to the database off the loop.
+    let stager: UploadStager
+    /// Each client's requests behind its chunks with the stager.
+    var clientOrder = ClientRequestOrder()
     let clock = ContinuousClock()
     let started = ContinuousClock.now
     private var lastHousekeeping = 0.0
@@ -106,6 +110,7 @@ public final class CoordinatorServer {
             }
             workerSocket = try context.socket(.router)
             clientSocket = try context.socket(.router)
+            stager = try UploadStager(context: context, url: configuration.databaseURL, logger: logger)
             // Per-frame bounds: libzmq drops a connection that sends a bigger frame before buffering it.
             try workerSocket.setMaximumMessageSize(WireLimits.workerFrameBytes)
             try clientSocket.setMaximumMessageSize(WireLimits.clientFrameBytes)
@@ -203,7 +208,7 @@ public final class CoordinatorServer {
             metadata: ["jobs": "\(lifecycle.jobs.count)", "open_shards": "\(scheduler.openShardCount)"]
         )
 
-        var sockets = [workerSocket, clientSocket] + monitors.map(\.1.socket)
+        var sockets = [workerSocket, clientSocket] + monitors.map(\.1.socket) + [stager.bell]
         if let zap { sockets.append(zap.socket) }
         while !stopHandle.isStopped {
             let readable: [Bool]
@@ -212,7 +217,7 @@ public final class CoordinatorServer {
             do { readable = try ZeroMQPoller.readable(sockets, timeout: wait) } catch {
                 throw .socket(error)
             }
-            if readable.count > 4, readable[4] { answerAuthentication() }
+            if readable.count > 5, readable[5] { answerAuthentication() }
             if readable[0] {
                 drain(
                     workerSocket,
@@ -229,6 +234,8 @@ public final class CoordinatorServer {
                     handleClientFrames
                 )
             }
+            // Every turn, not only when the bell rang: a ring may come while the outcomes are taken.
+            replyToStagedChunks()
             // After the messages, so a connection's last message is counted before its close.
             if readable[2] || readable[3] { readConnectionEvents() }
             if now - lastHousekeeping >= 0.25 {
@@ -237,6 +244,9 @@ public final class CoordinatorServer {
             }
             advanceSeals()
             deal()
+        }
+        if !stager.stop(waitingUpTo: 5) {
+            logger.warning("the chunk being staged was not cancelled within 5 s; its upload fails at the next start")
         }
         if !indexBuilds.stop(waitingUpTo: 10) {
             logger.warning("the HNSW build did not stop within 10 s; its job is built again at the next start")

@@ -44,8 +44,11 @@ public struct JobLifecycle {
         /// A query waits for it: dealt first, done without an HNSW build.
         public let urgent: Bool
         public var phase: Phase
-        /// Documents received so far (the next one's number).
+        /// Documents staged so far.
         public var staged = 0
+        /// Documents handed to the stager and not yet staged (or failed): the next chunk's first
+        /// document is number `staged + pending`.
+        public var pending = 0
         /// The secret handed to the client that opened the upload, and its connection.
         public var token: UploadToken?
         public var owner: Data?
@@ -126,11 +129,24 @@ public struct JobLifecycle {
         return open
     }
 
-    /// `count` more documents of `job` were staged.
-    public mutating func staged(_ job: Int64, count: Int, now: Double) {
-        guard jobs[job]?.phase == .receiving else { return }
-        jobs[job]!.staged += count
+    /// A chunk of `count` documents of `job` goes to the stager: returns its first document's number.
+    public mutating func queued(_ job: Int64, count: Int, now: Double) -> Int {
+        guard jobs[job]?.phase == .receiving else { return 0 }
+        let first = jobs[job]!.staged + jobs[job]!.pending
+        jobs[job]!.pending += count
         jobs[job]!.lastActivity = now
+        return first
+    }
+
+    /// A queued chunk of `count` documents of `job` was staged (`true`) or not (failed, skipped).
+    /// Returns the documents staged so far, nil when the job is no longer receiving.
+    @discardableResult
+    public mutating func staged(_ job: Int64, count: Int, stored: Bool = true, now: Double) -> Int? {
+        guard jobs[job]?.phase == .receiving else { return nil }
+        jobs[job]!.pending = max(0, jobs[job]!.pending - count)
+        if stored { jobs[job]!.staged += count }
+        jobs[job]!.lastActivity = now
+        return jobs[job]!.staged
     }
 
     /// The client sent something else for `job` (rejected lines): it is still there.
@@ -151,6 +167,11 @@ public struct JobLifecycle {
     /// The client asks to seal `job`, having sent `count` documents.
     public mutating func seal(_ job: Int64, count: Int) -> SealDecision {
         guard let open = jobs[job], open.phase == .receiving else { return .refuse("job \(job) is not receiving") }
+        guard open.pending == 0 else {
+            return .refuse(
+                "job \(job): \(open.pending) documents are still being staged; seal once every chunk is acknowledged"
+            )
+        }
         guard count == open.staged else {
             return .refuse("job \(job): the client sent \(count) documents but \(open.staged) arrived")
         }

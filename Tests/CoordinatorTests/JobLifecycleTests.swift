@@ -54,6 +54,36 @@ struct JobLifecycleTests {
         #expect(jobs.jobs[1]?.staged == 30)
     }
 
+    @Test(
+        "chunks with the stager are numbered on from each other, a failed one's numbers are not reused, a seal waits for them"
+    )
+    func pendingChunks() throws {
+        var jobs = lifecycle(idle: 10)
+        _ = jobs.opened(job: 1, index: Self.index(1), shardSize: 8, urgent: false, owner: alice, now: 0)
+        let step1 = jobs.queued(1, count: 500, now: 1)
+        #expect(step1 == 0)
+        let step2 = jobs.queued(1, count: 500, now: 1)
+        #expect(step2 == 500)
+        #expect(
+            jobs.seal(1, count: 1000)
+                == .refuse("job 1: 1000 documents are still being staged; seal once every chunk is acknowledged")
+        )
+        let step3 = jobs.staged(1, count: 500, now: 2)
+        #expect(step3 == 500)
+        let step4 = jobs.queued(1, count: 200, now: 2)
+        #expect(step4 == 1000)
+        // The second chunk failed: its numbers are not reused by the chunk after it (skipped in turn).
+        let step5 = jobs.staged(1, count: 500, stored: false, now: 3)
+        #expect(step5 == 500)
+        #expect(jobs.jobs[1]?.pending == 200)
+        #expect(
+            jobs.seal(1, count: 500)
+                == .refuse("job 1: 200 documents are still being staged; seal once every chunk is acknowledged")
+        )
+        jobs.staged(1, count: 200, now: 4)
+        #expect(jobs.seal(1, count: 700) == .inSteps(documents: 700))
+    }
+
     @Test("open uploads are capped per client and in all; sealed ones no longer count")
     func uploadCaps() {
         var jobs = lifecycle()

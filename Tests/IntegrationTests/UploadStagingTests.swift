@@ -1,0 +1,171 @@
+import Corpus
+import DriftlessTestSupport
+import Foundation
+import Testing
+import Wire
+
+/// Uploaded chunks are written off the coordinator's loop: while one waits on the database (a
+/// checkpoint at millions of staged rows), the coordinator answers everyone else, a client's
+/// replies keep the order of its requests, and an upload given up meanwhile leaves nothing.
+extension Integration {
+    @Suite("UploadStaging")
+    struct UploadStagingTests {
+        /// Staging a document whose id starts with `slow` sleeps `seconds` in the database.
+        func slowStaging(_ cluster: TestCluster, seconds: Double) throws {
+            let db = try cluster.database.connect()
+            try db.execute(
+                """
+                CREATE FUNCTION test_slow_staging() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN PERFORM pg_sleep(\(seconds)); RETURN NEW; END $$
+                """
+            )
+            try db.execute(
+                """
+                CREATE TRIGGER test_slow_staging BEFORE INSERT ON job_documents FOR EACH ROW
+                WHEN (NEW.doc_id LIKE 'slow%') EXECUTE FUNCTION test_slow_staging()
+                """
+            )
+        }
+
+        /// Whether a staging statement is asleep in the trigger now.
+        func stagingAsleep(_ cluster: TestCluster) throws -> Bool {
+            try cluster.database.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%job_documents%'"
+            ) > 0
+        }
+
+        func documents(_ ids: [String], firstLine: Int = 1) -> [Document] {
+            ids.enumerated().map { n, id in
+                Document(line: firstLine + n, id: id, title: "", text: "the text of \(id)")
+            }
+        }
+
+        /// A coordinator whose staging of `slow…` ids sleeps `seconds`, and an upload opened on it.
+        func slowUpload(
+            _ index: String,
+            seconds: Double
+        ) throws -> (cluster: TestCluster, owner: CoordinatorClient, job: Int64, upload: String)? {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator()
+            try slowStaging(cluster, seconds: seconds)
+            let owner = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            guard
+                case .accepted(let job, let upload) = try owner.request(
+                    .submit(.init(index: index, model: "all-MiniLM-L6-v2", shardSize: 4, source: "test"))
+                )
+            else {
+                Issue.record("not accepted")
+                return nil
+            }
+            return (cluster, owner, job, upload)
+        }
+
+        @Test(
+            "while a chunk waits on the database, the coordinator answers another client's status; the uploader's replies keep its order"
+        )
+        func answersWhileStaging() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-a", seconds: 6) else { return }
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["slow-1", "a-2"])))
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["a-3"], firstLine: 3)))
+            // The uploader's own status request comes after its chunks: answered after them.
+            try owner.send(.status(job: job))
+            #expect(
+                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
+                "the chunk never reached the trigger"
+            )
+
+            let other = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            let asked = ContinuousClock.now
+            let answer = try other.request(.status(job: nil))
+            let took = (ContinuousClock.now - asked).components
+            let seconds = Double(took.seconds) + Double(took.attoseconds) / 1e18
+            guard case .status(let report) = answer else {
+                Issue.record("expected a status report, got \(answer)")
+                return
+            }
+            #expect(report.jobs.contains { $0.id == job && $0.state == .receiving })
+            // Answered while the chunk was still being written (the trigger sleeps 6 s).
+            #expect(try stagingAsleep(cluster), "the status answer waited for the chunk (\(seconds) s)")
+            #expect(seconds < 3, "the status answer took \(seconds) s")
+
+            #expect(try owner.receive() == .ack(job: job, received: 2))
+            #expect(try owner.receive() == .ack(job: job, received: 3))
+            guard case .status(let own) = try owner.receive(), let mine = own.jobs.first else {
+                Issue.record("the uploader's status came out of order")
+                return
+            }
+            #expect(mine.id == job)
+            guard case .sealed(let sealed) = try owner.request(.seal(job: job, upload: upload, documents: 3)) else {
+                Issue.record("not sealed")
+                return
+            }
+            #expect(sealed.toEmbed == 3)
+            #expect(
+                try cluster.database.count(
+                    "SELECT count(*) FROM job_documents WHERE job_id = $1 AND doc_id IN ('slow-1', 'a-2', 'a-3')",
+                    [String(job)]
+                ) == 3
+            )
+        }
+
+        @Test(
+            "a chunk that fails while the next is queued: the job fails once both are through, the next is not written, nothing kept"
+        )
+        func failedWhileQueued() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-b", seconds: 2) else { return }
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["slow-1", "b-2", "b-2"])))
+            #expect(
+                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
+                "the chunk never reached the trigger"
+            )
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["b-4"], firstLine: 4)))
+            guard case .failure(let failed) = try owner.receive() else {
+                Issue.record("a chunk with a duplicate id was acknowledged")
+                return
+            }
+            #expect(failed.contains("job \(job) failed: staging documents (lines 1–3) failed"), "\(failed)")
+            #expect(failed.contains(": duplicate id "), "\(failed)")
+            guard case .failure(let skipped) = try owner.receive() else {
+                Issue.record("the chunk behind a failed one was acknowledged")
+                return
+            }
+            #expect(skipped.contains("(lines 4–4) not staged"), "\(skipped)")
+            try expectGone(cluster, job, error: "duplicate id")
+            guard case .failure = try owner.request(.seal(job: job, upload: upload, documents: 1)) else {
+                Issue.record("a failed upload was sealed")
+                return
+            }
+        }
+
+        @Test("an upload given up behind its chunks: they are answered first, then the job fails and nothing is kept")
+        func abandonedBehindChunks() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-c", seconds: 2) else { return }
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["slow-1", "c-2"])))
+            #expect(
+                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
+                "the chunk never reached the trigger"
+            )
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["c-3"], firstLine: 3)))
+            try owner.send(.abandon(job: job, upload: upload))
+            #expect(try owner.receive() == .ack(job: job, received: 2))
+            #expect(try owner.receive() == .ack(job: job, received: 3))
+            #expect(try owner.receive() == .ack(job: job, received: 0))
+            try expectGone(cluster, job, error: "gave the upload up")
+        }
+
+        /// `job` failed with `error` in its message, and none of its staged documents are left.
+        func expectGone(_ cluster: TestCluster, _ job: Int64, error: String) throws {
+            let id = [String(job)]
+            let gone = try eventually(30, poll: 0.1) {
+                try cluster.database.scalar("SELECT state FROM jobs WHERE id = $1", id) == "failed"
+                    && cluster.database.count("SELECT count(*) FROM job_documents WHERE job_id = $1", id) == 0
+            }
+            let state = try cluster.database.scalar(
+                "SELECT state || ': ' || coalesce(error, '') FROM jobs WHERE id = $1",
+                id
+            )
+            #expect(gone, "job \(job) \(state ?? "?"); staged rows left")
+            #expect(state?.contains(error) == true, "job \(job) \(state ?? "?")")
+        }
+    }
+}
