@@ -53,6 +53,10 @@ extension CoordinatorServer {
                 let firstSeq = lifecycle.queued(job, count: documents.count, now: now)
                 stager.enqueue(.init(job: job, firstSeq: firstSeq, documents: documents, peer: peer))
                 clientOrder.chunkQueued(from: peer)
+            } catch  where clientOrder.chunksInFlight(peer) > 0 {
+                // Its refusal is its reply: after those of the chunks before it.
+                stager.enqueue(.init(job: job, firstSeq: 0, documents: [], peer: peer, refusal: error.message))
+                clientOrder.chunkQueued(from: peer)
             } catch {
                 reply(peer, .failure(message: error.message))
             }
@@ -98,19 +102,22 @@ extension CoordinatorServer {
                 return .failure(message: "job \(chunk.job) is not receiving documents")
             }
             return .ack(job: chunk.job, received: received)
-        case .failed(let error) where error.isConnectionLoss:
-            // The upload stays open; the client may give it up (or it expires).
-            lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
-            metrics.databaseErrors.increment()
-            logger.error("staging documents\(lines) lost its connection: \(error)", metadata: ["job": "\(chunk.job)"])
-            return .failure(message: "staging documents\(lines) of job \(chunk.job) failed: \(error)")
         case .failed(let error):
             // The upload is in an unknown state: nothing of it is kept (submit it again once fixed).
             lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
+            if error.isConnectionLoss {
+                metrics.databaseErrors.increment()
+                logger.error(
+                    "staging documents\(lines) lost its database connection twice: \(error)",
+                    metadata: ["job": "\(chunk.job)"]
+                )
+            }
             abandon(chunk.job, reason: "staging documents\(lines) failed: \(error)")
             return .failure(
                 message: "job \(chunk.job) failed: staging documents\(lines) failed: \(error); nothing of it was kept"
             )
+        case .refused(let message):
+            return .failure(message: message)
         case .skipped:
             lifecycle.staged(chunk.job, count: chunk.count, stored: false, now: now)
             return .failure(

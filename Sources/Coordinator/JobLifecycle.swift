@@ -49,6 +49,9 @@ public struct JobLifecycle {
         /// Documents handed to the stager and not yet staged (or failed): the next chunk's first
         /// document is number `staged + pending`.
         public var pending = 0
+        /// Documents handed to the stager that it did not stage (failed or skipped): the upload
+        /// has a gap and may not be sealed.
+        public var lost = 0
         /// The secret handed to the client that opened the upload, and its connection.
         public var token: UploadToken?
         public var owner: Data?
@@ -144,7 +147,7 @@ public struct JobLifecycle {
     public mutating func staged(_ job: Int64, count: Int, stored: Bool = true, now: Double) -> Int? {
         guard jobs[job]?.phase == .receiving else { return nil }
         jobs[job]!.pending = max(0, jobs[job]!.pending - count)
-        if stored { jobs[job]!.staged += count }
+        if stored { jobs[job]!.staged += count } else { jobs[job]!.lost += count }
         jobs[job]!.lastActivity = now
         return jobs[job]!.staged
     }
@@ -171,6 +174,9 @@ public struct JobLifecycle {
             return .refuse(
                 "job \(job): \(open.pending) documents are still being staged; seal once every chunk is acknowledged"
             )
+        }
+        guard open.lost == 0 else {
+            return .refuse("job \(job): \(open.lost) documents sent were not staged; submit it again")
         }
         guard count == open.staged else {
             return .refuse("job \(job): the client sent \(count) documents but \(open.staged) arrived")

@@ -25,6 +25,9 @@ final class UploadStager: @unchecked Sendable {
         var documents: [Document]
         /// The client that sent it (its routing id), to reply to.
         var peer: Data
+        /// Set when the loop refused the chunk while the client had others here: the refusal is
+        /// its reply, in its turn (a client takes its replies in the order of its requests).
+        var refusal: String?
     }
 
     enum Outcome: Sendable {
@@ -33,6 +36,8 @@ final class UploadStager: @unchecked Sendable {
         case failed(StoreError)
         /// Not written: an earlier chunk of its job failed, or the job was cancelled.
         case skipped
+        /// Refused by the loop (``Chunk/refusal``).
+        case refused(String)
     }
 
     struct Finished: Sendable {
@@ -45,9 +50,14 @@ final class UploadStager: @unchecked Sendable {
     }
 
     private struct State: Sendable {
+        mutating func skip(_ job: Int64) {
+            skipping.insert(job)
+            if skipping.count > UploadStager.skippingKept, let oldest = skipping.min() { skipping.remove(oldest) }
+        }
+
         var waiting: [Chunk] = []
         var finished: [Finished] = []
-        /// Jobs whose chunks are skipped from now on.
+        /// Jobs whose chunks are skipped from now on (the latest ``skippingKept``).
         var skipping: Set<Int64> = []
         var stopped = false
     }
@@ -62,6 +72,10 @@ final class UploadStager: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let ended = DispatchSemaphore(value: 0)
     private let logger: Logger
+    /// Its connection's name in `pg_stat_activity`.
+    static let applicationName = "driftless upload stager"
+    /// Jobs remembered as skipped: a job's chunks are through long before this many more failed.
+    static let skippingKept = 1024
 
     /// Starts the thread; it connects to `url` at its first chunk (and again after a lost connection).
     init(context: ZeroMQContext, url: String, logger: Logger) throws(ZeroMQError) {
@@ -81,7 +95,7 @@ final class UploadStager: @unchecked Sendable {
     }
 
     /// `job`'s chunks not yet written are skipped (the upload is being abandoned).
-    func cancel(job: Int64) { state.withLock { _ = $0.skipping.insert(job) } }
+    func cancel(job: Int64) { state.withLock { $0.skip(job) } }
 
     /// The chunks done since the last call, in the order they were queued.
     func takeFinished() -> [Finished] {
@@ -114,32 +128,17 @@ final class UploadStager: @unchecked Sendable {
             wake.wait()
             while let chunk = state.withLock({ $0.stopped ? nil : $0.waiting.first }) {
                 let outcome: Outcome
-                if state.withLock({ $0.skipping.contains(chunk.job) }) {
+                if let refusal = chunk.refusal {
+                    outcome = .refused(refusal)
+                } else if state.withLock({ $0.skipping.contains(chunk.job) }) {
                     outcome = .skipped
                 } else {
-                    do throws(StoreError) {
-                        let db: PostgresConnection
-                        if let connection { db = connection } else { db = try connect() }
-                        connection = db
-                        outcome = .staged(
-                            duplicates: try JobStore(db).stage(
-                                job: chunk.job,
-                                firstSeq: chunk.firstSeq,
-                                documents: chunk.documents
-                            )
-                        )
-                    } catch {
-                        if error.isConnectionLoss {
-                            connection = nil
-                            statement.withLock { $0 = nil }
-                        }
-                        outcome = .failed(error)
-                    }
+                    outcome = stage(chunk, &connection)
                 }
                 let lines = chunk.documents.first.map { $0.line...(chunk.documents.last?.line ?? $0.line) }
                 state.withLock { state in
                     state.waiting.removeFirst()
-                    if case .failed = outcome { state.skipping.insert(chunk.job) }
+                    if case .failed = outcome { state.skip(chunk.job) }
                     state.finished.append(
                         Finished(
                             job: chunk.job,
@@ -157,11 +156,39 @@ final class UploadStager: @unchecked Sendable {
         }
     }
 
+    /// Writes `chunk`. A connection that was idle may have been closed since (PostgreSQL restarted,
+    /// an idle timeout): the chunk is tried once more on a new one. It rolled back, so nothing is
+    /// written twice (and were the first commit's answer lost, the ids would be found duplicates).
+    private func stage(_ chunk: Chunk, _ connection: inout PostgresConnection?) -> Outcome {
+        var reused = connection != nil
+        while true {
+            do throws(StoreError) {
+                let db: PostgresConnection
+                if let connection { db = connection } else { db = try connect() }
+                connection = db
+                return .staged(
+                    duplicates: try JobStore(db).stage(
+                        job: chunk.job,
+                        firstSeq: chunk.firstSeq,
+                        documents: chunk.documents
+                    )
+                )
+            } catch {
+                guard error.isConnectionLoss else { return .failed(error) }
+                connection = nil
+                statement.withLock { $0 = nil }
+                guard reused, !state.withLock({ $0.stopped }) else { return .failed(error) }
+                logger.warning("the upload stager's connection was lost; the chunk is tried on a new one: \(error)")
+                reused = false
+            }
+        }
+    }
+
     private func connect() throws(StoreError) -> PostgresConnection {
         do {
             let connection = try PostgresConnection(
                 url: url,
-                settings: DatabaseTimeouts.coordinator,
+                settings: DatabaseTimeouts.coordinator + [("application_name", Self.applicationName)],
                 connectTimeout: DatabaseTimeouts.coordinatorConnectSeconds
             )
             statement.withLock { $0 = connection.cancelHandle }

@@ -58,16 +58,12 @@ public struct JobStore {
         }
         return try connection.during("staging documents of job \(job)") {
             try connection.transaction {
+                // Read without a lock; the state is checked again under the job's row lock at the end.
                 let row = try connection.execute(
-                    "SELECT state, skip_invalid, source FROM jobs WHERE id = $1 FOR UPDATE",
+                    "SELECT state, skip_invalid, source FROM jobs WHERE id = $1",
                     [String(job)]
                 )
-                let state = row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:))
-                guard state == .receiving else {
-                    throw StoreError.invalid(
-                        "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
-                    )
-                }
+                try Self.expectReceiving(job, row)
                 try connection.execute(
                     """
                     CREATE TEMPORARY TABLE staging (job_id bigint, seq integer, line integer, doc_id text, title text,
@@ -95,12 +91,27 @@ public struct JobStore {
                     source: row.rows[0][2] ?? "the corpus",
                     skip: row.rows[0][1] == "t"
                 )
+                // The job's row is locked only now, for the commit: a cancel or an abandon waits for
+                // that, not for the chunk's writing (seconds behind a checkpoint). One that came first
+                // failed the job: the state says so here and the chunk rolls back.
+                let locked = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
+                try Self.expectReceiving(job, locked)
                 try connection.execute(
                     "UPDATE jobs SET submitted_docs = submitted_docs + $2 WHERE id = $1",
                     [String(job), String(documents.count - rejected.count)]
                 )
                 return rejected
             }
+        }
+    }
+
+    /// `rows` (a job's `state` first) say the job is receiving; otherwise the error names its state.
+    private static func expectReceiving(_ job: Int64, _ rows: PostgresRows) throws(StoreError) {
+        let state = rows.isEmpty ? nil : rows.rows[0][0].flatMap(JobState.init(rawValue:))
+        guard state == .receiving else {
+            throw StoreError.invalid(
+                "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
+            )
         }
     }
 

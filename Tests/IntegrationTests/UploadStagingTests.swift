@@ -27,6 +27,21 @@ extension Integration {
             )
         }
 
+        /// Sends a chunk of `ids` (a `slow…` one among them) and waits until its staging sleeps.
+        func sendAsleep(
+            _ ids: [String],
+            _ owner: CoordinatorClient,
+            _ job: Int64,
+            _ upload: String,
+            _ cluster: TestCluster
+        ) throws {
+            try owner.send(.documents(job: job, upload: upload, documents: documents(ids)))
+            #expect(
+                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
+                "the chunk never reached the trigger"
+            )
+        }
+
         /// Whether a staging statement is asleep in the trigger now.
         func stagingAsleep(_ cluster: TestCluster) throws -> Bool {
             try cluster.database.count(
@@ -113,11 +128,7 @@ extension Integration {
         )
         func failedWhileQueued() throws {
             guard let (cluster, owner, job, upload) = try slowUpload("staging-b", seconds: 2) else { return }
-            try owner.send(.documents(job: job, upload: upload, documents: documents(["slow-1", "b-2", "b-2"])))
-            #expect(
-                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
-                "the chunk never reached the trigger"
-            )
+            try sendAsleep(["slow-1", "b-2", "b-2"], owner, job, upload, cluster)
             try owner.send(.documents(job: job, upload: upload, documents: documents(["b-4"], firstLine: 4)))
             guard case .failure(let failed) = try owner.receive() else {
                 Issue.record("a chunk with a duplicate id was acknowledged")
@@ -137,20 +148,73 @@ extension Integration {
             }
         }
 
-        @Test("an upload given up behind its chunks: they are answered first, then the job fails and nothing is kept")
+        @Test(
+            "an upload given up behind its chunks (one refused among them): they are answered first, in order, then the job fails and nothing is kept"
+        )
         func abandonedBehindChunks() throws {
             guard let (cluster, owner, job, upload) = try slowUpload("staging-c", seconds: 2) else { return }
-            try owner.send(.documents(job: job, upload: upload, documents: documents(["slow-1", "c-2"])))
-            #expect(
-                try eventually(20, poll: 0.05) { try stagingAsleep(cluster) },
-                "the chunk never reached the trigger"
-            )
+            try sendAsleep(["slow-1", "c-2"], owner, job, upload, cluster)
+            // A chunk refused at once (a wrong token) is answered in its turn too.
+            try owner.send(.documents(job: job, upload: "0000", documents: documents(["c-x"], firstLine: 3)))
             try owner.send(.documents(job: job, upload: upload, documents: documents(["c-3"], firstLine: 3)))
             try owner.send(.abandon(job: job, upload: upload))
             #expect(try owner.receive() == .ack(job: job, received: 2))
+            #expect(
+                try owner.receive()
+                    == .failure(
+                        message: "job \(job) was opened by another client: only it may add documents to it or seal it"
+                    )
+            )
             #expect(try owner.receive() == .ack(job: job, received: 3))
             #expect(try owner.receive() == .ack(job: job, received: 0))
             try expectGone(cluster, job, error: "gave the upload up")
+        }
+
+        @Test(
+            "another client cancels an upload while its chunk waits on the database: cancelled at once, the chunk rolled back"
+        )
+        func cancelledWhileStaging() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-d", seconds: 4) else { return }
+            try sendAsleep(["slow-1", "d-2"], owner, job, upload, cluster)
+            let admin = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            let cancelled = try admin.request(.cancel(job: job))
+            #expect(cancelled == .ack(job: job, received: 0), "\(cancelled)")
+            #expect(try stagingAsleep(cluster), "the cancel waited for the chunk")
+            guard case .failure(let failed) = try owner.receive() else {
+                Issue.record("a chunk of a cancelled upload was acknowledged")
+                return
+            }
+            #expect(failed.contains("not receiving documents (state cancelled)"), "\(failed)")
+            #expect(
+                try eventually(30, poll: 0.1) {
+                    try cluster.database.count("SELECT count(*) FROM job_documents WHERE job_id = $1", [String(job)])
+                        == 0
+                }
+            )
+        }
+
+        @Test(
+            "the stager's connection closed between chunks (a restart, an idle timeout): the next chunk is staged on a new one"
+        )
+        func stagerConnectionLost() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-e", seconds: 0) else { return }
+            #expect(
+                try owner.request(.documents(job: job, upload: upload, documents: documents(["e-1"])))
+                    == .ack(job: job, received: 1)
+            )
+            let terminated = try cluster.database.count(
+                "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'driftless upload stager' AND datname = current_database()) AS t"
+            )
+            #expect(terminated == 1)
+            #expect(
+                try owner.request(.documents(job: job, upload: upload, documents: documents(["e-2"], firstLine: 2)))
+                    == .ack(job: job, received: 2)
+            )
+            guard case .sealed(let sealed) = try owner.request(.seal(job: job, upload: upload, documents: 2)) else {
+                Issue.record("not sealed")
+                return
+            }
+            #expect(sealed.toEmbed == 2)
         }
 
         /// `job` failed with `error` in its message, and none of its staged documents are left.
