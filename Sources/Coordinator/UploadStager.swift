@@ -188,7 +188,7 @@ final class UploadStager: @unchecked Sendable {
         do {
             let connection = try PostgresConnection(
                 url: url,
-                settings: DatabaseTimeouts.coordinator + [("application_name", Self.applicationName)],
+                settings: DatabaseTimeouts.stager + [("application_name", Self.applicationName)],
                 connectTimeout: DatabaseTimeouts.coordinatorConnectSeconds
             )
             statement.withLock { $0 = connection.cancelHandle }

@@ -12,6 +12,13 @@ public enum DatabaseTimeouts {
     /// behind a partition answers nothing, and the loop must not wait for it.
     public static let coordinatorConnectSeconds = 2
 
+    /// The coordinator's upload stager (off the loop): a chunk may wait for a lock as a worker's
+    /// commit does. At 500 ms, one chunk of a 10,000,000-document upload failed, and with it
+    /// the upload, when its commit waited on the catalog during a checkpoint.
+    public static let stager: [(String, String)] = [
+        ("lock_timeout", "10s"), ("statement_timeout", "120s"), ("idle_in_transaction_session_timeout", "60s"),
+    ]
+
     /// A worker's commit: a lock held past this makes the commit give up as a database fault
     /// (not counted against the shard), and the shard is dealt again.
     public static let worker: [(String, String)] = [

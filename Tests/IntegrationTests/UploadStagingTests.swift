@@ -217,6 +217,30 @@ extension Integration {
             #expect(sealed.toEmbed == 2)
         }
 
+        @Test(
+            "chunks are staged through one table for the stager's connection (no catalog rows written per chunk), and a chunk waits for a lock held over 0.5 s"
+        )
+        func stagingTableAndLockWait() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("staging-f", seconds: 0) else { return }
+            let tables = "SELECT oid::text FROM pg_class WHERE relname = 'staging' AND relpersistence = 't'"
+            #expect(
+                try owner.request(.documents(job: job, upload: upload, documents: documents(["f-1"])))
+                    == .ack(job: job, received: 1)
+            )
+            let first = try cluster.database.connect().execute(tables).rows.compactMap { $0[0] }
+            #expect(first.count == 1, "temporary staging tables after a chunk: \(first)")
+            // The job's row held by another transaction for 1.5 s: the chunk's commit waits for it.
+            let holder = try cluster.database.connect()
+            try holder.execute("BEGIN")
+            try holder.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
+            try owner.send(.documents(job: job, upload: upload, documents: documents(["f-2"], firstLine: 2)))
+            Thread.sleep(forTimeInterval: 1.5)
+            try holder.execute("COMMIT")
+            #expect(try owner.receive() == .ack(job: job, received: 2))
+            let second = try cluster.database.connect().execute(tables).rows.compactMap { $0[0] }
+            #expect(second == first, "the staging table was made again: \(first) then \(second)")
+        }
+
         /// `job` failed with `error` in its message, and none of its staged documents are left.
         func expectGone(_ cluster: TestCluster, _ job: Int64, error: String) throws {
             let id = [String(job)]
