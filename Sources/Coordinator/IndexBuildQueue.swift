@@ -82,7 +82,16 @@ final class IndexBuildQueue: Sendable {
                     ]
                 )
                 let outcome = Result { () throws(StoreError) -> HnswIndexBuilder.Outcome in
-                    try builder.build(index, cancelled: { state.withLock { $0.stopped } }) { progress in
+                    try builder.build(
+                        index,
+                        cancelled: { state.withLock { $0.stopped } },
+                        notice: { notice in
+                            logger.warning(
+                                "HNSW build: PostgreSQL says: \(notice)",
+                                metadata: ["job": "\(job.id)", "index": "\(index.name)"]
+                            )
+                        }
+                    ) { progress in
                         state.withLock { $0.progress[job.id] = "building the HNSW index: \(progress)" }
                     }
                 }

@@ -18,6 +18,8 @@ public final class PostgresConnection {
     /// operation waited on the server. `execute`, `executeScript` and `copyIn` count one each
     /// (a COPY is more than one round trip).
     public private(set) var statementsSent = 0
+    /// The server's notices not yet taken (``takeNotices()``); libpq's notice processor adds to it.
+    private let noticeBuffer = NoticeBuffer()
 
     /// Connects to `url` (`postgresql://user:password@host:port/database?…`).
     /// Without a `connect_timeout` in it, waits at most `connectTimeout` seconds. Unless the URL
@@ -81,12 +83,25 @@ public final class PostgresConnection {
             throw PostgresError(message: "cannot connect: \(message)", isConnectionLoss: true)
         }
         cancelHandle.update(handle)
-        // Notices (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
-        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        // Notices (e.g. "relation already exists, skipping") are not errors: kept for a caller
+        // that asks (``takeNotices()``), never printed.
+        PQsetNoticeProcessor(
+            handle,
+            { buffer, message in
+                guard let buffer, let message else { return }
+                Unmanaged<NoticeBuffer>.fromOpaque(buffer).takeUnretainedValue().add(String(cString: message))
+            },
+            Unmanaged.passUnretained(noticeBuffer).toOpaque()
+        )
         for (name, value) in settings {
             try execute("SELECT set_config($1, $2, false)", [name, value])
         }
     }
+
+    /// The notices the server sent since the last call, oldest first (the first
+    /// ``NoticeBuffer/kept`` of them): pgvector's "hnsw graph no longer fits into
+    /// maintenance_work_mem", "relation … already exists, skipping", ….
+    public func takeNotices() -> [String] { noticeBuffer.take() }
 
     /// Whether the connection is up as far as libpq knows.
     public var isConnected: Bool { handle.map { PQstatus($0) == CONNECTION_OK } ?? false }
@@ -217,5 +232,29 @@ public final class PostgresConnection {
         defer { for copy in copies { free(copy) } }
         let pointers = copies.map { UnsafePointer($0) }
         return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
+/// Notices of one connection, filled by libpq's notice processor on the connection's thread.
+private final class NoticeBuffer {
+    /// Notices kept between two takes; later ones are counted only.
+    static let kept = 32
+    private var messages: [String] = []
+    private var dropped = 0
+
+    func add(_ message: String) {
+        guard messages.count < Self.kept else {
+            dropped += 1
+            return
+        }
+        messages.append(message.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func take() -> [String] {
+        defer {
+            messages = []
+            dropped = 0
+        }
+        return dropped == 0 ? messages : messages + ["(\(dropped) more notices)"]
     }
 }

@@ -52,11 +52,16 @@ public struct HnswIndexBuilder: Sendable {
     /// statement, not only this process: a backend left building would hold its locks and its
     /// advisory lock until done), the half-built index is dropped, and ``StoreError/cancelled(_:)``
     /// is thrown. A rebuild's old HNSW index is untouched.
+    ///
+    /// `notice` hears what the server said about the build once it is over, e.g. pgvector's "hnsw
+    /// graph no longer fits into maintenance_work_mem after N tuples" (the build then takes
+    /// much longer: give it more memory).
     public func build(
         _ index: IndexRecord,
         parameters: HnswParameters? = nil,
         rebuild: Bool = false,
         cancelled: () -> Bool = { false },
+        notice: (String) -> Void = { _ in },
         progress: (HnswBuildProgress) -> Void = { _ in }
     ) throws(StoreError) -> Outcome {
         let parameters = parameters ?? index.hnsw
@@ -111,7 +116,10 @@ public struct HnswIndexBuilder: Sendable {
                 )
             }
         }
-        let (result, cancelRequested) = state.value.withLock { ($0.result!, $0.cancelRequested) }
+        let (result, cancelRequested, notices) = state.value.withLock {
+            ($0.result!, $0.cancelRequested, $0.notices)
+        }
+        notices.forEach(notice)
         if case .failure(let error) = result, cancelRequested, case .database = error {
             // Cancelled during one of the short statements around the build.
             throw Self.cancelled(index)
@@ -130,6 +138,8 @@ public struct HnswIndexBuilder: Sendable {
         /// wait, the build); nil while it cleans up.
         var cancellable: PostgresCancelHandle?
         var cancelRequested = false
+        /// What the server said during the build statement.
+        var notices: [String] = []
     }
 
     /// What the build thread tells the calling thread.
@@ -181,6 +191,8 @@ public struct HnswIndexBuilder: Sendable {
             try connection.execute("DROP INDEX IF EXISTS \(index.vectorTable)_hnsw_new")
             // CONCURRENTLY: commits of other jobs into this table go on while the graph is built
             // (a plain CREATE INDEX holds a SHARE lock that blocks every insert until it ends).
+            _ = connection.takeNotices()  // those of the statements before ("… does not exist, skipping")
+            defer { state.value.withLock { $0.notices = connection.takeNotices() } }
             do {
                 if cancellable(true) { throw interrupted }
                 try connection.execute(

@@ -49,6 +49,33 @@ extension Integration {
         }
 
         @Test(
+            "an HNSW build whose graph outgrows maintenance_work_mem says so (pgvector's notice); one that fits does not"
+        )
+        func buildNotices() throws {
+            let (database, _, index) = try syntheticIndex(count: 10_000)
+            var cramped: [String] = []
+            let outcome = try HnswIndexBuilder(url: database.url, maintenanceWorkMemory: "1MB").build(
+                index,
+                notice: { cramped.append($0) }
+            )
+            guard case .built = outcome else {
+                Issue.record("no HNSW index built: \(outcome)")
+                return
+            }
+            #expect(
+                cramped.contains { $0.contains("no longer fits into maintenance_work_mem") },
+                "notices: \(cramped)"
+            )
+            var roomy: [String] = []
+            _ = try HnswIndexBuilder(url: database.url, maintenanceWorkMemory: "256MB").build(
+                index,
+                rebuild: true,
+                notice: { roomy.append($0) }
+            )
+            #expect(!roomy.contains { $0.contains("maintenance_work_mem") }, "notices: \(roomy)")
+        }
+
+        @Test(
             "a filter that selects 1% of the collection still returns k results through HNSW, the same as exact search"
         )
         func selectiveFilter() throws {

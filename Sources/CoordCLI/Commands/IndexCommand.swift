@@ -78,12 +78,14 @@ struct IndexCommand: ParsableCommand {
             let interrupted = Atomic<Bool>(false)
             let signals = SignalTrap { interrupted.store(true, ordering: .relaxed) }
             defer { withExtendedLifetime(signals) {} }
+            var notices: [String] = []
             do {
                 let outcome = try HnswIndexBuilder(url: url, maintenanceWorkMemory: maintenanceWorkMem).build(
                     record,
                     parameters: parameters,
                     rebuild: rebuild || m != nil || efConstruction != nil,
                     cancelled: { interrupted.load(ordering: .relaxed) },
+                    notice: { notices.append($0) },
                     progress: { progress in
                         bar.show(
                             done: progress.tuplesDone,
@@ -93,6 +95,7 @@ struct IndexCommand: ParsableCommand {
                     }
                 )
                 bar.finish()
+                for notice in notices { FileHandle.standardError.write(Data("PostgreSQL: \(notice)\n".utf8)) }
                 switch outcome {
                 case .alreadyBuilt:
                     print(
