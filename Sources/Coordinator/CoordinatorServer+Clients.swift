@@ -228,7 +228,7 @@ extension CoordinatorServer {
             return .accepted(job: job, upload: token.text)
 
         case .documents:
-            preconditionFailure("chunks are staged off the loop (stage(_:from:))")
+            preconditionFailure("chunks go to the stager (respond(to:from:key:))")
 
         case .rejected(let job, let upload, let lines):
             let open = try ownedUpload(job, upload, from: peer)

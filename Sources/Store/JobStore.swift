@@ -63,7 +63,7 @@ public struct JobStore {
                     "SELECT state, skip_invalid, source FROM jobs WHERE id = $1",
                     [String(job)]
                 )
-                try Self.expectReceiving(job, row)
+                try Self.expectReceiving(job, row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:)))
                 // One table for the connection's life, emptied at each commit. Made and dropped per
                 // chunk, it wrote and deleted catalog rows 13,000 times in a 10,000,000-document
                 // upload, and one chunk's COMMIT (the drop's only locks are the catalog's) waited
@@ -99,8 +99,7 @@ public struct JobStore {
                 // The job's row is locked only now, for the commit: a cancel or an abandon waits for
                 // that, not for the chunk's writing (seconds behind a checkpoint). One that came first
                 // failed the job: the state says so here and the chunk rolls back.
-                let locked = try connection.execute("SELECT state FROM jobs WHERE id = $1 FOR UPDATE", [String(job)])
-                try Self.expectReceiving(job, locked)
+                try Self.expectReceiving(job, try StateRows.job(job, connection))
                 try connection.execute(
                     "UPDATE jobs SET submitted_docs = submitted_docs + $2 WHERE id = $1",
                     [String(job), String(documents.count - rejected.count)]
@@ -110,9 +109,8 @@ public struct JobStore {
         }
     }
 
-    /// `rows` (a job's `state` first) say the job is receiving; otherwise the error names its state.
-    private static func expectReceiving(_ job: Int64, _ rows: PostgresRows) throws(StoreError) {
-        let state = rows.isEmpty ? nil : rows.rows[0][0].flatMap(JobState.init(rawValue:))
+    /// The job is receiving; otherwise the error names its state.
+    private static func expectReceiving(_ job: Int64, _ state: JobState?) throws(StoreError) {
         guard state == .receiving else {
             throw StoreError.invalid(
                 "job \(job) is not receiving documents (state \(state.map(\.rawValue) ?? "unknown"))"
