@@ -89,10 +89,14 @@ public struct ShardCommit {
                     [String(lease), String(shard)]
                 )
                 guard !held.isEmpty else { return .fenced("lease \(lease) of shard \(shard) was revoked") }
+                // One table for the connection's life, emptied at each commit (its vectors of any
+                // dimension: the index's column checks theirs). Made and dropped per shard, it wrote
+                // and deleted catalog rows at every commit, the churn that failed a 10,000,000-document
+                // upload's staging when one commit waited on the catalog's locks (see JobStore.stage).
                 try connection.execute(
                     """
-                    CREATE TEMPORARY TABLE incoming (doc_id text, title text, body text, metadata jsonb,
-                        content_hash text, embedding vector(\(dimension)), version bigint) ON COMMIT DROP
+                    CREATE TEMPORARY TABLE IF NOT EXISTS incoming (doc_id text, title text, body text, metadata jsonb,
+                        content_hash text, embedding vector, version bigint) ON COMMIT DELETE ROWS
                     """
                 )
                 try connection.copyIn(

@@ -179,9 +179,17 @@ public final class VectorSearch {
         }
         try connection.during("storing vectors into index \(index.name)") {
             try connection.transaction {
+                // One table for the connection's life, emptied at each commit: made and dropped per
+                // store (a re-scored query's), it wrote and deleted catalog rows each time.
                 try connection.execute(
                     """
-                    CREATE TEMPORARY TABLE embedded ON COMMIT DROP AS
+                    CREATE TEMPORARY TABLE IF NOT EXISTS embedded (doc_id text, embedding vector, content_hash text,
+                        version bigint, title text, body text, metadata jsonb) ON COMMIT DELETE ROWS
+                    """
+                )
+                try connection.execute(
+                    """
+                    INSERT INTO embedded (doc_id, embedding, content_hash, version, title, body, metadata)
                     SELECT d.doc_id, u.embedding, d.content_hash, d.version, d.title, d.body, d.metadata
                     FROM unnest($1::text[], $2::vector[], $3::text[]) AS u(doc_id, embedding, content_hash)
                     JOIN documents d ON d.collection_id = $4 AND d.doc_id = u.doc_id AND d.content_hash = u.content_hash

@@ -148,6 +148,38 @@ extension Integration {
             )
         }
 
+        @Test("a worker's shard commits go through one temporary table for its connection's life")
+        func commitsReuseOneTable() throws {
+            let model = try TestResources.loadTestModel()
+            let corpus = try TestResources.loadTestCorpus(1000)
+            let cluster = try TestCluster(models: ["driftless-loadtest-tiny": model])
+            try cluster.startCoordinator()
+            try cluster.startWorker()
+            // The temporary tables of the worker's connection (each backend has its own schema).
+            let tables = """
+                SELECT c.oid::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE c.relname = 'incoming' AND c.relpersistence = 't' AND n.nspname LIKE 'pg_temp_%'
+                """
+            func index(_ name: String) throws -> [String] {
+                let run = try cluster.coord([
+                    "submit", corpus.path, "--index", name, "--model", "driftless-loadtest-tiny", "--shard-size", "100",
+                ])
+                #expect(run.status == 0, "\(run.stderr)\n\(cluster.logs)")
+                return try cluster.database.connect().execute(tables).rows.compactMap { $0[0] }
+            }
+            // Made and dropped at each of the 20 commits, the table wrote and deleted catalog rows
+            // each time: the churn after which a 10,000,000-document upload's commit waited past its
+            // lock timeout (UploadStaging.stagingTableAndLockWait for the coordinator's side).
+            let first = try index("first")
+            #expect(first.count == 1, "temporary tables named incoming after 10 commits: \(first)")
+            let second = try index("second")
+            #expect(second == first, "the worker's table was made again: \(first) then \(second)")
+            let table = try #require(
+                try cluster.database.scalar("SELECT vector_table FROM indexes WHERE name = 'second'")
+            )
+            #expect(try cluster.database.count("SELECT count(*) FROM \(table)") == 1000, "the second index's vectors")
+        }
+
         @Test("a finished job's staged rows are deleted in bounded steps, each reading its own rows only")
         func stagedRowsDroppedInSteps() throws {
             let model = try TestResources.loadTestModel()
