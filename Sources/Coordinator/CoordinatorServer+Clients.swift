@@ -388,44 +388,72 @@ extension CoordinatorServer {
         )
     }
 
-    /// One step of each job being sealed in steps (a bounded transaction each, once per loop turn).
+    /// Hands the next step of each job being sealed in steps to the stager (a bounded transaction
+    /// each, one at a time per job), and starts the jobs whose steps are all done.
     func advanceSeals() {
         let steps = lifecycle.sealSteps()
         let ready = lifecycle.sealStepsDone
-        guard !steps.isEmpty || !ready.isEmpty, !databaseBusy, let db = connectedDatabase() else { return }
-        let store = JobStore(db)
-        var job: JobLifecycle.Job?
-        do {
-            for (sealing, from, through) in steps {
-                job = sealing
-                let step = try store.sealStep(
+        guard !steps.isEmpty || !ready.isEmpty, !databaseBusy, now >= sealStepsResumeAt else { return }
+        for (sealing, from, through) in steps {
+            lifecycle.sealStepHanded(sealing.id)
+            stager.enqueue(
+                seal: .init(
                     job: sealing.id,
                     index: sealing.index,
                     from: from,
                     through: through,
                     shardSize: sealing.shardSize
                 )
-                lifecycle.sealStepDone(sealing.id, through: through)
-                logger.debug(
-                    "sealing step",
-                    metadata: [
-                        "job": "\(sealing.id)", "checked": "\(through + 1)", "of": "\(sealing.staged)",
-                        "unchanged": "\(step.unchanged)", "shards": "\(step.shards)",
-                    ]
-                )
-            }
+            )
+        }
+        guard !ready.isEmpty, let db = connectedDatabase() else { return }
+        let store = JobStore(db)
+        var job: JobLifecycle.Job?
+        do {
             for sealed in ready {
                 job = sealed
                 try startDealing(sealed, try store.startJob(job: sealed.id), db: db)
             }
         } catch let error as StoreError where !error.isConnectionLoss && !DatabaseTimeouts.isTimeout(error) {
-            // Not the database's state of health: the job cannot be sealed (failed meanwhile?).
+            // Not the database's state of health: the job cannot be started (failed meanwhile?).
             if let job {
                 lifecycle.dropped(job.id)
                 logger.error("sealing stopped: \(error)", metadata: ["job": "\(job.id)"])
             }
         } catch {
             databaseFailed(error)
+        }
+    }
+
+    /// Takes the seal steps the stager has done (or not).
+    func takeSealSteps() {
+        for sealed in stager.takeSealed() {
+            let step = sealed.step
+            switch sealed.outcome {
+            case .success(let counts):
+                lifecycle.sealStepDone(step.job, through: step.through)
+                logger.debug(
+                    "sealing step",
+                    metadata: [
+                        "job": "\(step.job)", "checked": "\(step.through + 1)",
+                        "of": "\(lifecycle.jobs[step.job]?.staged ?? 0)",
+                        "unchanged": "\(counts.unchanged)", "shards": "\(counts.shards)",
+                    ]
+                )
+            case .failure(let error) where !error.isConnectionLoss && !DatabaseTimeouts.isTimeout(error):
+                // Not the database's state of health: the job cannot be sealed (cancelled meanwhile?).
+                lifecycle.dropped(step.job)
+                logger.error("sealing stopped: \(error)", metadata: ["job": "\(step.job)"])
+            case .failure(let error):
+                // Handed over again in a second: the database is away or busy.
+                lifecycle.sealStepNotDone(step.job)
+                sealStepsResumeAt = now + 1
+                metrics.databaseErrors.increment()
+                logger.warning(
+                    "a seal step was not done; it is tried again in 1 s: \(error)",
+                    metadata: ["job": "\(step.job)"]
+                )
+            }
         }
     }
 

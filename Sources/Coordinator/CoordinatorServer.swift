@@ -70,6 +70,8 @@ public final class CoordinatorServer {
     /// completion checks) waits until then, so a held lock costs it one bounded wait a second.
     private var databaseBusyUntil = -Double.infinity
     var databaseBusy: Bool { now < databaseBusyUntil }
+    /// Seal steps are handed to the stager again from then on (one was not done: the database away).
+    var sealStepsResumeAt = -Double.infinity
 
     public init(configuration: CoordinatorConfiguration, logger: Logger) throws(CoordinatorError) {
         try configuration.validate()
@@ -236,6 +238,7 @@ public final class CoordinatorServer {
             }
             // Every turn, not only when the bell rang: a ring may come while the outcomes are taken.
             replyToStagedChunks()
+            takeSealSteps()
             // After the messages, so a connection's last message is counted before its close.
             if readable[2] || readable[3] { readConnectionEvents() }
             if now - lastHousekeeping >= 0.25 {

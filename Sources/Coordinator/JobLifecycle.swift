@@ -57,6 +57,8 @@ public struct JobLifecycle {
         public var owner: Data?
         /// When the client last sent something for the upload.
         public var lastActivity = 0.0
+        /// A seal step of it is with the stager: the next is handed over once it is done.
+        public var sealStepHanded = false
 
         public var record: JobRecord {
             if case .indexing = phase { return JobRecord(id: id, index: index, state: .indexing) }
@@ -163,7 +165,7 @@ public struct JobLifecycle {
         case refuse(String)
         /// Small enough for one transaction: seal `documents` now, then ``sealed(_:)``.
         case now(documents: Int)
-        /// Big: sealed a step per loop turn (``sealSteps()``); the client polls status.
+        /// Big: sealed in steps by the stager, one at a time (``sealSteps()``); the client polls status.
         case inSteps(documents: Int)
     }
 
@@ -188,18 +190,31 @@ public struct JobLifecycle {
         return .now(documents: open.staged)
     }
 
-    /// The next step of each job being sealed in steps: documents `from...through`.
+    /// The next step of each job being sealed in steps, none of whose steps is with the stager:
+    /// documents `from...through`. Hand each over with ``sealStepHanded(_:)``.
     public func sealSteps() -> [(job: Job, from: Int, through: Int)] {
         jobs.values.sorted { $0.id < $1.id }.compactMap { job in
-            guard case .sealing(let next, let count) = job.phase, next < count else { return nil }
+            guard case .sealing(let next, let count) = job.phase, next < count, !job.sealStepHanded else { return nil }
             return (job, next, min(next + limits.sealBatch, count) - 1)
         }
+    }
+
+    /// The next step of `job` went to the stager: no other is handed over until it is done or not.
+    public mutating func sealStepHanded(_ job: Int64) {
+        guard case .sealing = jobs[job]?.phase else { return }
+        jobs[job]!.sealStepHanded = true
+    }
+
+    /// The step handed over was not done (the database was away or busy): it is handed over again.
+    public mutating func sealStepNotDone(_ job: Int64) {
+        guard jobs[job] != nil else { return }
+        jobs[job]!.sealStepHanded = false
     }
 
     /// Jobs whose every seal step is done: ready for ``sealed(_:)`` once the database has started them.
     public var sealStepsDone: [Job] {
         jobs.values.sorted { $0.id < $1.id }.filter {
-            if case .sealing(let next, let count) = $0.phase { return next >= count }
+            if case .sealing(let next, let count) = $0.phase { return next >= count && !$0.sealStepHanded }
             return false
         }
     }
@@ -207,6 +222,7 @@ public struct JobLifecycle {
     public mutating func sealStepDone(_ job: Int64, through: Int) {
         guard case .sealing(_, let count) = jobs[job]?.phase else { return }
         jobs[job]!.phase = .sealing(next: through + 1, count: count)
+        jobs[job]!.sealStepHanded = false
     }
 
     /// The seal committed: the job's shards are dealt from now on.

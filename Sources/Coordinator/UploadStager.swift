@@ -10,6 +10,8 @@ import ZeroMQ
 /// in the order they came, so that the coordinator's loop goes on answering (status, workers'
 /// heartbeats and commits) while a chunk is written: with millions of rows staged, a 500-document
 /// chunk waited up to 3.4 s behind PostgreSQL's checkpoints, and so did every request behind it.
+/// A big job's seal steps run here too (``enqueue(seal:)``, ``takeSealed()``), each a bounded
+/// transaction that took up to 1.1 s on the loop at 1,000,000 documents.
 ///
 /// The loop hands a chunk in with ``enqueue(_:)``. Each chunk done rings ``bell`` (an inproc PAIR
 /// socket, polled with the loop's others), and the loop takes the outcomes, in order, with
@@ -40,6 +42,21 @@ final class UploadStager: @unchecked Sendable {
         case refused(String)
     }
 
+    /// One step of sealing a big job (``JobStore/sealStep(job:index:from:through:shardSize:)``).
+    struct SealStep: Sendable {
+        var job: Int64
+        var index: IndexRecord
+        var from: Int
+        var through: Int
+        var shardSize: Int
+    }
+
+    struct Sealed: Sendable {
+        var step: SealStep
+        /// The documents dropped as unchanged and the shards cut, or why the step was not done.
+        var outcome: Result<JobStore.SealStepCounts, StoreError>
+    }
+
     struct Finished: Sendable {
         var job: Int64
         var peer: Data
@@ -57,6 +74,8 @@ final class UploadStager: @unchecked Sendable {
 
         var waiting: [Chunk] = []
         var finished: [Finished] = []
+        var seals: [SealStep] = []
+        var sealed: [Sealed] = []
         /// Jobs whose chunks are skipped from now on (the latest ``skippingKept``).
         var skipping: Set<Int64> = []
         var stopped = false
@@ -94,6 +113,12 @@ final class UploadStager: @unchecked Sendable {
         wake.signal()
     }
 
+    /// A seal step, done after the chunks and steps queued before it (in turn with later chunks).
+    func enqueue(seal step: SealStep) {
+        state.withLock { $0.seals.append(step) }
+        wake.signal()
+    }
+
     /// `job`'s chunks not yet written are skipped (the upload is being abandoned).
     func cancel(job: Int64) { state.withLock { $0.skip(job) } }
 
@@ -103,6 +128,14 @@ final class UploadStager: @unchecked Sendable {
         return state.withLock { state in
             defer { state.finished = [] }
             return state.finished
+        }
+    }
+
+    /// The seal steps done (or not) since the last call, in the order they were queued.
+    func takeSealed() -> [Sealed] {
+        state.withLock { state in
+            defer { state.sealed = [] }
+            return state.sealed
         }
     }
 
@@ -126,28 +159,28 @@ final class UploadStager: @unchecked Sendable {
         var connection: PostgresConnection?
         while true {
             wake.wait()
-            while let chunk = state.withLock({ $0.stopped ? nil : $0.waiting.first }) {
-                let outcome: Outcome
-                if let refusal = chunk.refusal {
-                    outcome = .refused(refusal)
-                } else if state.withLock({ $0.skipping.contains(chunk.job) }) {
-                    outcome = .skipped
-                } else {
-                    outcome = stage(chunk, &connection)
-                }
-                let lines = chunk.documents.first.map { $0.line...(chunk.documents.last?.line ?? $0.line) }
-                state.withLock { state in
-                    state.waiting.removeFirst()
-                    if case .failed = outcome { state.skip(chunk.job) }
-                    state.finished.append(
-                        Finished(
-                            job: chunk.job,
-                            peer: chunk.peer,
-                            count: chunk.documents.count,
-                            lines: lines,
-                            outcome: outcome
+            // A chunk and a seal step in turn: an upload's stream of chunks does not hold another
+            // job's seal back, nor a seal an upload.
+            while case let (chunk, step) = state.withLock({
+                $0.stopped ? (nil, nil) : ($0.waiting.first, $0.seals.first)
+            }),
+                chunk != nil || step != nil
+            {
+                if let chunk { write(chunk, &connection) }
+                if let step {
+                    let outcome = run(&connection) { db throws(StoreError) in
+                        try JobStore(db).sealStep(
+                            job: step.job,
+                            index: step.index,
+                            from: step.from,
+                            through: step.through,
+                            shardSize: step.shardSize
                         )
-                    )
+                    }
+                    state.withLock { state in
+                        state.seals.removeFirst()
+                        state.sealed.append(Sealed(step: step, outcome: outcome))
+                    }
                 }
                 // A full pipe (the loop behind) needs no second ring: it takes every outcome at once.
                 try? ringer.send([Data()], wait: false)
@@ -156,29 +189,54 @@ final class UploadStager: @unchecked Sendable {
         }
     }
 
-    /// Writes `chunk`. A connection that was idle may have been closed since (PostgreSQL restarted,
-    /// an idle timeout): the chunk is tried once more on a new one. It rolled back, so nothing is
-    /// written twice (and were the first commit's answer lost, the ids would be found duplicates).
-    private func stage(_ chunk: Chunk, _ connection: inout PostgresConnection?) -> Outcome {
+    private func write(_ chunk: Chunk, _ connection: inout PostgresConnection?) {
+        let outcome: Outcome
+        if let refusal = chunk.refusal {
+            outcome = .refused(refusal)
+        } else if state.withLock({ $0.skipping.contains(chunk.job) }) {
+            outcome = .skipped
+        } else {
+            switch run(
+                &connection,
+                { db throws(StoreError) in
+                    try JobStore(db).stage(job: chunk.job, firstSeq: chunk.firstSeq, documents: chunk.documents)
+                }
+            ) {
+            case .success(let duplicates): outcome = .staged(duplicates: duplicates)
+            case .failure(let error): outcome = .failed(error)
+            }
+        }
+        let lines = chunk.documents.first.map { $0.line...(chunk.documents.last?.line ?? $0.line) }
+        state.withLock { state in
+            state.waiting.removeFirst()
+            if case .failed = outcome { state.skip(chunk.job) }
+            state.finished.append(
+                Finished(job: chunk.job, peer: chunk.peer, count: chunk.documents.count, lines: lines, outcome: outcome)
+            )
+        }
+    }
+
+    /// Runs `work` (one transaction). A connection that was idle may have been closed since
+    /// (PostgreSQL restarted, an idle timeout): the work is tried once more on a new one. It rolled
+    /// back, so nothing is written twice (and were the first commit's answer lost, a chunk's ids
+    /// would be found duplicates, a seal step's documents already cut).
+    private func run<T>(
+        _ connection: inout PostgresConnection?,
+        _ work: (PostgresConnection) throws(StoreError) -> T
+    ) -> Result<T, StoreError> {
         var reused = connection != nil
         while true {
             do throws(StoreError) {
                 let db: PostgresConnection
                 if let connection { db = connection } else { db = try connect() }
                 connection = db
-                return .staged(
-                    duplicates: try JobStore(db).stage(
-                        job: chunk.job,
-                        firstSeq: chunk.firstSeq,
-                        documents: chunk.documents
-                    )
-                )
+                return .success(try work(db))
             } catch {
-                guard error.isConnectionLoss else { return .failed(error) }
+                guard error.isConnectionLoss else { return .failure(error) }
                 connection = nil
                 statement.withLock { $0 = nil }
-                guard reused, !state.withLock({ $0.stopped }) else { return .failed(error) }
-                logger.warning("the upload stager's connection was lost; the chunk is tried on a new one: \(error)")
+                guard reused, !state.withLock({ $0.stopped }) else { return .failure(error) }
+                logger.warning("the upload stager's connection was lost; the work is tried on a new one: \(error)")
                 reused = false
             }
         }

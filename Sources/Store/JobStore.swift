@@ -219,11 +219,23 @@ public struct JobStore {
         return try startJob(job: job)
     }
 
+    /// What a seal step did: documents dropped as unchanged, shards cut.
+    public struct SealStepCounts: Sendable, Equatable {
+        public var unchanged: Int
+        public var shards: Int
+
+        public init(unchanged: Int, shards: Int) {
+            self.unchanged = unchanged
+            self.shards = shards
+        }
+    }
+
     /// One bounded step of closing a job's submission, over the documents numbered `from`
     /// through `through`: drops those whose identical version is already in the index, or staged
     /// by another running job of the same index (a re-submission while the first is still
     /// running embeds nothing twice), and cuts the rest into shards. One transaction; the job
-    /// stays `receiving` until ``startJob``. Returns how many were dropped and shards made.
+    /// stays `receiving` until ``startJob``. Returns how many were dropped and shards made; a step
+    /// already done (its shards are there) does nothing.
     /// The first step of a `--mirror` job first deletes what the file lacks (``DocumentDeletion/deleteAbsent(job:)``).
     public func sealStep(
         job: Int64,
@@ -231,22 +243,31 @@ public struct JobStore {
         from: Int,
         through: Int,
         shardSize: Int
-    ) throws(StoreError) -> (unchanged: Int, shards: Int) {
+    ) throws(StoreError) -> SealStepCounts {
         try connection.during("sealing job \(job) (documents \(from)–\(through))") {
             try connection.transaction {
-                let row = try connection.execute(
-                    "SELECT state, mirror FROM jobs WHERE id = $1 FOR UPDATE",
-                    [String(job)]
+                // Read without a lock; checked again under the job's row lock at the end, so a
+                // cancel waits for the step's commit only, not for its work (it runs off the loop).
+                let row = try connection.execute("SELECT state, mirror FROM jobs WHERE id = $1", [String(job)])
+                try Self.expectSealing(job, row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:)))
+                // Done already: a step whose commit went through but whose answer was lost (the
+                // connection broke) is tried again, and would cut its documents into shards twice.
+                let done = try connection.execute(
+                    "SELECT 1 FROM shards WHERE job_id = $1 AND first_seq BETWEEN $2 AND $3 LIMIT 1",
+                    [String(job), String(from), String(through)]
                 )
-                let state = row.isEmpty ? nil : row.rows[0][0].flatMap(JobState.init(rawValue:))
-                guard state == .receiving else {
-                    throw StoreError.invalid(
-                        "job \(job) is not being sealed (state \(state.map(\.rawValue) ?? "unknown"))"
-                    )
-                }
+                guard done.isEmpty else { return SealStepCounts(unchanged: 0, shards: 0) }
                 if from == 0 && row.rows[0][1] == "t" { try DocumentDeletion(connection).deleteAbsent(job: job) }
-                return try cut(job: job, index: index, from: from, through: through, shardSize: shardSize)
+                let step = try cut(job: job, index: index, from: from, through: through, shardSize: shardSize)
+                try Self.expectSealing(job, try StateRows.job(job, connection))
+                return step
             }
+        }
+    }
+
+    private static func expectSealing(_ job: Int64, _ state: JobState?) throws(StoreError) {
+        guard state == .receiving else {
+            throw .invalid("job \(job) is not being sealed (state \(state.map(\.rawValue) ?? "unknown"))")
         }
     }
 
@@ -257,7 +278,7 @@ public struct JobStore {
         from: Int,
         through: Int,
         shardSize: Int
-    ) throws -> (unchanged: Int, shards: Int) {
+    ) throws -> SealStepCounts {
         let unchanged =
             try connection.execute(
                 """
@@ -297,7 +318,7 @@ public struct JobStore {
             "UPDATE jobs SET unchanged_docs = unchanged_docs + $2 WHERE id = $1",
             [String(job), String(unchanged)]
         )
-        return (unchanged, shards)
+        return SealStepCounts(unchanged: unchanged, shards: shards)
     }
 
     /// The last step of sealing: the job starts running. Returns its shards, the documents to

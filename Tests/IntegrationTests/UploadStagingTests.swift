@@ -1,6 +1,7 @@
 import Corpus
 import DriftlessTestSupport
 import Foundation
+import Store
 import Testing
 import Wire
 
@@ -239,6 +240,101 @@ extension Integration {
             #expect(try owner.receive() == .ack(job: job, received: 2))
             let second = try cluster.database.connect().execute(tables).rows.compactMap { $0[0] }
             #expect(second == first, "the staging table was made again: \(first) then \(second)")
+        }
+
+        /// A job of 3,000 documents being sealed in 3 steps of 1,000, each step's shards written 3 s
+        /// slowly; returned once the first step sleeps (``cutting(_:)``).
+        func slowSeal(_ index: String) throws -> (cluster: TestCluster, job: Int64)? {
+            let cluster = try TestCluster()
+            try cluster.startCoordinator(["--seal-batch", "1000"])
+            let db = try cluster.database.connect()
+            try db.execute(
+                "CREATE FUNCTION test_slow_cut() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$"
+            )
+            try db.execute(
+                "CREATE TRIGGER test_slow_cut BEFORE INSERT ON shards FOR EACH STATEMENT EXECUTE FUNCTION test_slow_cut()"
+            )
+            let owner = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            guard
+                case .accepted(let job, let upload) = try owner.request(
+                    .submit(.init(index: index, model: "all-MiniLM-L6-v2", shardSize: 4, source: "test"))
+                )
+            else {
+                Issue.record("not accepted")
+                return nil
+            }
+            for chunk in 0..<3 {
+                let ids = (0..<1000).map { "s-\(chunk * 1000 + $0)" }
+                #expect(
+                    try owner.request(
+                        .documents(job: job, upload: upload, documents: documents(ids, firstLine: chunk * 1000 + 1))
+                    )
+                        == .ack(job: job, received: (chunk + 1) * 1000)
+                )
+            }
+            #expect(try owner.request(.seal(job: job, upload: upload, documents: 3000)) == .sealing(job: job))
+            #expect(try eventually(20, poll: 0.05) { try cutting(cluster) }, "no seal step reached the trigger")
+            return (cluster, job)
+        }
+
+        /// Whether a seal step is asleep in the trigger on `shards` now.
+        func cutting(_ cluster: TestCluster) throws -> Bool {
+            try cluster.database.count(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%INSERT INTO shards%'"
+            ) > 0
+        }
+
+        @Test(
+            "while a big job is sealed in steps, the coordinator answers status; a step done already, tried again, cuts no shards twice"
+        )
+        func answersWhileSealing() throws {
+            guard let (cluster, job) = try slowSeal("sealing") else { return }
+            let db = try cluster.database.connect()
+
+            let other = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            let asked = ContinuousClock.now
+            let answer = try other.request(.status(job: job))
+            let took = (ContinuousClock.now - asked).components
+            let seconds = Double(took.seconds) + Double(took.attoseconds) / 1e18
+            guard case .status(let report) = answer else {
+                Issue.record("expected a status report, got \(answer)")
+                return
+            }
+            #expect(report.jobs.first?.id == job)
+            // Answered while the step was still writing its shards (the trigger sleeps 3 s).
+            #expect(try cutting(cluster), "the status answer waited for the seal step (\(seconds) s)")
+            #expect(seconds < 1.5, "the status answer took \(seconds) s")
+
+            // The first step's commit is in; its answer lost, it would be tried again.
+            let firstStep = "SELECT count(*) FROM shards WHERE job_id = $1 AND first_seq BETWEEN 0 AND 999"
+            #expect(try eventually(20, poll: 0.05) { try cluster.database.count(firstStep, [String(job)]) == 250 })
+            let index = try #require(try Catalog(db).index(named: "sealing"))
+            let again = try JobStore(db).sealStep(job: job, index: index, from: 0, through: 999, shardSize: 4)
+            #expect(again == .init(unchanged: 0, shards: 0), "\(again)")
+
+            #expect(
+                try eventually(30, poll: 0.1) {
+                    try cluster.database.scalar("SELECT state FROM jobs WHERE id = $1", [String(job)]) == "running"
+                },
+                "\(cluster.logs)"
+            )
+            #expect(try cluster.database.count(firstStep, [String(job)]) == 250, "the first step's shards cut twice")
+            #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE job_id = $1", [String(job)]) == 750)
+        }
+
+        @Test("a big job cancelled while a seal step waits on the database: cancelled at once, no step after it")
+        func cancelledWhileSealing() throws {
+            guard let (cluster, job) = try slowSeal("sealing-cancel") else { return }
+            let admin = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            let cancelled = try admin.request(.cancel(job: job))
+            #expect(cancelled == .ack(job: job, received: 0), "\(cancelled)")
+            #expect(try cutting(cluster), "the cancel waited for the seal step")
+            #expect(
+                cluster.coordinator!.waitForLog("sealing stopped", seconds: 20),
+                "the step after the cancel\n\(cluster.logs)"
+            )
+            #expect(try cluster.database.scalar("SELECT state FROM jobs WHERE id = $1", [String(job)]) == "cancelled")
+            #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE job_id = $1", [String(job)]) == 0)
         }
 
         /// `job` failed with `error` in its message, and none of its staged documents are left.
