@@ -30,7 +30,7 @@ public struct CoordinatorConfiguration: Sendable {
     public var uploadIdleSeconds = 300.0
     /// A job of more documents is sealed in steps of this many (one bounded transaction each).
     public var sealBatch = 10_000
-    /// A finished job's staged documents are deleted in steps of this many, one per housekeeping turn.
+    /// A finished job's staged documents are deleted in steps of this many, by the upload stager, 0.25 s apart.
     public var cleanupBatch = 10_000
     /// PostgreSQL's `maintenance_work_mem` for HNSW builds (the graph should fit in it).
     public var maintenanceWorkMemory = "1GB"

@@ -297,7 +297,7 @@ extension CoordinatorServer {
             case .cancelled(let committed, let dropped):
                 lifecycle.dropped(job)
                 stager.cancel(job: job)
-                nextStagingCleanup = 0  // its staged documents go from the next turn on
+                stager.cleanUpSoon()  // its staged documents are deleted from now on
                 let revoked = scheduler.cancel(job: job)
                 for lease in revoked { sendRevoke(lease) }
                 logger.warning(
@@ -458,7 +458,7 @@ extension CoordinatorServer {
     }
 
     /// Fails an open upload (the client gave up, went away, or staging failed); what it staged goes
-    /// in steps (``dropFinishedStaging()``). Kept open when the database cannot be reached: expiry
+    /// in steps (``UploadStager/cleanUpSoon()``). Kept open when the database cannot be reached: expiry
     /// tries again.
     /// Its chunks still with the stager are not written.
     func abandon(_ job: Int64, reason: String) {
@@ -468,7 +468,7 @@ extension CoordinatorServer {
             let failed = try JobStore(db).abandonUpload(job: job, error: reason)
             lifecycle.dropped(job)
             guard failed else { return }
-            nextStagingCleanup = 0
+            stager.cleanUpSoon()
             logger.warning(
                 "upload abandoned: job failed, its staged documents to be deleted",
                 metadata: ["job": "\(job)", "reason": "\(reason)"]

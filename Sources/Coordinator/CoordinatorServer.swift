@@ -112,7 +112,12 @@ public final class CoordinatorServer {
             }
             workerSocket = try context.socket(.router)
             clientSocket = try context.socket(.router)
-            stager = try UploadStager(context: context, url: configuration.databaseURL, logger: logger)
+            stager = try UploadStager(
+                context: context,
+                url: configuration.databaseURL,
+                cleanupBatch: configuration.cleanupBatch,
+                logger: logger
+            )
             // Per-frame bounds: libzmq drops a connection that sends a bigger frame before buffering it.
             try workerSocket.setMaximumMessageSize(WireLimits.workerFrameBytes)
             try clientSocket.setMaximumMessageSize(WireLimits.clientFrameBytes)
@@ -160,11 +165,6 @@ public final class CoordinatorServer {
     static let dealBudgetSeconds = 0.1
     /// The last turn's dealing stopped at its budget with shards still to deal.
     var dealsPending = false
-    /// When ``dropFinishedStaging()`` looks for a finished job's staged documents next.
-    var nextStagingCleanup = 0.0
-    /// The finished job whose staged documents are being deleted: the seq the next step starts at,
-    /// the steps taken and the rows dropped so far.
-    var stagingCleanup: (job: Int64, next: Int, steps: Int, dropped: Int)?
 
     // MARK: Run loop
 
@@ -382,51 +382,6 @@ public final class CoordinatorServer {
         }
     }
 
-    /// The staged documents of a job past running (finished, failed, cancelled, abandoned): one
-    /// range of `--cleanup-batch` seqs per housekeeping turn, by the primary key. A
-    /// million-document job's in one statement held the loop for seconds; steps that each scanned
-    /// the staging table held it for a second a turn once a million rows were staged.
-    private func dropFinishedStaging() {
-        guard !databaseBusy, let db = connectedDatabase() else { return }
-        let store = JobStore(db)
-        do {
-            if stagingCleanup == nil {
-                guard now >= nextStagingCleanup else { return }
-                guard let job = try store.finishedStaging() else {
-                    nextStagingCleanup = now + 5
-                    return
-                }
-                stagingCleanup = (job, 0, 0, 0)
-            }
-            guard var step = stagingCleanup else { return }
-            let batch = configuration.cleanupBatch
-            let dropped = try store.dropStaged(job: step.job, seqs: step.next..<(step.next + batch))
-            step.steps += 1
-            step.dropped += dropped
-            step.next += batch
-            if dropped > 0 {
-                stagingCleanup = step
-                return
-            }
-            // A range with none: the end, or a gap (unchanged documents the seal removed).
-            if let following = try store.nextStaged(job: step.job, from: step.next) {
-                step.next = following
-                stagingCleanup = step
-                return
-            }
-            try store.markStagingDropped(job: step.job)
-            stagingCleanup = nil
-            logger.info(
-                "finished job's staged documents dropped",
-                metadata: ["job": "\(step.job)", "documents": "\(step.dropped)", "steps": "\(step.steps)"]
-            )
-        } catch {
-            stagingCleanup = nil
-            nextStagingCleanup = now + 5
-            databaseFailed(error)
-        }
-    }
-
     /// Expired leases, dead workers, job completion, database reconnection.
     private func housekeeping() {
         let expired = scheduler.expire(now: now)
@@ -458,7 +413,6 @@ public final class CoordinatorServer {
             )
         }
         expireIdleUploads()
-        dropFinishedStaging()
         collectIndexBuilds()
         if lifecycle.hasBuildsToRetry, let db = connectedDatabase() {
             // Only once the database answers: a build queued against a refusing server fails at once.
@@ -482,7 +436,7 @@ public final class CoordinatorServer {
                         lifecycle.notComplete(job)
                         continue
                     }
-                    nextStagingCleanup = 0  // its staged documents go from the next turn on
+                    stager.cleanUpSoon()  // its staged documents are deleted from now on
                     for followUp in finish.followUps { try startFollowUp(followUp, of: job, db: db) }
                     let record = lifecycle.jobs[job]?.record
                     switch lifecycle.complete(job) {

@@ -11,7 +11,9 @@ import ZeroMQ
 /// heartbeats and commits) while a chunk is written: with millions of rows staged, a 500-document
 /// chunk waited up to 3.4 s behind PostgreSQL's checkpoints, and so did every request behind it.
 /// A big job's seal steps run here too (``enqueue(seal:)``, ``takeSealed()``), each a bounded
-/// transaction that took up to 1.1 s on the loop at 1,000,000 documents.
+/// transaction that took up to 1.1 s on the loop at 1,000,000 documents; and so does the deletion
+/// of finished jobs' staged documents, in steps of `cleanupBatch` rows (a step took seconds on the
+/// loop while PostgreSQL checkpointed beside an HNSW build).
 ///
 /// The loop hands a chunk in with ``enqueue(_:)``. Each chunk done rings ``bell`` (an inproc PAIR
 /// socket, polled with the loop's others), and the loop takes the outcomes, in order, with
@@ -79,6 +81,8 @@ final class UploadStager: @unchecked Sendable {
         /// Jobs whose chunks are skipped from now on (the latest ``skippingKept``).
         var skipping: Set<Int64> = []
         var stopped = false
+        /// A job finished or failed: look for staged documents to delete now, not in 5 s.
+        var cleanUpSoon = false
     }
 
     /// Readable when chunks are done: poll it with the loop's sockets, then ``takeFinished()``.
@@ -96,8 +100,15 @@ final class UploadStager: @unchecked Sendable {
     /// Jobs remembered as skipped: a job's chunks are through long before this many more failed.
     static let skippingKept = 1024
 
-    /// Starts the thread; it connects to `url` at its first chunk (and again after a lost connection).
-    init(context: ZeroMQContext, url: String, logger: Logger) throws(ZeroMQError) {
+    /// Seconds between two steps of deleting a finished job's staged documents, and between two
+    /// looks for such a job when there was none.
+    static let cleanupPause = 0.25
+    static let cleanupLookPause = 5.0
+    private let cleanupBatch: Int
+
+    /// Starts the thread; it connects to `url` at its first work (and again after a lost connection).
+    init(context: ZeroMQContext, url: String, cleanupBatch: Int, logger: Logger) throws(ZeroMQError) {
+        self.cleanupBatch = cleanupBatch
         self.context = context
         self.url = url
         self.logger = logger
@@ -116,6 +127,12 @@ final class UploadStager: @unchecked Sendable {
     /// A seal step, done after the chunks and steps queued before it (in turn with later chunks).
     func enqueue(seal step: SealStep) {
         state.withLock { $0.seals.append(step) }
+        wake.signal()
+    }
+
+    /// A job finished, failed or was cancelled: its staged documents are deleted from now on.
+    func cleanUpSoon() {
+        state.withLock { $0.cleanUpSoon = true }
         wake.signal()
     }
 
@@ -157,8 +174,9 @@ final class UploadStager: @unchecked Sendable {
             return
         }
         var connection: PostgresConnection?
+        var cleanup = StagingCleanup()
         while true {
-            wake.wait()
+            _ = wake.wait(timeout: .now() + .milliseconds(Int(cleanup.pause * 1000)))
             // A chunk and a seal step in turn: an upload's stream of chunks does not hold another
             // job's seal back, nor a seal an upload.
             while case let (chunk, step) = state.withLock({
@@ -186,7 +204,82 @@ final class UploadStager: @unchecked Sendable {
                 try? ringer.send([Data()], wait: false)
             }
             if state.withLock({ $0.stopped }) { return }
+            cleanUp(&cleanup, &connection)
         }
+    }
+
+    /// The deletion of a finished job's staged documents, step by step.
+    private struct StagingCleanup {
+        /// The job, the seq its next step starts at, the steps taken and the rows dropped so far.
+        var current: (job: Int64, next: Int, steps: Int, dropped: Int)?
+        var nextLook = ContinuousClock.now
+        /// How long the thread may wait for work before the next step or look.
+        var pause: Double {
+            if current != nil { return UploadStager.cleanupPause }
+            return max(0.001, min(UploadStager.cleanupLookPause, (nextLook - ContinuousClock.now).seconds))
+        }
+    }
+
+    /// One step of deleting the first finished job's staged documents (a bounded statement by the
+    /// primary key), or a look for such a job when it is time.
+    private func cleanUp(_ cleanup: inout StagingCleanup, _ connection: inout PostgresConnection?) {
+        let soon = state.withLock { state in
+            defer { state.cleanUpSoon = false }
+            return state.cleanUpSoon
+        }
+        let batch = cleanupBatch
+        if cleanup.current == nil {
+            guard soon || ContinuousClock.now >= cleanup.nextLook else { return }
+            switch run(&connection, { db throws(StoreError) in try JobStore(db).finishedStaging() }) {
+            case .success(let job?):
+                cleanup.current = (job, 0, 0, 0)
+            case .success(nil):
+                cleanup.nextLook = .now + .seconds(Self.cleanupLookPause)
+                return
+            case .failure(let error):
+                cleanupFailed(error, &cleanup)
+                return
+            }
+        }
+        guard var step = cleanup.current else { return }
+        let outcome = run(&connection) { db throws(StoreError) -> (dropped: Int, following: Int?) in
+            let store = JobStore(db)
+            let dropped = try store.dropStaged(job: step.job, seqs: step.next..<(step.next + batch))
+            guard dropped == 0 else { return (dropped, nil) }
+            // A range with none: the end, or a gap (unchanged documents the seal removed).
+            let following = try store.nextStaged(job: step.job, from: step.next + batch)
+            if following == nil { try store.markStagingDropped(job: step.job) }
+            return (0, following)
+        }
+        switch outcome {
+        case .failure(let error):
+            cleanupFailed(error, &cleanup)
+        case .success(let (dropped, following)):
+            step.steps += 1
+            step.dropped += dropped
+            step.next += batch
+            if dropped > 0 {
+                cleanup.current = step
+            } else if let following {
+                step.next = following
+                cleanup.current = step
+            } else {
+                cleanup.current = nil
+                logger.info(
+                    "finished job's staged documents dropped",
+                    metadata: ["job": "\(step.job)", "documents": "\(step.dropped)", "steps": "\(step.steps)"]
+                )
+            }
+        }
+    }
+
+    private func cleanupFailed(_ error: StoreError, _ cleanup: inout StagingCleanup) {
+        cleanup.current = nil
+        cleanup.nextLook = .now + .seconds(Self.cleanupLookPause)
+        guard !state.withLock({ $0.stopped }) else { return }
+        logger.warning(
+            "deleting finished jobs' staged documents: \(error); tried again in \(Int(Self.cleanupLookPause)) s"
+        )
     }
 
     private func write(_ chunk: Chunk, _ connection: inout PostgresConnection?) {

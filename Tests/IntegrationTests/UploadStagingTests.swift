@@ -337,6 +337,41 @@ extension Integration {
             #expect(try cluster.database.count("SELECT count(*) FROM shards WHERE job_id = $1", [String(job)]) == 0)
         }
 
+        @Test("while a failed job's staged documents are deleted, the coordinator answers status")
+        func answersWhileCleaningUp() throws {
+            guard let (cluster, owner, job, upload) = try slowUpload("cleanup-a", seconds: 0) else { return }
+            let db = try cluster.database.connect()
+            try db.execute(
+                "CREATE FUNCTION test_slow_drop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$"
+            )
+            try db.execute(
+                "CREATE TRIGGER test_slow_drop BEFORE DELETE ON job_documents FOR EACH STATEMENT EXECUTE FUNCTION test_slow_drop()"
+            )
+            #expect(
+                try owner.request(.documents(job: job, upload: upload, documents: documents(["g-1", "g-2"])))
+                    == .ack(job: job, received: 2)
+            )
+            #expect(try owner.request(.abandon(job: job, upload: upload)) == .ack(job: job, received: 0))
+            func dropping() throws -> Bool {
+                try cluster.database.count(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%DELETE FROM job_documents%'"
+                ) > 0
+            }
+            #expect(try eventually(20, poll: 0.05) { try dropping() }, "the staged documents were never deleted")
+            let other = try CoordinatorClient(endpoint: cluster.clientEndpoint)
+            let asked = ContinuousClock.now
+            let answer = try other.request(.status(job: job))
+            let took = (ContinuousClock.now - asked).components
+            let seconds = Double(took.seconds) + Double(took.attoseconds) / 1e18
+            guard case .status = answer else {
+                Issue.record("expected a status report, got \(answer)")
+                return
+            }
+            #expect(try dropping(), "the status answer waited for the deletion (\(seconds) s)")
+            #expect(seconds < 1.5, "the status answer took \(seconds) s")
+            try expectGone(cluster, job, error: "gave the upload up")
+        }
+
         /// `job` failed with `error` in its message, and none of its staged documents are left.
         func expectGone(_ cluster: TestCluster, _ job: Int64, error: String) throws {
             let id = [String(job)]
